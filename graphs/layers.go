@@ -1,0 +1,142 @@
+package graphs
+
+import (
+	"fmt"
+	"math/rand"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Binder builds nodes for parameters and constants in one graph. A Model builds its training and
+// evaluation graphs by calling the same forward function with two Binders, so both graphs share
+// the parameters' tensors.
+type Binder struct {
+	g      *G.ExprGraph
+	nodes  map[*Param]*G.Node
+	consts map[*tensor.Dense]*G.Node
+	order  []*Param
+}
+
+func newBinder(name string) *Binder {
+	return &Binder{g: G.NewGraph(G.WithGraphName(name)), nodes: map[*Param]*G.Node{}, consts: map[*tensor.Dense]*G.Node{}}
+}
+
+// Graph returns the graph being built.
+func (b *Binder) Graph() *G.ExprGraph { return b.g }
+
+// Node returns p's node in this graph, creating it bound to p's tensor on first use.
+func (b *Binder) Node(p *Param) *G.Node {
+	if n, ok := b.nodes[p]; ok {
+		return n
+	}
+	n := G.NewTensor(b.g, tensor.Float32, p.Value.Dims(), G.WithShape(p.Shape()...), G.WithName(p.Name), G.WithValue(p.Value))
+	b.nodes[p] = n
+	b.order = append(b.order, p)
+	return n
+}
+
+// Const returns a node bound to t (e.g. an EWC anchor), which the graph reads but never
+// differentiates. Updating t in place changes what later runs compute, without rebuilding.
+func (b *Binder) Const(name string, t *tensor.Dense) *G.Node {
+	if n, ok := b.consts[t]; ok {
+		return n
+	}
+	n := G.NewTensor(b.g, tensor.Float32, t.Dims(), G.WithShape(t.Shape()...), G.WithName(name), G.WithValue(t))
+	b.consts[t] = n
+	return n
+}
+
+// Used returns the parameters this graph has nodes for, in first-use order.
+func (b *Binder) Used() []*Param { return b.order }
+
+// Dense is a fully connected layer y = x W + b with W [in,out] and b [1,out].
+type Dense struct {
+	W, B *Param
+}
+
+// NewDense adds a dense layer's parameters to ps under prefix and initialises them like PyTorch.
+func NewDense(ps *ParamSet, prefix, group string, in, out int, rng *rand.Rand) Dense {
+	d := Dense{W: ps.Add(prefix+"/W", group, in, out), B: ps.Add(prefix+"/b", group, 1, out)}
+	InitLinear(d.W, d.B, rng)
+	return d
+}
+
+// Apply adds x W + b to b's graph.
+func (d Dense) Apply(bd *Binder, x *G.Node) (*G.Node, error) {
+	xw, err := G.Mul(x, bd.Node(d.W))
+	if err != nil {
+		return nil, fmt.Errorf("dense %s: %w", d.W.Name, err)
+	}
+	out, err := G.BroadcastAdd(xw, bd.Node(d.B), nil, []byte{0})
+	if err != nil {
+		return nil, fmt.Errorf("dense %s: bias: %w", d.B.Name, err)
+	}
+	return out, nil
+}
+
+// MLP is a stack of dense layers with ReLU between them (a trunk: ReLU after every layer).
+type MLP struct {
+	Layers []Dense
+}
+
+// NewMLP adds a trunk in -> hidden[0] -> ... -> hidden[k-1] to ps, every layer followed by ReLU.
+func NewMLP(ps *ParamSet, prefix, group string, in int, hidden []int, rng *rand.Rand) MLP {
+	var m MLP
+	for i, h := range hidden {
+		m.Layers = append(m.Layers, NewDense(ps, fmt.Sprintf("%s/l%d", prefix, i), group, in, h, rng))
+		in = h
+	}
+	return m
+}
+
+// Apply adds the trunk to b's graph and returns the last hidden activation.
+func (m MLP) Apply(b *Binder, x *G.Node) (*G.Node, error) {
+	h := x
+	for _, l := range m.Layers {
+		z, err := l.Apply(b, h)
+		if err != nil {
+			return nil, err
+		}
+		if h, err = ReLU(z); err != nil {
+			return nil, fmt.Errorf("relu after %s: %w", l.W.Name, err)
+		}
+	}
+	return h, nil
+}
+
+// Heads is a set of output layers whose outputs are laid side by side (one head per task, or a
+// single shared head).
+type Heads struct {
+	Layers []Dense
+}
+
+// NewHeads adds one dense output layer of size sizes[k] per head to ps ("head<k>/W", "head<k>/b",
+// group "head").
+func NewHeads(ps *ParamSet, prefix string, in int, sizes []int, rng *rand.Rand) Heads {
+	var h Heads
+	for k, n := range sizes {
+		name := prefix
+		if len(sizes) > 1 {
+			name = fmt.Sprintf("%s%d", prefix, k)
+		}
+		h.Layers = append(h.Layers, NewDense(ps, name, "head", in, n, rng))
+	}
+	return h
+}
+
+// Apply adds every head to b's graph and concatenates their outputs along the unit axis.
+func (h Heads) Apply(b *Binder, x *G.Node) (*G.Node, error) {
+	outs := make(G.Nodes, len(h.Layers))
+	for k, l := range h.Layers {
+		o, err := l.Apply(b, x)
+		if err != nil {
+			return nil, err
+		}
+		outs[k] = o
+	}
+	if len(outs) == 1 {
+		return outs[0], nil
+	}
+	return G.Concat(1, outs...)
+}
