@@ -276,27 +276,31 @@ func (b *Batch) Add(t *Task, sp *Split, k int) {
 	b.N++
 }
 
-// Sampler draws mini-batches from one split in shuffled epochs (without replacement within an
-// epoch, reshuffled when exhausted), as the reference implementations' data loaders do.
+// Sampler draws mini-batches from the training splits of one or more tasks in shuffled epochs
+// (without replacement within an epoch, reshuffled when exhausted), as the reference
+// implementations' data loaders do. Over several tasks it samples their union uniformly.
 type Sampler struct {
-	task  *Task
-	split *Split
+	tasks []*Task
 	rng   *rand.Rand
-	order []int
+	order []ref
 	pos   int
 }
 
-// NewSampler returns a sampler over a task's training split drawing with rng.
-func NewSampler(t *Task, rng *rand.Rand) *Sampler {
-	s := &Sampler{task: t, split: &t.Train, rng: rng, order: make([]int, t.Train.Len())}
+type ref struct{ task, k int32 }
+
+// NewSampler returns a sampler over the training splits of tasks, drawing with rng.
+func NewSampler(rng *rand.Rand, tasks ...*Task) *Sampler {
+	s := &Sampler{tasks: tasks, rng: rng}
+	for ti, t := range tasks {
+		for k := 0; k < t.Train.Len(); k++ {
+			s.order = append(s.order, ref{int32(ti), int32(k)})
+		}
+	}
 	s.shuffle()
 	return s
 }
 
 func (s *Sampler) shuffle() {
-	for i := range s.order {
-		s.order[i] = i
-	}
 	s.rng.Shuffle(len(s.order), func(i, j int) { s.order[i], s.order[j] = s.order[j], s.order[i] })
 	s.pos = 0
 }
@@ -308,7 +312,9 @@ func (s *Sampler) Fill(b *Batch, n int) {
 		if s.pos == len(s.order) {
 			s.shuffle()
 		}
-		b.Add(s.task, s.split, s.order[s.pos])
+		r := s.order[s.pos]
+		t := s.tasks[r.task]
+		b.Add(t, &t.Train, int(r.k))
 		s.pos++
 	}
 }

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/clgraph/clgraph/benchmarks"
+	"github.com/sirupsen/logrus"
+)
+
+// progress shows a run's progress: a bar per task on a terminal, log lines otherwise.
+type progress struct {
+	mode string // bar, log, none
+	w    io.Writer
+	log  *logrus.Logger
+	last time.Time
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func newProgress(mode string, w io.Writer, log *logrus.Logger) *progress {
+	if mode == "auto" || mode == "" {
+		mode = "log"
+		if isTerminal(w) {
+			mode = "bar"
+		}
+	}
+	return &progress{mode: mode, w: w, log: log}
+}
+
+func fmtDur(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d.Seconds()+0.5))
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func (p *progress) hook(e benchmarks.Event) {
+	if p.mode == "none" {
+		return
+	}
+	fields := logrus.Fields{"strategy": e.Strategy, "seed": e.Seed, "task": fmt.Sprintf("%d/%d", e.Task+1, e.Tasks)}
+	switch e.Kind {
+	case benchmarks.TaskStart:
+		if p.mode == "log" {
+			p.log.WithFields(fields).Info("task start")
+		}
+	case benchmarks.Step:
+		rate := float64(e.Samples) / e.Elapsed.Seconds()
+		eta := time.Duration(float64(e.Elapsed) / float64(e.Step) * float64(e.Steps-e.Step))
+		if p.mode == "bar" {
+			if time.Since(p.last) < 100*time.Millisecond && e.Step != e.Steps {
+				return
+			}
+			p.last = time.Now()
+			const width = 24
+			done := width * e.Step / e.Steps
+			bar := strings.Repeat("█", done) + strings.Repeat("░", width-done)
+			fmt.Fprintf(p.w, "\r\033[K%s seed %d task %d/%d %s %d/%d loss %.4f %.0f samples/s ETA %s",
+				e.Strategy, e.Seed, e.Task+1, e.Tasks, bar, e.Step, e.Steps, e.Loss, rate, fmtDur(eta))
+			return
+		}
+		if e.Step%max(1, e.Steps/4) == 0 {
+			f := fields
+			f["step"] = fmt.Sprintf("%d/%d", e.Step, e.Steps)
+			f["loss"] = fmt.Sprintf("%.4f", e.Loss)
+			if e.Penalty != 0 {
+				f["penalty"] = fmt.Sprintf("%.4f", e.Penalty)
+			}
+			f["samples_per_s"] = fmt.Sprintf("%.0f", rate)
+			f["eta"] = fmtDur(eta)
+			p.log.WithFields(f).Info("training")
+		}
+	case benchmarks.TaskEnd:
+		accs := make([]string, len(e.Row))
+		for i, a := range e.Row {
+			accs[i] = fmt.Sprintf("%.3f", a)
+		}
+		if p.mode == "bar" {
+			fmt.Fprintf(p.w, "\r\033[K%s seed %d task %d/%d done in %s, accuracy on each task: %s\n", e.Strategy, e.Seed, e.Task+1, e.Tasks, fmtDur(e.Elapsed), strings.Join(accs, " "))
+			return
+		}
+		f := fields
+		f["accuracies"] = strings.Join(accs, " ")
+		f["seconds"] = fmt.Sprintf("%.1f", e.Elapsed.Seconds())
+		p.log.WithFields(f).Info("task end")
+	case benchmarks.RunEnd:
+		if e.Err != nil && p.mode == "bar" {
+			fmt.Fprintln(p.w)
+		}
+	}
+}

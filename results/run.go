@@ -1,0 +1,486 @@
+package results
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SchemaVersion identifies the run directory format written by this package.
+// It is stored in config.json, result.json and summary.json.
+const SchemaVersion = "clgraph.run/v1"
+
+const (
+	schemaPrefix  = "clgraph.run/v"
+	schemaCurrent = 1
+)
+
+// Result statuses.
+const (
+	// StatusOK marks a run that trained and evaluated every task.
+	StatusOK = "ok"
+	// StatusFailed marks a run that stopped early; its R may be partial.
+	StatusFailed = "failed"
+)
+
+// File names inside a run directory.
+const (
+	ConfigFile      = "config.json"
+	ResultFile      = "result.json"
+	MatrixFile      = "matrix.csv"
+	BaselineFile    = "b.csv"
+	SummaryJSONFile = "summary.json"
+	SummaryMDFile   = "summary.md"
+)
+
+// ErrUnsupportedSchema is wrapped by Read's error when a file has a missing,
+// unknown or newer schema version.
+var ErrUnsupportedSchema = errors.New("unsupported schema version")
+
+// Config describes the command that produced a run; it is stored as
+// RUN_DIR/config.json.
+type Config struct {
+	// Schema is the format version; WriteConfig fills in SchemaVersion when empty.
+	Schema string `json:"schema"`
+	// CreatedAt is when the run started.
+	CreatedAt time.Time `json:"created_at"`
+	// Command is the command line (os.Args) that produced the run.
+	Command []string `json:"command"`
+	// Stream names the data stream, e.g. "split-mnist".
+	Stream string `json:"stream"`
+	// Scenario is the continual-learning scenario, e.g. "task-il" or "class-il".
+	Scenario string `json:"scenario"`
+	// Protocol names the evaluation protocol.
+	Protocol string `json:"protocol"`
+	// Tasks are the task names in training order, e.g. "0/1".
+	Tasks []string `json:"tasks"`
+	// ClassOrder is the order in which classes are presented.
+	ClassOrder []int `json:"class_order"`
+	// Iterations is the number of training iterations per task.
+	Iterations int `json:"iterations"`
+	// BatchSize is the training mini-batch size.
+	BatchSize int `json:"batch_size"`
+	// EvalBatch is the evaluation batch size.
+	EvalBatch int `json:"eval_batch"`
+	// LearningRate is the optimiser learning rate.
+	LearningRate float64 `json:"learning_rate"`
+	// Hidden lists the hidden layer sizes.
+	Hidden []int `json:"hidden"`
+	// Seeds are the random seeds every strategy is run with.
+	Seeds []int64 `json:"seeds"`
+	// Strategies are the strategy specs, e.g. "ewc:lambda=100", in report order.
+	Strategies []string `json:"strategies"`
+	// Versions maps components (go, clgraph, gorgonia, ...) to their versions.
+	Versions map[string]string `json:"versions"`
+	// Data describes the input data.
+	Data DataInfo `json:"data"`
+	// Extra holds free-form, JSON-encodable settings. Unlike the typed
+	// fields, non-finite floats here cannot be written.
+	Extra map[string]any `json:"extra"`
+}
+
+// DataInfo identifies the data a run was trained on.
+type DataInfo struct {
+	// Source is where the data came from (a directory, URL or generator name).
+	Source string `json:"source"`
+	// Files maps data file names to their hex SHA-256 digests.
+	Files map[string]string `json:"files"`
+}
+
+// Cost records the compute spent on one result.
+type Cost struct {
+	// TrainSeconds is wall-clock time spent training.
+	TrainSeconds float64 `json:"train_seconds"`
+	// EvalSeconds is wall-clock time spent evaluating.
+	EvalSeconds float64 `json:"eval_seconds"`
+	// Steps is the number of optimiser steps.
+	Steps int `json:"steps"`
+	// StepsPerSecond is Steps / TrainSeconds.
+	StepsPerSecond float64 `json:"steps_per_second"`
+	// SamplesPerSecond is the training throughput in samples.
+	SamplesPerSecond float64 `json:"samples_per_second"`
+	// Params is the number of trainable parameters at the end of training.
+	Params int `json:"params"`
+	// ParamsPerTask is the parameter count after each task (growing architectures).
+	ParamsPerTask []int `json:"params_per_task"`
+	// PeakRSSBytes is the peak resident set size of the process.
+	PeakRSSBytes int64 `json:"peak_rss_bytes"`
+}
+
+// Result is the outcome of one strategy with one seed; it is stored in
+// RUN_DIR/<Slug(Strategy)>/seed-<Seed>/.
+type Result struct {
+	// Strategy is the strategy spec, e.g. "ewc:lambda=100".
+	Strategy string `json:"strategy"`
+	// Seed is the random seed.
+	Seed int64 `json:"seed"`
+	// Status is StatusOK or StatusFailed.
+	Status string `json:"status"`
+	// Error is the failure message of a failed run.
+	Error string `json:"error,omitempty"`
+	// Tasks are the task names in training order.
+	Tasks []string `json:"tasks"`
+	// R[i][j] is the accuracy on task j after training on tasks 0..i. It may
+	// have fewer rows than Tasks for a failed run.
+	R [][]float64 `json:"r"`
+	// B[j] is the accuracy of the randomly initialised model on task j.
+	B []float64 `json:"b"`
+	// Metrics are computed from R and B; nil when failed or partial.
+	Metrics *Metrics `json:"metrics"`
+	// Cost is the compute spent.
+	Cost Cost `json:"cost"`
+}
+
+// Run is a run directory loaded into memory.
+type Run struct {
+	// Dir is the run directory.
+	Dir string `json:"dir"`
+	// Config is the content of config.json.
+	Config Config `json:"config"`
+	// Results are all results, ordered by the position of their strategy in
+	// Config.Strategies and then of their seed in Config.Seeds (unknown
+	// strategies and seeds last, sorted).
+	Results []*Result `json:"results"`
+}
+
+// Slug turns a strategy spec such as "ewc:lambda=100,online=true" into a
+// file-system-safe directory name. A spec made only of [a-z0-9._-] that does
+// not start with '.' or '-' and is at most 64 bytes long is used unchanged;
+// otherwise every other byte becomes '_' (after lower-casing), the result is
+// truncated to 64 bytes, and "+" and the first 8 hex digits of the spec's
+// SHA-256 are appended. Unchanged slugs never contain '+', so two different
+// specs map to different slugs (up to a 32-bit hash collision), also on
+// case-insensitive file systems.
+func Slug(spec string) string {
+	const maxLen = 64
+	var b strings.Builder
+	changed := spec == "" || len(spec) > maxLen || spec[0] == '.' || spec[0] == '-'
+	for i := 0; i < len(spec) && b.Len() < maxLen; i++ {
+		c := spec[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_':
+			b.WriteByte(c)
+		case (c == '.' || c == '-') && i > 0:
+			b.WriteByte(c)
+		case c >= 'A' && c <= 'Z':
+			b.WriteByte(c - 'A' + 'a')
+			changed = true
+		case c == '=' && i > 0:
+			b.WriteByte('-')
+			changed = true
+		default:
+			b.WriteByte('_')
+			changed = true
+		}
+	}
+	if !changed {
+		return spec
+	}
+	if b.Len() == 0 {
+		b.WriteByte('_')
+	}
+	sum := sha256.Sum256([]byte(spec))
+	return b.String() + "+" + hex.EncodeToString(sum[:4])
+}
+
+// ResultDir returns the folder of a result inside the run directory dir:
+// dir/<Slug(strategy)>/seed-<seed>.
+func ResultDir(dir, strategy string, seed int64) string {
+	return filepath.Join(dir, Slug(strategy), "seed-"+strconv.FormatInt(seed, 10))
+}
+
+// WriteFileAtomic writes data to path so that readers see either the old
+// file or the complete new one: it writes a temporary file in the same
+// directory, fsyncs it, renames it over path and fsyncs the directory.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// Persist the rename; not all platforms support syncing directories.
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("results: encoding %s: %w", path, err)
+	}
+	data = append(data, '\n')
+	if err := WriteFileAtomic(path, data, 0o644); err != nil {
+		return fmt.Errorf("results: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteConfig writes dir/config.json, creating dir if needed. An empty
+// c.Schema is set to SchemaVersion; any other value than SchemaVersion is an
+// error.
+func WriteConfig(dir string, c Config) error {
+	if c.Schema == "" {
+		c.Schema = SchemaVersion
+	}
+	if c.Schema != SchemaVersion {
+		return fmt.Errorf("results: WriteConfig: config has schema %q, this package writes %q", c.Schema, SchemaVersion)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	return writeJSON(filepath.Join(dir, ConfigFile), c)
+}
+
+// WriteResult writes the folder of r inside the run directory dir
+// (see ResultDir): matrix.csv, b.csv and result.json.
+//
+// matrix.csv has the header "after,<task names...>" and one row per row of
+// R, whose first column is the task after which the row was measured; b.csv
+// has the header "task,accuracy". Accuracies are written with 6 decimals
+// (NaN/Inf as "NaN", "+Inf", "-Inf").
+func WriteResult(dir string, r *Result) error {
+	if r == nil {
+		return errors.New("results: WriteResult: nil result")
+	}
+	rd := ResultDir(dir, r.Strategy, r.Seed)
+	if err := os.MkdirAll(rd, 0o755); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := WriteFileAtomic(filepath.Join(rd, MatrixFile), matrixCSV(r), 0o644); err != nil {
+		return fmt.Errorf("results: writing %s: %w", filepath.Join(rd, MatrixFile), err)
+	}
+	if err := WriteFileAtomic(filepath.Join(rd, BaselineFile), baselineCSV(r), 0o644); err != nil {
+		return fmt.Errorf("results: writing %s: %w", filepath.Join(rd, BaselineFile), err)
+	}
+	return writeJSON(filepath.Join(rd, ResultFile), r)
+}
+
+func taskName(tasks []string, i int) string {
+	if i < len(tasks) {
+		return tasks[i]
+	}
+	return strconv.Itoa(i)
+}
+
+func fmtAcc(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+
+func matrixCSV(r *Result) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	cols := len(r.Tasks)
+	for _, row := range r.R {
+		cols = max(cols, len(row))
+	}
+	header := []string{"after"}
+	for j := 0; j < cols; j++ {
+		header = append(header, taskName(r.Tasks, j))
+	}
+	w.Write(header)
+	for i, row := range r.R {
+		rec := []string{taskName(r.Tasks, i)}
+		for _, v := range row {
+			rec = append(rec, fmtAcc(v))
+		}
+		for len(rec) < cols+1 {
+			rec = append(rec, "")
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func baselineCSV(r *Result) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"task", "accuracy"})
+	for j, v := range r.B {
+		w.Write([]string{taskName(r.Tasks, j), fmtAcc(v)})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+// checkSchema reports whether s is a schema this package can read.
+func checkSchema(path, s string) error {
+	if s == SchemaVersion {
+		return nil
+	}
+	if s == "" {
+		return fmt.Errorf("results: %s: missing \"schema\" field (want %q): %w", path, SchemaVersion, ErrUnsupportedSchema)
+	}
+	if rest, ok := strings.CutPrefix(s, schemaPrefix); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n > schemaCurrent {
+			return fmt.Errorf("results: %s: schema %q is newer than %q; upgrade github.com/clgraph/clgraph/results: %w", path, s, SchemaVersion, ErrUnsupportedSchema)
+		}
+	}
+	return fmt.Errorf("results: %s: unknown schema %q (want %q): %w", path, s, SchemaVersion, ErrUnsupportedSchema)
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return fmt.Errorf("results: %s: malformed JSON: %w", path, err)
+	}
+	if err := checkSchema(path, head.Schema); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("results: %s: malformed JSON: %w", path, err)
+	}
+	return nil
+}
+
+func validateResult(r *Result) error {
+	if r.Status != StatusOK && r.Status != StatusFailed {
+		return fmt.Errorf("status %q is neither %q nor %q", r.Status, StatusOK, StatusFailed)
+	}
+	T := len(r.Tasks)
+	if len(r.R) > T {
+		return fmt.Errorf("r has %d rows but there are %d tasks", len(r.R), T)
+	}
+	for i, row := range r.R {
+		if len(row) != T {
+			return fmt.Errorf("r row %d has %d columns, want %d (one per task)", i, len(row), T)
+		}
+	}
+	if len(r.B) != 0 && len(r.B) != T {
+		return fmt.Errorf("b has %d entries, want %d (one per task)", len(r.B), T)
+	}
+	return nil
+}
+
+// Read loads the run directory dir: config.json and every result.json below
+// it (other files, including the CSVs and summaries, are ignored). It fails
+// with an error naming the file when config.json is missing, a file has a
+// missing, unknown or newer schema version (wrapping ErrUnsupportedSchema),
+// a file is not valid JSON, a result is inconsistent (bad status, R or B
+// not matching its tasks) or two results share a strategy and seed.
+func Read(dir string) (*Run, error) {
+	run := &Run{Dir: dir}
+	cfgPath := filepath.Join(dir, ConfigFile)
+	if _, err := os.Stat(cfgPath); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("results: %s is not a run directory: missing %s: %w", dir, ConfigFile, err)
+		}
+		return nil, fmt.Errorf("results: %w", err)
+	}
+	if err := readJSON(cfgPath, &run.Config); err != nil {
+		return nil, err
+	}
+	type key struct {
+		strategy string
+		seed     int64
+	}
+	seen := map[key]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+		if d.IsDir() || d.Name() != ResultFile || path == filepath.Join(dir, ResultFile) {
+			return nil
+		}
+		r := new(Result)
+		if err := readJSON(path, r); err != nil {
+			return err
+		}
+		if err := validateResult(r); err != nil {
+			return fmt.Errorf("results: %s: %w", path, err)
+		}
+		k := key{r.Strategy, r.Seed}
+		if prev, ok := seen[k]; ok {
+			return fmt.Errorf("results: %s: duplicate result for strategy %q seed %d (also in %s)", path, r.Strategy, r.Seed, prev)
+		}
+		seen[k] = path
+		run.Results = append(run.Results, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortResults(run.Results, run.Config)
+	return run, nil
+}
+
+// sortResults orders results by strategy position in c.Strategies, then by
+// seed position in c.Seeds; unknown strategies and seeds go last, sorted.
+func sortResults(rs []*Result, c Config) {
+	sIdx := indexOf(c.Strategies)
+	dIdx := indexOf(c.Seeds)
+	slices.SortStableFunc(rs, func(a, b *Result) int {
+		if c := cmpIndexed(sIdx, a.Strategy, b.Strategy); c != 0 {
+			return c
+		}
+		return cmpIndexed(dIdx, a.Seed, b.Seed)
+	})
+}
+
+func indexOf[T comparable](xs []T) map[T]int {
+	m := make(map[T]int, len(xs))
+	for i, x := range xs {
+		if _, ok := m[x]; !ok {
+			m[x] = i
+		}
+	}
+	return m
+}
+
+func cmpIndexed[T cmp.Ordered](idx map[T]int, a, b T) int {
+	ia, oka := idx[a]
+	ib, okb := idx[b]
+	switch {
+	case oka && okb:
+		return cmp.Compare(ia, ib)
+	case oka:
+		return -1
+	case okb:
+		return 1
+	}
+	return cmp.Compare(a, b)
+}

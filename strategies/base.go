@@ -1,0 +1,256 @@
+package strategies
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/stream"
+	G "gorgonia.org/gorgonia"
+)
+
+// HeadsOption is the option every Base-built strategy accepts: heads=single|multi.
+var HeadsOption = Option{Name: "heads", Default: "single", Doc: "output layer: single (shared) or multi (one head per task; task-IL only)"}
+
+// Base is the model most strategies share: an MLP trunk (Env.Hidden) and a single shared output
+// layer or one head per task, trained with Adam on the weighted, masked softmax cross-entropy of
+// the scenario. Strategies embed it and change what they need: a penalty term (EWC), extra rows
+// per step (replay), their own sampling (joint). Its methods implement Strategy.
+type Base struct {
+	// Heads is the output layout; set it before Setup.
+	Heads stream.Heads
+	// Penalty, when set before Build, adds a term to the training loss.
+	Penalty graphs.Penalty
+	// Rows is the number of rows of a training step; 0 means Env.Batch. Set it before Setup.
+	Rows int
+
+	Env   *Env
+	PS    *graphs.ParamSet
+	Trunk graphs.MLP
+	Out   graphs.Heads
+	Net   *graphs.Model
+	Opt   *graphs.Adam
+
+	spec    string
+	masks   map[[2]int][]float32
+	colUnit [][]int // per task: model column -> global unit, or -1
+	scores  []float32
+}
+
+// SetSpec records the spec the strategy was built from (called by Registry.New).
+func (b *Base) SetSpec(s string) { b.spec = s }
+
+// Spec returns the spec the strategy was built from.
+func (b *Base) Spec() string { return b.spec }
+
+// ParseHeads reads the heads option into b.Heads.
+func (b *Base) ParseHeads(o *Options) {
+	h, err := stream.ParseHeads(o.Choice("heads", "single", "multi"))
+	if err == nil {
+		b.Heads = h
+	}
+}
+
+// Requires reports that multi-head models need task identities.
+func (b *Base) Requires() Requirements {
+	return Requirements{TaskIdentity: b.Heads == stream.MultiHead}
+}
+
+// Params returns the learnable parameters.
+func (b *Base) Params() *graphs.ParamSet { return b.PS }
+
+// Model returns the current Gorgonia model.
+func (b *Base) Model() *graphs.Model { return b.Net }
+
+// Setup builds the trunk, the heads and the model for env's stream.
+func (b *Base) Setup(env *Env) error {
+	s := env.Stream
+	if err := s.CheckHeads(b.Heads); err != nil {
+		return err
+	}
+	b.Env = env
+	if b.Rows == 0 {
+		b.Rows = env.Batch
+	}
+	b.PS = graphs.NewParamSet()
+	b.Trunk = graphs.NewMLP(b.PS, "trunk", "trunk", s.InputDim, env.Hidden, env.Rng)
+	in := s.InputDim
+	if len(env.Hidden) > 0 {
+		in = env.Hidden[len(env.Hidden)-1]
+	}
+	b.Out = graphs.NewHeads(b.PS, "head", in, s.HeadSizes(b.Heads), env.Rng)
+	b.Opt = graphs.NewAdam(env.LR)
+	b.masks = map[[2]int][]float32{}
+	b.colUnit = make([][]int, len(s.Tasks))
+	M := s.ModelOutputs(b.Heads)
+	for j := range s.Tasks {
+		cu := make([]int, M)
+		for c := range cu {
+			cu[c] = -1
+		}
+		for _, u := range s.Tasks[j].Units {
+			if c := s.ModelUnit(b.Heads, j, u); c >= 0 {
+				cu[c] = u
+			}
+		}
+		if s.Scenario != stream.TaskIL {
+			for c := range cu {
+				cu[c] = c
+			}
+		}
+		b.colUnit[j] = cu
+	}
+	return b.Build()
+}
+
+// Forward is the model's forward pass: trunk then heads.
+func (b *Base) Forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
+	h, err := b.Trunk.Apply(bd, x)
+	if err != nil {
+		return nil, err
+	}
+	return b.Out.Apply(bd, h)
+}
+
+// Build (re)builds the model's graphs from the current parameters, Penalty and Frozen flags.
+func (b *Base) Build() error {
+	m, err := graphs.NewModel(graphs.Config{
+		Params: b.PS, Forward: b.Forward, Penalty: b.Penalty,
+		InputDim: b.Env.Stream.InputDim, Outputs: b.Env.Stream.ModelOutputs(b.Heads),
+		Batch: b.Rows, EvalBatch: b.Env.EvalBatch,
+	})
+	if err != nil {
+		return err
+	}
+	b.Net = m
+	return nil
+}
+
+// Part is a batch and its share of the step's loss: each of its examples weighs Weight/N.
+type Part struct {
+	Batch  *stream.Batch
+	Weight float64
+}
+
+// mask returns the model-space mask row for an example of task j while training on task cur.
+func (b *Base) mask(cur, j int) []float32 {
+	key := [2]int{cur, j}
+	if m, ok := b.masks[key]; ok {
+		return m
+	}
+	s := b.Env.Stream
+	M := s.ModelOutputs(b.Heads)
+	m := make([]float32, M)
+	for c := range m {
+		m[c] = graphs.MaskOff
+	}
+	for _, u := range s.ActiveUnits(cur, j) {
+		if c := s.ModelUnit(b.Heads, j, u); c >= 0 {
+			m[c] = 0
+		}
+	}
+	b.masks[key] = m
+	return m
+}
+
+// Fill copies the parts into the model's bound inputs for a step on task cur: inputs, one-hot
+// targets weighted by each part's share, and the scenario's mask of active units. Rows left over
+// get zero weight and so do not count.
+func (b *Base) Fill(cur int, parts ...Part) error {
+	s := b.Env.Stream
+	x, w, mask := b.Net.Inputs()
+	D, M := s.InputDim, s.ModelOutputs(b.Heads)
+	clear(w)
+	row := 0
+	for _, p := range parts {
+		if p.Batch == nil || p.Batch.N == 0 {
+			continue
+		}
+		bt := p.Batch
+		if row+bt.N > b.Rows {
+			return fmt.Errorf("strategies: %d rows do not fit a step of %d", row+bt.N, b.Rows)
+		}
+		copy(x[row*D:], bt.X[:bt.N*D])
+		wt := float32(p.Weight / float64(bt.N))
+		for i := 0; i < bt.N; i++ {
+			j := int(bt.Task[i])
+			c := s.ModelUnit(b.Heads, j, int(bt.Target[i]))
+			if c < 0 {
+				return fmt.Errorf("strategies: target unit %d of task %d has no model output", bt.Target[i], j)
+			}
+			w[(row+i)*M+c] = wt
+			copy(mask[(row+i)*M:(row+i+1)*M], b.mask(cur, j))
+		}
+		row += bt.N
+	}
+	clear(mask[row*M:])
+	clear(x[row*D:])
+	return nil
+}
+
+// ErrDiverged is returned when the training loss is NaN or infinite.
+var ErrDiverged = errors.New("strategies: loss diverged")
+
+// Train runs the filled step: forward, backward and an Adam update of the trainable parameters.
+func (b *Base) Train() (StepInfo, error) {
+	loss, pen, err := b.Net.Step()
+	if err != nil {
+		return StepInfo{}, err
+	}
+	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
+		return StepInfo{Loss: loss, Penalty: pen}, fmt.Errorf("%w (loss %v, penalty %v)", ErrDiverged, loss, pen)
+	}
+	b.Opt.Update(b.Net.Trainable(), b.Net.Grad)
+	return StepInfo{Loss: loss, Penalty: pen}, nil
+}
+
+// Step trains on one batch of the current task with the plain averaged loss.
+func (b *Base) Step(cur int, bt *stream.Batch) (StepInfo, error) {
+	if err := b.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
+		return StepInfo{}, err
+	}
+	info, err := b.Train()
+	info.Samples = bt.N
+	return info, err
+}
+
+// ModelScores runs the evaluation graph on b and returns the model-space outputs (b.N x model
+// outputs), in a buffer reused across calls.
+func (b *Base) ModelScores(bt *stream.Batch) ([]float32, error) {
+	M := b.Net.Outputs()
+	if cap(b.scores) < bt.N*M {
+		b.scores = make([]float32, bt.N*M)
+	}
+	sc := b.scores[:bt.N*M]
+	if err := b.Net.Forward(bt.X, bt.N, sc); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Scores writes b's scores in the stream's global output space.
+func (b *Base) Scores(bt *stream.Batch, out []float32) error {
+	sc, err := b.ModelScores(bt)
+	if err != nil {
+		return err
+	}
+	b.ToGlobal(bt, sc, out)
+	return nil
+}
+
+// ToGlobal maps model-space scores of b's examples to the global output space.
+func (b *Base) ToGlobal(bt *stream.Batch, sc, out []float32) {
+	O, M := b.Env.Stream.Outputs, b.Net.Outputs()
+	for i := 0; i < bt.N; i++ {
+		o := out[i*O : (i+1)*O]
+		for k := range o {
+			o[k] = graphs.MaskOff
+		}
+		for c, u := range b.colUnit[bt.Task[i]] {
+			if u >= 0 {
+				o[u] = sc[i*M+c]
+			}
+		}
+	}
+}

@@ -1,0 +1,284 @@
+package strategies
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ErrUnknown is returned (wrapped) for an unknown strategy name or option.
+var ErrUnknown = errors.New("strategies: unknown")
+
+// Option documents one option a strategy accepts.
+type Option struct {
+	Name    string
+	Default string // the value used when the option is not given
+	Doc     string
+}
+
+// Info describes a registered strategy for listings and option checking.
+type Info struct {
+	Name    string
+	Doc     string   // one line
+	Options []Option // every option the strategy accepts
+	// TaskIdentity is true when the strategy (with its default options) needs task identities at
+	// test time and so runs only in task-IL.
+	TaskIdentity bool
+}
+
+// Factory builds a strategy from its parsed options.
+type Factory func(opts *Options) (Strategy, error)
+
+type entry struct {
+	info    Info
+	factory Factory
+}
+
+// Registry maps strategy names to factories. The zero value is not usable: call NewRegistry.
+type Registry struct {
+	m map[string]entry
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{m: map[string]entry{}} }
+
+// Default is the registry used by the CLI; the built-in strategies register themselves in it.
+var Default = NewRegistry()
+
+// Register adds a strategy to the Default registry. See Registry.Register.
+func Register(info Info, f Factory) { Default.Register(info, f) }
+
+// Register adds a strategy. It panics on an empty or malformed name, a nil factory or a duplicate
+// name: these are programming errors found at start-up.
+func (r *Registry) Register(info Info, f Factory) {
+	if info.Name == "" || strings.ContainsAny(info.Name, ":,= ") {
+		panic(fmt.Sprintf("strategies: invalid strategy name %q", info.Name))
+	}
+	if f == nil {
+		panic("strategies: Register of " + info.Name + " with a nil factory")
+	}
+	if _, dup := r.m[info.Name]; dup {
+		panic("strategies: Register called twice for " + info.Name)
+	}
+	r.m[info.Name] = entry{info: info, factory: f}
+}
+
+// Names returns the registered names, sorted.
+func (r *Registry) Names() []string {
+	n := make([]string, 0, len(r.m))
+	for k := range r.m {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Infos returns every strategy's Info, sorted by name.
+func (r *Registry) Infos() []Info {
+	var out []Info
+	for _, n := range r.Names() {
+		out = append(out, r.m[n].info)
+	}
+	return out
+}
+
+// Lookup returns the Info of a registered strategy.
+func (r *Registry) Lookup(name string) (Info, bool) {
+	e, ok := r.m[name]
+	return e.info, ok
+}
+
+// Spec is a parsed strategy spec: a name and options, e.g. "ewc:lambda=100,online=true".
+type Spec struct {
+	Name    string
+	Options map[string]string
+	keys    []string
+}
+
+// String returns the canonical spec: the name, then the options sorted by key.
+func (s Spec) String() string {
+	if len(s.Options) == 0 {
+		return s.Name
+	}
+	keys := make([]string, 0, len(s.Options))
+	for k := range s.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + s.Options[k]
+	}
+	return s.Name + ":" + strings.Join(parts, ",")
+}
+
+// ParseSpec parses "name" or "name:key=value,key=value". It checks syntax only.
+func ParseSpec(spec string) (Spec, error) {
+	spec = strings.TrimSpace(spec)
+	name, rest, hasOpts := strings.Cut(spec, ":")
+	s := Spec{Name: strings.TrimSpace(name), Options: map[string]string{}}
+	if s.Name == "" {
+		return s, fmt.Errorf("strategies: empty strategy name in %q (write e.g. naive or ewc:lambda=100)", spec)
+	}
+	if strings.ContainsAny(s.Name, ",= ") {
+		return s, fmt.Errorf("strategies: invalid strategy name %q in %q", s.Name, spec)
+	}
+	if !hasOpts {
+		return s, nil
+	}
+	for _, kv := range strings.Split(rest, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return s, fmt.Errorf("strategies: option %q in %q is not key=value", kv, spec)
+		}
+		if _, dup := s.Options[k]; dup {
+			return s, fmt.Errorf("strategies: option %q given twice in %q", k, spec)
+		}
+		s.Options[k] = v
+		s.keys = append(s.keys, k)
+	}
+	return s, nil
+}
+
+// Named is implemented by strategies that report the spec they were built from; New sets it.
+type Named interface {
+	SetSpec(spec string)
+	Spec() string
+}
+
+// New parses spec, checks its name and options against the registry, and builds the strategy.
+func (r *Registry) New(spec string) (Strategy, error) {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	e, ok := r.m[s.Name]
+	if !ok {
+		return nil, fmt.Errorf("%w strategy %q (known: %s)", ErrUnknown, s.Name, strings.Join(r.Names(), ", "))
+	}
+	known := map[string]bool{}
+	var names []string
+	for _, o := range e.info.Options {
+		known[o.Name] = true
+		names = append(names, o.Name)
+	}
+	for _, k := range s.keys {
+		if !known[k] {
+			list := strings.Join(names, ", ")
+			if list == "" {
+				list = "none"
+			}
+			return nil, fmt.Errorf("%w option %q for strategy %s (known: %s)", ErrUnknown, k, s.Name, list)
+		}
+	}
+	opts := &Options{spec: s, info: e.info}
+	st, err := e.factory(opts)
+	if err == nil {
+		err = opts.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("strategies: %s: %w", spec, err)
+	}
+	if n, ok := st.(Named); ok {
+		n.SetSpec(s.String())
+	}
+	return st, nil
+}
+
+// Options gives a factory typed access to a spec's options, falling back to the defaults in the
+// strategy's Info. The first invalid value is kept and reported by Err (and by Registry.New).
+type Options struct {
+	spec Spec
+	info Info
+	err  error
+}
+
+// NewOptions returns Options for a spec string checked against info, for tests and wrappers that
+// call a factory directly.
+func NewOptions(info Info, spec string) (*Options, error) {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &Options{spec: s, info: info}, nil
+}
+
+// Err returns the first error met while reading options.
+func (o *Options) Err() error { return o.err }
+
+// Raw returns the option's text: given, else its default, else "".
+func (o *Options) Raw(name string) string {
+	if v, ok := o.spec.Options[name]; ok {
+		return v
+	}
+	for _, op := range o.info.Options {
+		if op.Name == name {
+			return op.Default
+		}
+	}
+	return ""
+}
+
+func (o *Options) fail(name, v, want string) {
+	if o.err == nil {
+		o.err = fmt.Errorf("option %s=%q: want %s", name, v, want)
+	}
+}
+
+// String returns the option's value.
+func (o *Options) String(name string) string { return o.Raw(name) }
+
+// Float returns the option as a float64.
+func (o *Options) Float(name string) float64 {
+	v := o.Raw(name)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		o.fail(name, v, "a number")
+	}
+	return f
+}
+
+// Int returns the option as an int.
+func (o *Options) Int(name string) int {
+	v := o.Raw(name)
+	i, err := strconv.Atoi(v)
+	if err != nil {
+		o.fail(name, v, "an integer")
+	}
+	return i
+}
+
+// Bool returns the option as a bool (true/false, 1/0, yes/no).
+func (o *Options) Bool(name string) bool {
+	v := strings.ToLower(o.Raw(name))
+	switch v {
+	case "true", "1", "yes":
+		return true
+	case "false", "0", "no":
+		return false
+	}
+	o.fail(name, v, "true or false")
+	return false
+}
+
+// Choice returns the option, checking it is one of choices.
+func (o *Options) Choice(name string, choices ...string) string {
+	v := o.Raw(name)
+	for _, c := range choices {
+		if v == c {
+			return v
+		}
+	}
+	o.fail(name, v, "one of "+strings.Join(choices, ", "))
+	return v
+}
+
+// Check records err (if it is the first) as an invalid option value.
+func (o *Options) Check(name string, ok bool, want string) {
+	if !ok {
+		o.fail(name, o.Raw(name), want)
+	}
+}

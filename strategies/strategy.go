@@ -1,0 +1,95 @@
+package strategies
+
+import (
+	"math/rand"
+
+	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/stream"
+	"github.com/sirupsen/logrus"
+)
+
+// Env is what the runner gives a strategy to build its model: the stream and the protocol's
+// settings. Every field is set by the runner.
+type Env struct {
+	Stream    *stream.Stream
+	Hidden    []int   // hidden layer sizes of the MLP trunk
+	LR        float64 // learning rate
+	Batch     int     // examples of the current task per step
+	EvalBatch int     // rows per evaluation-graph run
+	// Rng is the strategy's own random source, seeded from the run's seed. Strategies draw all
+	// their randomness from it (initialisation, sampling), so a seed fixes the run.
+	Rng *rand.Rand
+	Log logrus.FieldLogger
+}
+
+// StepInfo is what one training step reports.
+type StepInfo struct {
+	Loss    float32 // data loss (weighted cross-entropy)
+	Penalty float32 // regulariser term added to the loss, 0 if none
+	Samples int     // examples processed in the step (current plus replayed)
+}
+
+// Strategy is a continual-learning method: it builds a Gorgonia graph for a stream, trains it one
+// mini-batch at a time, and scores examples. The runner calls Setup once, then for each task
+// (StartTask if implemented), Step Iterations times, (EndTask if implemented), and Scores to
+// evaluate. Optional capabilities are extra interfaces: TaskStarter, TaskEnder, Sampler,
+// Requirer.
+type Strategy interface {
+	// Setup builds the model for env's stream. It is called once, before the first task.
+	Setup(env *Env) error
+	// Step trains on one mini-batch b of the current task cur (0-based).
+	Step(cur int, b *stream.Batch) (StepInfo, error)
+	// Scores writes the model's output scores for the n examples of b into out, laid out in the
+	// stream's global output space (b.N x Stream.Outputs, row-major). Units the model has no
+	// output for must hold graphs.MaskOff. The example's task (b.Task) is given: strategies that
+	// require task identity use it.
+	Scores(b *stream.Batch, out []float32) error
+	// Params lists the strategy's learnable parameters (every tensor the graph learns).
+	Params() *graphs.ParamSet
+}
+
+// TaskStarter is implemented by strategies with work to do before training on a task (e.g.
+// growing a progressive column).
+type TaskStarter interface {
+	StartTask(cur int) error
+}
+
+// TaskEnder is implemented by strategies with work to do after training on a task (e.g. EWC's
+// Fisher, filling a replay memory).
+type TaskEnder interface {
+	EndTask(cur int) error
+}
+
+// Sampler is implemented by strategies that draw their own training batches instead of the
+// runner's shuffled batches of the current task (e.g. joint training over all tasks so far).
+type Sampler interface {
+	// Sample fills b with n training examples for a step on task cur, drawing from rng.
+	Sample(cur int, b *stream.Batch, n int, rng *rand.Rand)
+}
+
+// Requirements are what a strategy needs from the scenario.
+type Requirements struct {
+	// TaskIdentity: the strategy picks parameters by task identity at test time, so it only runs
+	// in task-incremental scenarios.
+	TaskIdentity bool
+}
+
+// Requirer is implemented by strategies with requirements; the runner checks them before
+// training starts.
+type Requirer interface {
+	Requires() Requirements
+}
+
+// Modeler is implemented by strategies whose current Gorgonia model can be inspected (drawn,
+// benchmarked).
+type Modeler interface {
+	Model() *graphs.Model
+}
+
+// RequirementsOf returns s's requirements (none when it does not implement Requirer).
+func RequirementsOf(s Strategy) Requirements {
+	if r, ok := s.(Requirer); ok {
+		return r.Requires()
+	}
+	return Requirements{}
+}
