@@ -296,7 +296,12 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	}
 	// Build the stream's shape on no data first? Streams need data; load it now.
 	t0 := time.Now()
-	data, err := benchmarks.LoadMNIST(ctx, mnist.Options{Dir: f.dataDir})
+	mopts := mnist.Options{Dir: f.dataDir}
+	if f.dataDir != "" {
+		// A folder the user names is the data they mean: never fall back to other MNIST copies.
+		mopts.Sources = []string{mnist.SourceDir}
+	}
+	data, err := benchmarks.LoadMNIST(ctx, mopts)
 	if err != nil {
 		return usagef("loading MNIST: %v", err)
 	}
