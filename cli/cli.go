@@ -56,6 +56,7 @@ Usage:
   clgraph strategies         list the strategies, their options and scenarios
   clgraph streams            list the task streams and their scenarios
   clgraph graph [flags]      draw a strategy's Gorgonia training graph as Graphviz DOT/SVG
+  clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
   clgraph version            print versions
 
 Run 'clgraph run -h' for the run flags.
@@ -81,12 +82,14 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		err = a.cmdStreams(args[1:])
 	case "graph":
 		err = a.cmdGraph(ctx, args[1:])
+	case "report":
+		err = a.cmdReport(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(a.Stdout, strings.Join(versionLines(), "\n"))
 	case "help", "-h", "--help":
 		fmt.Fprint(a.Stdout, usageText)
 	default:
-		err = usagef("unknown command %q (commands: run, strategies, streams, graph, version)", args[0])
+		err = usagef("unknown command %q (commands: run, strategies, streams, graph, report, version)", args[0])
 	}
 	return a.exit(err)
 }

@@ -372,6 +372,9 @@ loop:
 	if err := results.WriteSummary(run); err != nil {
 		return fmt.Errorf("writing the summary: %w", err)
 	}
+	if html := a.writeRunReport(run); html != "" {
+		defer fmt.Fprintf(a.Stdout, "Report: %s\n", html)
+	}
 	printTable(a.Stdout, run)
 	fmt.Fprintf(a.Stdout, "\nResults: %s (summary.md, summary.json, config.json, <strategy>/seed-<n>/)\n", p.out)
 	if stopErr != nil {

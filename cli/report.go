@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/results/report"
+)
+
+// ReportDir is the folder, inside a run directory, where 'clgraph run' and
+// (by default) 'clgraph report' write the run's report.
+const ReportDir = "report"
+
+const reportUsage = `Usage: clgraph report RUN_DIR... [--out DIR]
+
+Writes a report comparing the strategies of one or more run folders:
+report.html (self-contained, opens offline), report.md, and the plots as PNG
+and SVG files. Runs compare when they share stream, scenario, protocol,
+tasks, iterations, batch size, learning rate, hidden layers and data; seeds
+and strategies may differ. The default --out is the first RUN_DIR's report/.
+
+Flags:
+`
+
+// cmdReport implements 'clgraph report RUN_DIR... [--out DIR]'. Flags may
+// come before, between or after the run folders. Missing or unreadable run
+// folders and runs that do not compare are usage errors (exit 2); failing
+// to write the report exits 1.
+func (a *App) cmdReport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(a.Stderr)
+	out := fs.String("out", "", "report folder (default RUN_DIR/report of the first run)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), reportUsage)
+		fs.PrintDefaults()
+	}
+	var dirs []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		dirs = append(dirs, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(dirs) == 0 {
+		return usagef("report needs at least one run folder: clgraph report RUN_DIR... [--out DIR]")
+	}
+	runs := make([]*results.Run, 0, len(dirs))
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, err := results.Read(d)
+		if err != nil {
+			return usagef("cannot read the run folder %s: %v", d, err)
+		}
+		runs = append(runs, r)
+	}
+	if err := report.Check(runs); err != nil {
+		return usageError{err}
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(dirs[0], ReportDir)
+	}
+	files, err := report.Write(runs, dir)
+	if err != nil {
+		if errors.Is(err, report.ErrMismatch) {
+			return usageError{err}
+		}
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	fmt.Fprintf(a.Stdout, "Report: %s (and %s, %d PNG and %d SVG plots in %s)\n",
+		files.HTML, report.MarkdownFile, len(files.PNG), len(files.SVG), files.Dir)
+	return nil
+}
+
+// writeRunReport writes the report of a finished run into its report/
+// folder and returns the path of report.html. A failure is logged as a
+// warning and returns "": the run's results are already safe.
+func (a *App) writeRunReport(run *results.Run) string {
+	files, err := report.Write([]*results.Run{run}, filepath.Join(run.Dir, ReportDir))
+	if err != nil {
+		a.Log.WithError(err).Warn("could not write the run's report (the results are complete; retry with 'clgraph report')")
+		return ""
+	}
+	return files.HTML
+}

@@ -1,0 +1,520 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/clgraph/clgraph/results"
+	"gonum.org/v1/plot/vg"
+)
+
+// checkScript is the page's only script. It touches nothing but data-*
+// attributes of <html>, which a headless browser reads back after loading:
+//
+//	data-ready="1"              the load event ran
+//	data-images-total, data-images-loaded   <img> elements and those decoded
+//	data-external-requests      resources fetched from anything but data: URIs
+//	data-csp-violations         requests the Content-Security-Policy blocked
+//	data-height                 the page's height in CSS pixels
+const checkScript = `(function(){var d=document.documentElement,v=0;` +
+	`d.setAttribute('data-csp-violations','0');` +
+	`document.addEventListener('securitypolicyviolation',function(){v++;d.setAttribute('data-csp-violations',String(v));});` +
+	`window.addEventListener('load',function(){var im=document.images,ok=0,i;` +
+	`for(i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){ok++;}}` +
+	`var ext=0,rs=performance.getEntriesByType('resource');` +
+	`for(i=0;i<rs.length;i++){if(rs[i].name.indexOf('data:')!==0){ext++;}}` +
+	`d.setAttribute('data-images-total',String(im.length));d.setAttribute('data-images-loaded',String(ok));` +
+	`d.setAttribute('data-external-requests',String(ext));d.setAttribute('data-height',String(d.scrollHeight));` +
+	`d.setAttribute('data-ready','1');});})();`
+
+// CSP is the Content-Security-Policy of report.html: nothing may be fetched
+// but data: images, inline styles and the page's own script (by hash).
+func CSP() string {
+	sum := sha256.Sum256([]byte(checkScript))
+	return "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-" +
+		base64.StdEncoding.EncodeToString(sum[:]) + "'; base-uri 'none'; form-action 'none'"
+}
+
+const pageCSS = `
+:root{--fg:#1b1f24;--muted:#5b636d;--line:#d8dde3;--bg:#fff;--head:#f3f5f7}
+*{box-sizing:border-box}
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",Arial,sans-serif;color:var(--fg);background:var(--bg);margin:0 auto;max-width:1240px;padding:24px 28px 60px}
+h1{font-size:26px;margin:0 0 6px}h2{font-size:20px;margin:36px 0 10px;padding-bottom:4px;border-bottom:1px solid var(--line)}h3{font-size:16px;margin:22px 0 8px}
+p.lead{color:var(--muted);margin:0 0 14px}.muted{color:var(--muted)}.small{font-size:13px}
+nav{font-size:14px;margin:10px 0 4px}nav a{margin-right:14px;color:#0b62a4;text-decoration:none}
+table{border-collapse:collapse;margin:8px 0 14px;font-size:14px}
+th,td{border:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
+th{background:var(--head);font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.sw{display:inline-block;width:11px;height:11px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+figure{margin:10px 0 18px}figure img{display:block;max-width:100%;height:auto;border:1px solid var(--line);border-radius:4px}
+figcaption{font-size:13px;color:var(--muted);margin-top:4px;max-width:900px}
+.grid{display:flex;flex-wrap:wrap;gap:10px 18px}.grid figure{margin:4px 0}
+dl.cfg{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size:14px;margin:6px 0 12px}
+dl.cfg dt{font-weight:600}dl.cfg dd{margin:0;word-break:break-word}
+code{font:13px/1.4 ui-monospace,"Liberation Mono",Menlo,Consolas,monospace;background:#f1f3f5;padding:1px 4px;border-radius:3px}
+.fail{color:#a4161a}
+footer{margin-top:40px;font-size:12px;color:var(--muted)}
+`
+
+// pageFigure is a figure as shown on the page.
+type pageFigure struct {
+	Title, Caption, PNG, SVG string
+	Src                      template.HTMLAttr // src="data:image/png;base64,..."
+	Width, Height            int               // CSS pixels
+}
+
+type pageRow struct {
+	Label, Color string
+	Run          int
+	OK, Failed   int
+	Cells        []string
+}
+
+type pageFailure struct {
+	Label string
+	Seed  int64
+	Done  int
+	Tasks int
+	Error string
+}
+
+type kv struct{ Key, Value string }
+
+type pageRun struct {
+	N      int
+	Dir    string
+	Fields []kv
+	Data   []kv
+	Vers   []kv
+}
+
+type page struct {
+	CSP, Script template.HTML
+	Title, Lead string
+	Metrics     []pageRow
+	Costs       []pageRow
+	Failures    []pageFailure
+	MetricsFig  *pageFigure
+	CurveFig    *pageFigure
+	TasksFig    *pageFigure
+	Heatmaps    []*pageFigure
+	NoMatrix    []string
+	Runs        []pageRun
+	Schema      string
+	MultiRun    bool
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+{{.CSP}}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>{{.Title}}</title>
+<style>` + pageCSS + `</style>
+{{.Script}}
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p class="lead">{{.Lead}}</p>
+<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a><a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">Failures</a>{{end}}<a href="#config">Configuration</a></nav>
+
+<h2 id="metrics">Metrics</h2>
+<p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. ACC: average final accuracy; BWT: backward transfer (negative means forgetting); FWT: forward transfer against the untrained model; Forgetting: average drop from a task's best accuracy; Learning acc.: accuracy on each task right after training on it.</p>
+<table>
+<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}<th>ok</th><th>failed</th><th>ACC</th><th>BWT</th><th>FWT</th><th>Forgetting</th><th>Learning acc.</th></tr>
+{{range .Metrics}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}<td class="num">{{.OK}}</td><td class="num{{if .Failed}} fail{{end}}">{{.Failed}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{with .MetricsFig}}{{template "fig" .}}{{end}}
+
+<h2 id="average">Average accuracy</h2>
+{{with .CurveFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
+
+<h2 id="matrices">Accuracy matrices</h2>
+<p class="small muted">Row: after training on that task; column: the task evaluated. Mean over the successful seeds.</p>
+<div class="grid">{{range .Heatmaps}}{{template "fig" .}}{{end}}</div>
+{{range .NoMatrix}}<p class="muted">{{.}}: no complete accuracy matrix.</p>{{end}}
+
+<h2 id="tasks">Accuracy on each task over time</h2>
+{{with .TasksFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
+
+<h2 id="cost">Cost</h2>
+<p class="small muted">Mean ± sample standard deviation over the successful seeds. Peak RSS is the peak resident memory of the whole process (MiB = 2<sup>20</sup> bytes).</p>
+<table>
+<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}<th>Train time (s)</th><th>Eval time (s)</th><th>Steps/s</th><th>Parameters</th><th>Peak RSS (MiB)</th></tr>
+{{range .Costs}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{if .Failures}}
+<h2 id="failures">Failures</h2>
+<table>
+<tr><th>Strategy</th><th>Seed</th><th>Tasks done</th><th>Error</th></tr>
+{{range .Failures}}<tr><td>{{.Label}}</td><td class="num">{{.Seed}}</td><td class="num">{{.Done}} of {{.Tasks}}</td><td class="fail">{{.Error}}</td></tr>
+{{end}}</table>
+{{end}}
+<h2 id="config">Configuration</h2>
+{{range .Runs}}<h3>Run {{.N}}{{if .Dir}}: <code>{{.Dir}}</code>{{end}}</h3>
+<dl class="cfg">{{range .Fields}}<dt>{{.Key}}</dt><dd>{{.Value}}</dd>{{end}}</dl>
+{{if .Vers}}<table><tr><th>Component</th><th>Version</th></tr>{{range .Vers}}<tr><td>{{.Key}}</td><td><code>{{.Value}}</code></td></tr>{{end}}</table>{{end}}
+{{if .Data}}<table><tr><th>Data file</th><th>SHA-256</th></tr>{{range .Data}}<tr><td>{{.Key}}</td><td><code>{{.Value}}</code></td></tr>{{end}}</table>{{end}}
+{{end}}
+<footer>Written by clgraph's report package from run directories in schema {{.Schema}}. The plots are also saved next to this page as PNG and SVG files; report.md is the Markdown version of this page.</footer>
+</body>
+</html>
+{{define "fig"}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{if .Caption}}{{.Caption}} {{end}}Files: {{.PNG}}, {{.SVG}}.</figcaption></figure>{{end}}
+`))
+
+func hexColor(i int) string {
+	c := seriesColor(i)
+	return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B)
+}
+
+func scenarioName(s string) string {
+	switch s {
+	case "task", "domain", "class":
+		return s + "-IL"
+	}
+	return s
+}
+
+func reportTitle(runs []*results.Run) string {
+	c := runs[0].Config
+	parts := []string{}
+	for _, s := range []string{c.Stream, scenarioName(c.Scenario)} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "clgraph report"
+	}
+	return "clgraph report: " + strings.Join(parts, ", ")
+}
+
+func reportLead(runs []*results.Run, ss []*series, tasks []string) string {
+	c := runs[0].Config
+	var b strings.Builder
+	if len(runs) == 1 {
+		b.WriteString("One run")
+	} else {
+		fmt.Fprintf(&b, "%d runs", len(runs))
+	}
+	fmt.Fprintf(&b, ", %d strateg", len(ss))
+	if len(ss) == 1 {
+		b.WriteString("y")
+	} else {
+		b.WriteString("ies")
+	}
+	if c.Protocol != "" {
+		fmt.Fprintf(&b, "; %s protocol", c.Protocol)
+	}
+	fmt.Fprintf(&b, ", %d tasks (%s), %d iterations per task, batch %d, learning rate %s, hidden %s.",
+		len(tasks), strings.Join(tasks, ", "), c.Iterations, c.BatchSize, fmtFloat(c.LearningRate), fmtInts(c.Hidden))
+	return b.String()
+}
+
+func fmtFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func fmtInts(xs []int) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, "×")
+}
+
+func fmtSeeds(xs []int64) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.FormatInt(x, 10)
+	}
+	return strings.Join(s, ", ")
+}
+
+// shellQuote joins a command line so that it can be pasted into a shell.
+func shellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./,:=+@%", r))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
+
+func metricCells(s *series) []string {
+	m := s.sum.Metrics
+	out := []string{}
+	for _, st := range []results.Stat{m.ACC, m.BWT, m.FWT, m.Forgetting, m.LearningAccuracy} {
+		out = append(out, st.Format(3))
+	}
+	return out
+}
+
+func mib(st results.Stat) results.Stat {
+	return results.Stat{Mean: st.Mean / (1 << 20), Std: st.Std / (1 << 20), N: st.N}
+}
+
+func costCells(s *series) []string {
+	c := s.sum.Cost
+	rss := "n/a"
+	if s.rss.N > 0 && s.rss.Mean > 0 {
+		rss = mib(s.rss).Format(0)
+	}
+	return []string{c.TrainSeconds.Format(2), s.evalSec.Format(2), c.StepsPerSecond.Format(0), c.Params.Format(0), rss}
+}
+
+// configFields lists a run's settings for the configuration section.
+func configFields(r *results.Run) (fields, data, vers []kv) {
+	c := r.Config
+	add := func(k, v string) {
+		if v != "" {
+			fields = append(fields, kv{k, v})
+		}
+	}
+	if !c.CreatedAt.IsZero() {
+		add("Created", c.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	add("Stream", c.Stream)
+	add("Scenario", scenarioName(c.Scenario))
+	add("Protocol", c.Protocol)
+	add("Tasks", fmt.Sprintf("%d: %s", len(c.Tasks), strings.Join(c.Tasks, ", ")))
+	if len(c.ClassOrder) > 0 {
+		add("Class order", strings.Trim(fmt.Sprint(c.ClassOrder), "[]"))
+	}
+	add("Iterations per task", strconv.Itoa(c.Iterations))
+	add("Batch size", strconv.Itoa(c.BatchSize))
+	add("Evaluation batch", strconv.Itoa(c.EvalBatch))
+	add("Learning rate", fmtFloat(c.LearningRate))
+	add("Hidden layers", fmtInts(c.Hidden))
+	add("Seeds", fmtSeeds(c.Seeds))
+	add("Strategies", strings.Join(c.Strategies, "; "))
+	add("Data source", c.Data.Source)
+	for _, k := range slices.Sorted(maps.Keys(c.Extra)) {
+		b, err := json.Marshal(c.Extra[k])
+		if err != nil {
+			b = []byte(fmt.Sprint(c.Extra[k]))
+		}
+		add("Extra: "+k, string(b))
+	}
+	add("Command", shellQuote(c.Command))
+	for _, k := range slices.Sorted(maps.Keys(c.Data.Files)) {
+		data = append(data, kv{k, c.Data.Files[k]})
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.Versions)) {
+		vers = append(vers, kv{k, c.Versions[k]})
+	}
+	return fields, data, vers
+}
+
+// cssSize is the size at which a figure is shown: 96 CSS pixels per inch.
+func cssSize(f *figure) (w, h int) {
+	return int(math.Round(float64(f.w/vg.Inch) * 96)), int(math.Round(float64(f.h/vg.Inch) * 96))
+}
+
+func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figure) ([]byte, error) {
+	p := page{
+		CSP:      template.HTML(`<meta http-equiv="Content-Security-Policy" content="` + template.HTMLEscapeString(CSP()) + `">`),
+		Script:   template.HTML("<script>" + checkScript + "</script>"),
+		Title:    reportTitle(runs),
+		Lead:     reportLead(runs, ss, tasks),
+		Schema:   results.SchemaVersion,
+		MultiRun: len(runs) > 1,
+	}
+	for _, s := range ss {
+		p.Metrics = append(p.Metrics, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, OK: s.sum.OK, Failed: s.sum.Failed, Cells: metricCells(s)})
+		p.Costs = append(p.Costs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: costCells(s)})
+		for _, f := range s.sum.Failures {
+			msg := f.Error
+			if msg == "" {
+				msg = "(no error message)"
+			}
+			p.Failures = append(p.Failures, pageFailure{s.label, f.Seed, f.TasksDone, f.Tasks, msg})
+		}
+		if len(s.sum.MeanR) != len(tasks) || len(tasks) == 0 {
+			p.NoMatrix = append(p.NoMatrix, s.label)
+		}
+	}
+	for _, f := range figs {
+		w, h := cssSize(f)
+		pf := &pageFigure{Title: f.title, Caption: f.caption, PNG: f.name + ".png", SVG: f.name + ".svg", Width: w, Height: h,
+			Src: template.HTMLAttr(`src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(f.png) + `"`)}
+		switch f.kind {
+		case "heatmap":
+			p.Heatmaps = append(p.Heatmaps, pf)
+		case "curve":
+			p.CurveFig = pf
+		case "tasks":
+			p.TasksFig = pf
+		case "metrics":
+			p.MetricsFig = pf
+		}
+	}
+	for i, r := range runs {
+		pr := pageRun{N: i + 1, Dir: r.Dir}
+		pr.Fields, pr.Data, pr.Vers = configFields(r)
+		p.Runs = append(p.Runs, pr)
+	}
+	var buf bytes.Buffer
+	if err := pageTmpl.Execute(&buf, p); err != nil {
+		return nil, fmt.Errorf("report: rendering HTML: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// mdEscape makes s safe inside a Markdown table cell or paragraph.
+func mdEscape(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	r := strings.NewReplacer(`\`, `\\`, "|", `\|`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`)
+	return r.Replace(s)
+}
+
+// mdCode wraps s in a code span.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(strings.Join(strings.Fields(s), " "), "|", `\|`)
+	if strings.Contains(s, "`") {
+		return "`` " + s + " ``"
+	}
+	return "`" + s + "`"
+}
+
+func mdFigure(b *strings.Builder, f *figure) {
+	fmt.Fprintf(b, "![%s](%s.png)\n\n%s ([PNG](%s.png), [SVG](%s.svg))\n\n", mdEscape(f.title), f.name, mdEscape(f.caption), f.name, f.name)
+}
+
+func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*figure) []byte {
+	var b strings.Builder
+	byKind := map[string][]*figure{}
+	for _, f := range figs {
+		byKind[f.kind] = append(byKind[f.kind], f)
+	}
+	fmt.Fprintf(&b, "# %s\n\n%s\n\n", mdEscape(reportTitle(runs)), mdEscape(reportLead(runs, ss, tasks)))
+
+	b.WriteString("## Metrics\n\nMean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1].\n\n")
+	multi := len(runs) > 1
+	runCol := func(head bool, s *series) string {
+		switch {
+		case !multi:
+			return ""
+		case head:
+			return " Run |"
+		case s == nil:
+			return "---:|"
+		}
+		return fmt.Sprintf(" %d |", s.run+1)
+	}
+	b.WriteString("| Strategy |" + runCol(true, nil) + " ok | failed | ACC | BWT | FWT | Forgetting | Learning acc. |\n|---|" + runCol(false, nil) + "---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range ss {
+		fmt.Fprintf(&b, "| %s |%s %d | %d | %s |\n", mdEscape(s.label), runCol(false, s), s.sum.OK, s.sum.Failed, strings.Join(metricCells(s), " | "))
+	}
+	b.WriteString("\n")
+	for _, f := range byKind["metrics"] {
+		mdFigure(&b, f)
+	}
+	b.WriteString("## Average accuracy\n\n")
+	if len(byKind["curve"]) == 0 {
+		b.WriteString("No successful result with a complete accuracy matrix.\n\n")
+	}
+	for _, f := range byKind["curve"] {
+		mdFigure(&b, f)
+	}
+	b.WriteString("## Accuracy matrices\n\nRow: after training on that task; column: the task evaluated. Mean over the successful seeds.\n\n")
+	for _, s := range ss {
+		fmt.Fprintf(&b, "### %s\n\n", mdEscape(s.label))
+		if len(s.sum.MeanR) != len(tasks) || len(tasks) == 0 {
+			b.WriteString("No complete accuracy matrix.\n\n")
+			continue
+		}
+		fmt.Fprintf(&b, "Mean over %d seed(s).\n\n| after |", s.sum.MeanRCount)
+		for _, t := range tasks {
+			fmt.Fprintf(&b, " %s |", mdEscape(t))
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(tasks)) + "\n")
+		for i, row := range s.sum.MeanR {
+			fmt.Fprintf(&b, "| %s |", mdEscape(tasks[i]))
+			for _, v := range row {
+				fmt.Fprintf(&b, " %s |", strconv.FormatFloat(v, 'f', 3, 64))
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+		for _, f := range byKind["heatmap"] {
+			if f.series == s {
+				mdFigure(&b, f)
+			}
+		}
+	}
+	b.WriteString("## Accuracy on each task over time\n\n")
+	if len(byKind["tasks"]) == 0 {
+		b.WriteString("No successful result with a complete accuracy matrix.\n\n")
+	}
+	for _, f := range byKind["tasks"] {
+		mdFigure(&b, f)
+	}
+	b.WriteString("## Cost\n\nMean ± sample standard deviation over the successful seeds; peak RSS is that of the whole process (MiB = 2^20 bytes).\n\n")
+	b.WriteString("| Strategy |" + runCol(true, nil) + " Train time (s) | Eval time (s) | Steps/s | Parameters | Peak RSS (MiB) |\n|---|" + runCol(false, nil) + "---:|---:|---:|---:|---:|\n")
+	for _, s := range ss {
+		fmt.Fprintf(&b, "| %s |%s %s |\n", mdEscape(s.label), runCol(false, s), strings.Join(costCells(s), " | "))
+	}
+	b.WriteString("\n")
+	var fails []string
+	for _, s := range ss {
+		for _, f := range s.sum.Failures {
+			msg := f.Error
+			if msg == "" {
+				msg = "(no error message)"
+			}
+			fails = append(fails, fmt.Sprintf("- %s, seed %d (after %d of %d tasks): %s\n", mdEscape(s.label), f.Seed, f.TasksDone, f.Tasks, mdEscape(msg)))
+		}
+	}
+	if len(fails) > 0 {
+		b.WriteString("## Failures\n\n" + strings.Join(fails, "") + "\n")
+	}
+	b.WriteString("## Configuration\n")
+	for i, r := range runs {
+		fmt.Fprintf(&b, "\n### Run %d", i+1)
+		if r.Dir != "" {
+			fmt.Fprintf(&b, ": %s", mdCode(r.Dir))
+		}
+		b.WriteString("\n\n")
+		fields, data, vers := configFields(r)
+		for _, f := range fields {
+			v := mdEscape(f.Value)
+			if f.Key == "Command" || f.Key == "Data source" || strings.HasPrefix(f.Key, "Extra: ") {
+				v = mdCode(f.Value)
+			}
+			fmt.Fprintf(&b, "- **%s:** %s\n", mdEscape(f.Key), v)
+		}
+		if len(vers) > 0 {
+			b.WriteString("\n| Component | Version |\n|---|---|\n")
+			for _, v := range vers {
+				fmt.Fprintf(&b, "| %s | %s |\n", mdEscape(v.Key), mdCode(v.Value))
+			}
+		}
+		if len(data) > 0 {
+			b.WriteString("\n| Data file | SHA-256 |\n|---|---|\n")
+			for _, d := range data {
+				fmt.Fprintf(&b, "| %s | %s |\n", mdEscape(d.Key), mdCode(d.Value))
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n---\nWritten by clgraph's report package from run directories in schema %s; %s is the self-contained HTML version.\n", results.SchemaVersion, HTMLFile)
+	return []byte(b.String())
+}

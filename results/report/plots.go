@@ -1,0 +1,646 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"strconv"
+
+	"github.com/clgraph/clgraph/results"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/palette"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// pngDPI is the resolution of the PNG plots; the HTML page shows them at
+// 96 CSS pixels per inch, so they stay sharp on high-density screens.
+const pngDPI = 144
+
+// figure is one rendered plot.
+type figure struct {
+	name    string    // file name without extension
+	title   string    // heading and alt text
+	caption string    // one-sentence explanation
+	kind    string    // "heatmap", "curve", "tasks" or "metrics"
+	w, h    vg.Length // size
+	png     []byte
+	svg     []byte
+	series  *series // for heatmaps
+}
+
+// sans is the font of every text in the plots (the gonum default is serif).
+var sans = font.Font{Typeface: "Liberation", Variant: "Sans"}
+
+// seriesColors are the colours of the series: Okabe & Ito's colour-blind-safe
+// colours (without yellow, too pale on white), black, then three more.
+var seriesColors = []color.NRGBA{
+	{0x00, 0x72, 0xB2, 0xff}, // blue
+	{0xD5, 0x5E, 0x00, 0xff}, // vermillion
+	{0x00, 0x9E, 0x73, 0xff}, // bluish green
+	{0xE6, 0x9F, 0x00, 0xff}, // orange
+	{0xCC, 0x79, 0xA7, 0xff}, // reddish purple
+	{0x56, 0xB4, 0xE9, 0xff}, // sky blue
+	{0x00, 0x00, 0x00, 0xff}, // black
+	{0x8C, 0x56, 0x4B, 0xff}, // brown
+	{0x88, 0x88, 0x88, 0xff}, // grey
+	{0x9E, 0x9A, 0x00, 0xff}, // olive
+}
+
+// dash patterns, cycled once the colours run out.
+var seriesDashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}, {vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)}}
+
+func seriesColor(i int) color.NRGBA { return seriesColors[i%len(seriesColors)] }
+
+func seriesLine(i int) draw.LineStyle {
+	return draw.LineStyle{Color: seriesColor(i), Width: vg.Points(1.6), Dashes: seriesDashes[(i/len(seriesColors))%len(seriesDashes)]}
+}
+
+func withAlpha(c color.NRGBA, a uint8) color.NRGBA { c.A = a; return c }
+
+func textStyle(size vg.Length) text.Style {
+	return text.Style{Color: color.Black, Font: font.From(sans, size), Handler: plot.DefaultTextHandler}
+}
+
+// newPlot returns a plot whose texts use the sans-serif font.
+func newPlot(title, xlabel, ylabel string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font = font.From(sans, 11)
+	p.Title.Padding = vg.Points(6)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = font.From(sans, 9.5)
+		a.Tick.Label.Font = font.From(sans, 8.5)
+	}
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Legend.TextStyle.Font = font.From(sans, 9)
+	return p
+}
+
+// newLegend returns an empty legend with the report's font.
+func newLegend() *plot.Legend {
+	l := plot.NewLegend()
+	l.TextStyle.Font = font.From(sans, 9.5)
+	l.Top, l.Left = true, true
+	l.ThumbnailWidth = vg.Points(22)
+	l.Padding = vg.Points(2)
+	return &l
+}
+
+// chart is a grid of plots with an optional legend on the right, drawn on
+// any canvas.
+type chart struct {
+	plots  [][]*plot.Plot // rows of plots; nil entries stay empty
+	legend *plot.Legend
+}
+
+func (ch *chart) draw(dc draw.Canvas) {
+	// Plots do not paint the background outside their own area.
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	if ch.legend != nil {
+		lw := ch.legend.Rectangle(dc).Size().X + vg.Points(14)
+		lc := draw.Crop(dc, dc.Size().X-lw, 0, 0, 0)
+		ch.legend.YOffs = -vg.Points(24) // level with the plots' top, below their titles
+		ch.legend.Draw(draw.Crop(lc, vg.Points(6), 0, 0, 0))
+		dc = draw.Crop(dc, 0, -lw, 0, 0)
+	}
+	rows := len(ch.plots)
+	cols := 0
+	for _, r := range ch.plots {
+		cols = max(cols, len(r))
+	}
+	if rows == 1 && cols == 1 {
+		ch.plots[0][0].Draw(dc)
+		return
+	}
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+		copy(grid[i], ch.plots[i])
+	}
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(10), PadY: vg.Points(10), PadTop: vg.Points(2), PadBottom: vg.Points(2), PadLeft: vg.Points(2), PadRight: vg.Points(6)}
+	cs := plot.Align(grid, tiles, dc)
+	for i := range grid {
+		for j, p := range grid[i] {
+			if p != nil {
+				p.Draw(cs[i][j])
+			}
+		}
+	}
+}
+
+// render draws ch as PNG and SVG.
+func render(ch *chart, w, h vg.Length) (pngData, svgData []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("report: drawing a plot: %v", r)
+		}
+	}()
+	ic := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(pngDPI))
+	ch.draw(draw.New(ic))
+	var pb bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
+		return nil, nil, fmt.Errorf("report: encoding PNG: %w", err)
+	}
+	sc := vgsvg.New(w, h)
+	ch.draw(draw.New(sc))
+	var sb bytes.Buffer
+	if _, err := sc.WriteTo(&sb); err != nil {
+		return nil, nil, fmt.Errorf("report: encoding SVG: %w", err)
+	}
+	return pb.Bytes(), sb.Bytes(), nil
+}
+
+// buildFigures renders every plot of the report.
+func buildFigures(ss []*series, tasks []string) ([]*figure, error) {
+	var figs []*figure
+	add := func(f *figure, err error) error {
+		if err != nil {
+			return fmt.Errorf("report: plot %s: %w", f.name, err)
+		}
+		figs = append(figs, f)
+		return nil
+	}
+	T := len(tasks)
+	for _, s := range ss {
+		if T == 0 || len(s.sum.MeanR) != T {
+			continue
+		}
+		if err := add(heatmapFigure(s, tasks)); err != nil {
+			return nil, err
+		}
+	}
+	plotted := false
+	for _, s := range ss {
+		plotted = plotted || len(s.ok) > 0
+	}
+	if plotted && T > 0 {
+		if err := add(curveFigure(ss, tasks)); err != nil {
+			return nil, err
+		}
+		if err := add(tasksFigure(ss, tasks)); err != nil {
+			return nil, err
+		}
+	}
+	if metricsPlotted(ss) {
+		if err := add(metricsFigure(ss)); err != nil {
+			return nil, err
+		}
+	}
+	return figs, nil
+}
+
+// renderChart draws ch into f's PNG and SVG.
+func (f *figure) renderChart(ch *chart) (*figure, error) {
+	png, svg, err := render(ch, f.w, f.h)
+	if err != nil {
+		return f, err
+	}
+	f.png, f.svg = png, svg
+	return f, nil
+}
+
+// matGrid shows a T×T matrix with row 0 at the top.
+type matGrid [][]float64
+
+func (g matGrid) Dims() (c, r int)   { return len(g), len(g) }
+func (g matGrid) Z(c, r int) float64 { return g[len(g)-1-r][c] }
+func (g matGrid) X(c int) float64    { return float64(c) }
+func (g matGrid) Y(r int) float64    { return float64(r) }
+func (g matGrid) Min() float64       { return 0 }
+func (g matGrid) Max() float64       { return 1 }
+
+// viridis holds control points of the viridis colour map (perceptually
+// uniform, readable in grey scale and by colour-blind readers).
+var viridis = []color.NRGBA{
+	{0x44, 0x01, 0x54, 0xff}, {0x47, 0x2c, 0x7a, 0xff}, {0x3b, 0x51, 0x8b, 0xff},
+	{0x2c, 0x71, 0x8e, 0xff}, {0x21, 0x90, 0x8d, 0xff}, {0x27, 0xad, 0x81, 0xff},
+	{0x5c, 0xc8, 0x63, 0xff}, {0xaa, 0xdc, 0x32, 0xff}, {0xfd, 0xe7, 0x25, 0xff},
+}
+
+// heatPalette is the colour map of the accuracy heatmaps, from 0 (dark
+// purple) to 1 (yellow), in 256 steps.
+type heatPalette []color.Color
+
+// Colors implements palette.Palette.
+func (h heatPalette) Colors() []color.Color { return h }
+
+func heatColors() palette.Palette {
+	const n = 256
+	out := make(heatPalette, n)
+	for i := range n {
+		t := float64(i) / (n - 1) * float64(len(viridis)-1)
+		k := min(int(t), len(viridis)-2)
+		f := t - float64(k)
+		a, b := viridis[k], viridis[k+1]
+		mix := func(x, y uint8) uint8 { return uint8(math.Round(float64(x) + f*(float64(y)-float64(x)))) }
+		out[i] = color.NRGBA{mix(a.R, b.R), mix(a.G, b.G), mix(a.B, b.B), 0xff}
+	}
+	return out
+}
+
+// luminance returns the relative luminance of c in [0, 1].
+func luminance(c color.Color) float64 {
+	r, g, b, _ := c.RGBA()
+	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
+}
+
+func heatmapFigure(s *series, tasks []string) (*figure, error) {
+	T := len(tasks)
+	side := vg.Length(math.Max(3.9, 0.42*float64(T)+1.6)) * vg.Inch
+	f := &figure{
+		name:    fmt.Sprintf("heatmap-%02d-%s", s.index+1, results.Slug(s.spec)),
+		title:   "Accuracy matrix: " + s.label,
+		caption: fmt.Sprintf("%s: mean over %d seed%s.", s.label, s.sum.MeanRCount, plural(s.sum.MeanRCount)),
+		kind:    "heatmap",
+		w:       side + 0.3*vg.Inch, h: side,
+		series: s,
+	}
+	g := matGrid(s.sum.MeanR)
+	pal := heatColors()
+	p := newPlot(fmt.Sprintf("%s: mean of %d seed%s", s.label, s.sum.MeanRCount, plural(s.sum.MeanRCount)), "evaluated task", "after training on task")
+	hm := plotter.NewHeatMap(g, pal)
+	hm.NaN = color.NRGBA{0xcc, 0xcc, 0xcc, 0xff}
+	p.Add(hm)
+	size := vg.Length(9)
+	switch {
+	case T > 14:
+		size = 5.5
+	case T > 8:
+		size = 7
+	}
+	var xys plotter.XYs
+	var labels []string
+	var styles []text.Style
+	cols := pal.Colors()
+	for r := 0; r < T; r++ {
+		for c := 0; c < T; c++ {
+			v := g.Z(c, r)
+			xys = append(xys, plotter.XY{X: float64(c), Y: float64(r)})
+			labels = append(labels, cellText(v))
+			st := textStyle(size)
+			st.XAlign, st.YAlign = draw.XCenter, draw.YCenter
+			st.Color = color.White
+			if !math.IsNaN(v) {
+				k := int(math.Round(math.Max(0, math.Min(1, v)) * float64(len(cols)-1)))
+				if luminance(cols[k]) > 0.5 {
+					st.Color = color.Black
+				}
+			} else {
+				st.Color = color.Black
+			}
+			styles = append(styles, st)
+		}
+	}
+	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+	if err == nil {
+		lab.TextStyle = styles
+		p.Add(lab)
+	}
+	xt := make([]plot.Tick, T)
+	yt := make([]plot.Tick, T)
+	for i := range T {
+		xt[i] = plot.Tick{Value: float64(i), Label: tasks[i]}
+		yt[i] = plot.Tick{Value: float64(T - 1 - i), Label: tasks[i]}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(xt)
+	p.Y.Tick.Marker = plot.ConstantTicks(yt)
+	p.X.Min, p.X.Max = -0.5, float64(T)-0.5
+	p.Y.Min, p.Y.Max = -0.5, float64(T)-0.5
+	p.X.Padding, p.Y.Padding = 0, 0
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}})
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// cellText formats an accuracy for a heatmap cell: two decimals.
+func cellText(v float64) string {
+	if math.IsNaN(v) {
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+// band is the mean and sample std of a quantity at each x = 1..len.
+type band []results.Stat
+
+// curveOf aggregates f(result) over the series' complete results.
+func curveOf(s *series, n int, f func(r *results.Result, i int) float64) band {
+	out := make(band, n)
+	for i := range n {
+		xs := make([]float64, 0, len(s.ok))
+		for _, r := range s.ok {
+			xs = append(xs, f(r, i))
+		}
+		out[i] = results.Summarize(xs)
+	}
+	return out
+}
+
+// addBand adds a series' mean line with markers and, with 2+ seeds, its
+// mean ± std band (clamped to [0, 1]) to p, and returns the line (for a
+// legend thumbnail).
+func addBand(p *plot.Plot, b band, i int) *plotter.Line {
+	var line, up, down plotter.XYs
+	shaded := false
+	for k, st := range b {
+		x := float64(k + 1)
+		line = append(line, plotter.XY{X: x, Y: st.Mean})
+		up = append(up, plotter.XY{X: x, Y: math.Min(1, st.Mean+st.Std)})
+		down = append(down, plotter.XY{X: x, Y: math.Max(0, st.Mean-st.Std)})
+		shaded = shaded || (st.N > 1 && st.Std > 0)
+	}
+	if shaded {
+		poly := make(plotter.XYs, 0, 2*len(up))
+		poly = append(poly, up...)
+		for k := len(down) - 1; k >= 0; k-- {
+			poly = append(poly, down[k])
+		}
+		if pg, err := plotter.NewPolygon(poly); err == nil {
+			pg.Color = withAlpha(seriesColor(i), 0x38)
+			pg.LineStyle.Width = 0
+			p.Add(pg)
+		}
+	}
+	l, err := plotter.NewLine(line)
+	if err != nil {
+		return nil
+	}
+	l.LineStyle = seriesLine(i)
+	p.Add(l)
+	if sc, err := plotter.NewScatter(line); err == nil {
+		sc.GlyphStyle = draw.GlyphStyle{Color: seriesColor(i), Radius: vg.Points(2.2), Shape: draw.CircleGlyph{}}
+		p.Add(sc)
+	}
+	return l
+}
+
+// afterTicks labels x = 1..T with the task names.
+func afterTicks(tasks []string) plot.ConstantTicks {
+	t := make([]plot.Tick, len(tasks))
+	for i, n := range tasks {
+		t[i] = plot.Tick{Value: float64(i + 1), Label: n}
+	}
+	return t
+}
+
+func accuracyAxes(p *plot.Plot, T int, tasks []string) {
+	p.X.Tick.Marker = afterTicks(tasks)
+	p.X.Min, p.X.Max = 0.7, float64(T)+0.3
+	p.Y.Min, p.Y.Max = 0, 1.02
+	p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0"}, {Value: 0.2, Label: "0.2"}, {Value: 0.4, Label: "0.4"},
+		{Value: 0.6, Label: "0.6"}, {Value: 0.8, Label: "0.8"}, {Value: 1, Label: "1"}}
+	g := plotter.NewGrid()
+	g.Vertical.Width = 0
+	g.Horizontal.Color = color.Gray{0xe0}
+	p.Add(g)
+}
+
+func curveFigure(ss []*series, tasks []string) (*figure, error) {
+	T := len(tasks)
+	f := &figure{
+		name:    "avg-accuracy",
+		title:   "Average accuracy on the tasks seen so far",
+		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std.",
+		kind:    "curve",
+	}
+	p := newPlot("Average accuracy on the tasks seen so far", "after training on task", "average accuracy")
+	accuracyAxes(p, T, tasks)
+	leg := newLegend()
+	for _, s := range ss {
+		if len(s.ok) == 0 {
+			continue
+		}
+		b := curveOf(s, T, func(r *results.Result, i int) float64 { return results.AverageAccuracyCurve(r.R)[i] })
+		if l := addBand(p, b, s.index); l != nil {
+			leg.Add(s.label, l)
+		}
+	}
+	f.w = vg.Length(math.Max(6.2, 0.5*float64(T)+4.5))*vg.Inch + legendWidth(leg)
+	f.h = 3.8 * vg.Inch
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
+}
+
+// legendWidth estimates the width the legend needs.
+func legendWidth(l *plot.Legend) vg.Length {
+	c := draw.New(vgimg.New(10*vg.Inch, 10*vg.Inch))
+	return l.Rectangle(c).Size().X + vg.Points(16)
+}
+
+func tasksFigure(ss []*series, tasks []string) (*figure, error) {
+	T := len(tasks)
+	f := &figure{
+		name:    "task-accuracy",
+		title:   "Accuracy on each task over time",
+		caption: "One panel per task: its accuracy after training on each task (the dotted line marks when it is trained); mean over seeds with a mean ± std band.",
+		kind:    "tasks",
+	}
+	cols := min(T, 5)
+	rows := (T + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	leg := newLegend()
+	for j := range T {
+		ylabel := ""
+		if j%cols == 0 {
+			ylabel = "accuracy"
+		}
+		xlabel := ""
+		if j/cols == rows-1 || j+cols >= T {
+			xlabel = "after task"
+		}
+		p := newPlot("task "+tasks[j], xlabel, ylabel)
+		p.Title.TextStyle.Font = font.From(sans, 10)
+		accuracyAxes(p, T, tasks)
+		if T > 5 {
+			// Too many tick labels for a small panel: number the tasks.
+			t := make([]plot.Tick, T)
+			for i := range T {
+				t[i] = plot.Tick{Value: float64(i + 1), Label: strconv.Itoa(i + 1)}
+			}
+			p.X.Tick.Marker = plot.ConstantTicks(t)
+		}
+		if mark, err := plotter.NewLine(plotter.XYs{{X: float64(j + 1), Y: 0}, {X: float64(j + 1), Y: 1.02}}); err == nil {
+			mark.LineStyle = draw.LineStyle{Color: color.Gray{0x90}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1.5), vg.Points(2)}}
+			p.Add(mark)
+		}
+		for _, s := range ss {
+			if len(s.ok) == 0 {
+				continue
+			}
+			b := curveOf(s, T, func(r *results.Result, i int) float64 { return r.R[i][j] })
+			l := addBand(p, b, s.index)
+			if j == 0 && l != nil {
+				leg.Add(s.label, l)
+			}
+		}
+		grid[j/cols] = append(grid[j/cols], p)
+	}
+	f.w = vg.Length(cols)*2.3*vg.Inch + legendWidth(leg)
+	f.h = vg.Length(rows)*2.2*vg.Inch + 0.1*vg.Inch
+	return f.renderChart(&chart{plots: grid, legend: leg})
+}
+
+// metricNames are the metrics of the bar chart, in order.
+var metricNames = []string{"ACC", "BWT", "FWT", "Forgetting"}
+
+func metricStats(s *series) []results.Stat {
+	m := s.sum.Metrics
+	return []results.Stat{m.ACC, m.BWT, m.FWT, m.Forgetting}
+}
+
+func metricsPlotted(ss []*series) bool {
+	for _, s := range ss {
+		for _, st := range metricStats(s) {
+			if st.N > 0 && !math.IsNaN(st.Mean) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bars is a grouped bar chart with error bars: one group per metric, one bar
+// per series.
+type bars struct {
+	vals   [][]results.Stat // [series][metric]
+	colors []color.NRGBA
+}
+
+func (b *bars) width() float64 { return 0.8 / float64(max(1, len(b.vals))) }
+
+// Plot implements plot.Plotter.
+func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	w := b.width()
+	nm := len(metricNames)
+	zero := draw.LineStyle{Color: color.Gray{0x40}, Width: vg.Points(0.8)}
+	c.StrokeLine2(zero, trX(-0.5), trY(0), trX(float64(nm)-0.5), trY(0))
+	for s, vs := range b.vals {
+		for m, st := range vs {
+			if st.N == 0 || math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) {
+				continue
+			}
+			x0 := float64(m) - 0.4 + float64(s)*w
+			x1 := x0 + w*0.92
+			pts := []vg.Point{{X: trX(x0), Y: trY(0)}, {X: trX(x1), Y: trY(0)}, {X: trX(x1), Y: trY(st.Mean)}, {X: trX(x0), Y: trY(st.Mean)}}
+			c.FillPolygon(withAlpha(b.colors[s], 0xd0), pts)
+			c.StrokeLines(draw.LineStyle{Color: b.colors[s], Width: vg.Points(0.8)}, append(pts, pts[0]))
+			if st.N > 1 && st.Std > 0 && !math.IsNaN(st.Std) {
+				xm := trX((x0 + x1) / 2)
+				cap := (trX(x1) - trX(x0)) / 4
+				es := draw.LineStyle{Color: color.Black, Width: vg.Points(1)}
+				lo, hi := trY(st.Mean-st.Std), trY(st.Mean+st.Std)
+				c.StrokeLine2(es, xm, lo, xm, hi)
+				c.StrokeLine2(es, xm-cap, lo, xm+cap, lo)
+				c.StrokeLine2(es, xm-cap, hi, xm+cap, hi)
+			}
+		}
+	}
+}
+
+// DataRange implements plot.DataRanger.
+func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	ymin, ymax = 0, 0
+	for _, vs := range b.vals {
+		for _, st := range vs {
+			if st.N == 0 || math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) {
+				continue
+			}
+			sd := st.Std
+			if math.IsNaN(sd) {
+				sd = 0
+			}
+			ymin = math.Min(ymin, st.Mean-sd)
+			ymax = math.Max(ymax, st.Mean+sd)
+		}
+	}
+	return -0.5, float64(len(metricNames)) - 0.5, ymin, ymax
+}
+
+// stepTicks puts major ticks every 0.1, 0.2, 0.25 or 0.5 (about five to
+// ten of them) with minor ticks in between.
+type stepTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := 0.5
+	for _, s := range []float64{0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5} {
+		if (hi-lo)/s <= 10 {
+			step = s
+			break
+		}
+	}
+	var ts []plot.Tick
+	for k := math.Ceil(lo/step*2 - 1e-9); k/2*step <= hi+1e-9; k++ {
+		v := math.Round(k/2*step*1e9) / 1e9
+		label := ""
+		if int(k)%2 == 0 {
+			label = strconv.FormatFloat(v, 'f', -1, 64)
+			if math.Abs(v) < 1e-12 {
+				label = "0"
+			}
+		}
+		ts = append(ts, plot.Tick{Value: v, Label: label})
+	}
+	return ts
+}
+
+// swatch is a legend thumbnail: a filled square.
+type swatch color.NRGBA
+
+// Thumbnail implements plot.Thumbnailer.
+func (s swatch) Thumbnail(c *draw.Canvas) {
+	h := c.Max.Y - c.Min.Y
+	x0 := c.Min.X + (c.Max.X-c.Min.X-h)/2
+	pts := []vg.Point{{X: x0, Y: c.Min.Y}, {X: x0 + h, Y: c.Min.Y}, {X: x0 + h, Y: c.Max.Y}, {X: x0, Y: c.Max.Y}}
+	c.FillPolygon(withAlpha(color.NRGBA(s), 0xd0), pts)
+}
+
+func metricsFigure(ss []*series) (*figure, error) {
+	f := &figure{
+		name:    "metrics",
+		title:   "ACC, BWT, FWT and forgetting",
+		caption: "Mean over seeds; error bars are ± one sample standard deviation. ACC: final average accuracy; BWT: backward transfer (negative = forgetting); FWT: forward transfer; Forgetting: average drop from the best accuracy.",
+		kind:    "metrics",
+	}
+	b := &bars{}
+	leg := newLegend()
+	for _, s := range ss {
+		if s.sum.OK == 0 {
+			continue
+		}
+		b.vals = append(b.vals, metricStats(s))
+		b.colors = append(b.colors, seriesColor(s.index))
+		leg.Add(s.label, swatch(seriesColor(s.index)))
+	}
+	p := newPlot("ACC, BWT, FWT and forgetting (mean ± std over seeds)", "", "value (accuracy fraction)")
+	g := plotter.NewGrid()
+	g.Vertical.Width = 0
+	g.Horizontal.Color = color.Gray{0xe0}
+	p.Add(g, b)
+	p.NominalX(metricNames...)
+	_, _, ymin, ymax := b.DataRange()
+	pad := 0.05 * math.Max(0.1, ymax-ymin)
+	p.Y.Min, p.Y.Max = ymin-pad, ymax+pad
+	if ymin >= 0 {
+		p.Y.Min = 0
+	}
+	p.Y.Tick.Marker = stepTicks{}
+	f.w = vg.Length(math.Max(6, 1.4*float64(len(metricNames))+0.25*float64(len(b.vals)*len(metricNames))))*vg.Inch + legendWidth(leg)
+	f.w = min(f.w, 13*vg.Inch)
+	f.h = 3.8 * vg.Inch
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
+}

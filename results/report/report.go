@@ -1,0 +1,285 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/clgraph/clgraph/results"
+)
+
+// File names written by Write in its output folder.
+const (
+	// HTMLFile is the self-contained HTML report.
+	HTMLFile = "report.html"
+	// MarkdownFile is the Markdown twin of the HTML report.
+	MarkdownFile = "report.md"
+)
+
+// ErrMismatch is wrapped by the error of Check and Write when the runs do not
+// measure the same thing (see the package documentation for the rules).
+var ErrMismatch = errors.New("reports compare runs of one stream, scenario and protocol (same tasks, iterations, batch size, learning rate, hidden layers and data)")
+
+// Files lists the files written by Write.
+type Files struct {
+	// Dir is the output folder.
+	Dir string
+	// HTML is the path of report.html.
+	HTML string
+	// Markdown is the path of report.md.
+	Markdown string
+	// PNG are the paths of the PNG plots, in report order.
+	PNG []string
+	// SVG are the paths of the SVG plots, in report order.
+	SVG []string
+}
+
+// field is one setting that must match between compared runs.
+type field struct {
+	name string
+	get  func(c *results.Config) (string, bool) // value, and whether the run has it
+}
+
+func always(f func(c *results.Config) string) func(c *results.Config) (string, bool) {
+	return func(c *results.Config) (string, bool) { return f(c), true }
+}
+
+// extraField compares Config.Extra[key] when both runs have it.
+func extraField(key string) field {
+	return field{"extra." + key, func(c *results.Config) (string, bool) {
+		v, ok := c.Extra[key]
+		if !ok {
+			return "", false
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v), true
+		}
+		return string(b), true
+	}}
+}
+
+var matchFields = []field{
+	{"stream", always(func(c *results.Config) string { return c.Stream })},
+	{"scenario", always(func(c *results.Config) string { return c.Scenario })},
+	{"protocol", always(func(c *results.Config) string { return c.Protocol })},
+	{"tasks", always(func(c *results.Config) string { return "[" + strings.Join(c.Tasks, " ") + "]" })},
+	{"iterations", always(func(c *results.Config) string { return strconv.Itoa(c.Iterations) })},
+	{"batch_size", always(func(c *results.Config) string { return strconv.Itoa(c.BatchSize) })},
+	{"learning_rate", always(func(c *results.Config) string { return strconv.FormatFloat(c.LearningRate, 'g', -1, 64) })},
+	{"hidden", always(func(c *results.Config) string { return fmt.Sprint(c.Hidden) })},
+	extraField("train_limit"),
+	extraField("test_limit"),
+}
+
+// runName names run i (0-based) of a report in messages: "run 2 (DIR)".
+func runName(i int, r *results.Run) string {
+	if r.Dir == "" {
+		return fmt.Sprintf("run %d", i+1)
+	}
+	return fmt.Sprintf("run %d (%s)", i+1, r.Dir)
+}
+
+// Check reports whether the runs can be compared in one report: it returns
+// nil when every run matches the first one in the settings listed in the
+// package documentation, and otherwise an error wrapping ErrMismatch that
+// names the first mismatch, e.g. `run 2 (DIR) has scenario "class", run 1
+// (DIR) has "task": reports compare runs of one stream, scenario and
+// protocol (...)`. It also fails, without wrapping ErrMismatch, when runs is
+// empty or holds a nil run.
+func Check(runs []*results.Run) error {
+	if len(runs) == 0 {
+		return errors.New("report: no runs to report on")
+	}
+	for i, r := range runs {
+		if r == nil {
+			return fmt.Errorf("report: run %d is nil", i+1)
+		}
+	}
+	a := runs[0]
+	for i, b := range runs[1:] {
+		for _, f := range matchFields {
+			va, oka := f.get(&a.Config)
+			vb, okb := f.get(&b.Config)
+			if oka && okb && va != vb {
+				return fmt.Errorf("report: %s has %s %s, %s has %s: %w",
+					runName(i+1, b), f.name, quoteVal(vb), runName(0, a), quoteVal(va), ErrMismatch)
+			}
+		}
+		files := make([]string, 0, len(b.Config.Data.Files))
+		for name := range b.Config.Data.Files {
+			files = append(files, name)
+		}
+		slices.Sort(files)
+		for _, name := range files {
+			da, ok := a.Config.Data.Files[name]
+			if db := b.Config.Data.Files[name]; ok && !strings.EqualFold(da, db) {
+				return fmt.Errorf("report: %s has data file %s with SHA-256 %s, %s has %s: %w",
+					runName(i+1, b), name, db, runName(0, a), da, ErrMismatch)
+			}
+		}
+	}
+	return nil
+}
+
+func quoteVal(s string) string {
+	if s == "" {
+		return `""`
+	}
+	if strings.HasPrefix(s, "[") || isNumber(s) {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+// series is one strategy of one run: the unit the report compares.
+type series struct {
+	label   string // spec, or "spec (run k)" when the spec is in several runs
+	run     int    // index into the report's runs
+	spec    string
+	sum     results.StrategySummary
+	ok      []*results.Result // status ok with a complete T×T matrix
+	rss     results.Stat      // peak RSS in bytes over ok results
+	evalSec results.Stat      // evaluation seconds over ok results
+	index   int               // position in the report, from 0
+}
+
+// complete reports whether R is T×T.
+func complete(R [][]float64, T int) bool {
+	if T == 0 || len(R) != T {
+		return false
+	}
+	for _, row := range R {
+		if len(row) != T {
+			return false
+		}
+	}
+	return true
+}
+
+// buildSeries groups the results of runs into series, in run order and then
+// in each run's summary order.
+func buildSeries(runs []*results.Run, tasks []string) []*series {
+	count := map[string]int{}
+	for _, r := range runs {
+		seen := map[string]bool{}
+		for _, s := range r.Summary() {
+			if !seen[s.Strategy] {
+				seen[s.Strategy] = true
+				count[s.Strategy]++
+			}
+		}
+	}
+	var out []*series
+	for i, r := range runs {
+		for _, s := range r.Summary() {
+			se := &series{label: s.Strategy, run: i, spec: s.Strategy, sum: s, index: len(out)}
+			if count[s.Strategy] > 1 {
+				se.label = fmt.Sprintf("%s (run %d)", s.Strategy, i+1)
+			}
+			var rss, ev []float64
+			for _, res := range r.Results {
+				if res == nil || res.Strategy != s.Strategy || res.Status != results.StatusOK {
+					continue
+				}
+				rss = append(rss, float64(res.Cost.PeakRSSBytes))
+				ev = append(ev, res.Cost.EvalSeconds)
+				if complete(res.R, len(tasks)) {
+					se.ok = append(se.ok, res)
+				}
+			}
+			se.rss = results.Summarize(rss)
+			se.evalSec = results.Summarize(ev)
+			out = append(out, se)
+		}
+	}
+	return out
+}
+
+// reportTasks returns the task names of the report: those of the first run's
+// config, else those of its first result that has any.
+func reportTasks(runs []*results.Run) []string {
+	if len(runs[0].Config.Tasks) > 0 {
+		return runs[0].Config.Tasks
+	}
+	for _, r := range runs {
+		for _, res := range r.Results {
+			if res != nil && len(res.Tasks) > 0 {
+				return res.Tasks
+			}
+		}
+	}
+	return nil
+}
+
+// Write checks that runs compare (see Check) and writes their report into
+// outDir, creating it if needed: report.html, report.md and the plots as PNG
+// and SVG files (see the package documentation). Every file is written
+// atomically. A mismatch between runs is an error wrapping ErrMismatch;
+// nothing is written then.
+func Write(runs []*results.Run, outDir string) (Files, error) {
+	if err := Check(runs); err != nil {
+		return Files{}, err
+	}
+	tasks := reportTasks(runs)
+	ss := buildSeries(runs, tasks)
+	figs, err := buildFigures(ss, tasks)
+	if err != nil {
+		return Files{}, err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return Files{}, fmt.Errorf("report: %w", err)
+	}
+	files := Files{Dir: outDir, HTML: filepath.Join(outDir, HTMLFile), Markdown: filepath.Join(outDir, MarkdownFile)}
+	keep := map[string]bool{}
+	for _, f := range figs {
+		for _, out := range []struct {
+			ext  string
+			data []byte
+			list *[]string
+		}{{".png", f.png, &files.PNG}, {".svg", f.svg, &files.SVG}} {
+			path := filepath.Join(outDir, f.name+out.ext)
+			if err := results.WriteFileAtomic(path, out.data, 0o644); err != nil {
+				return files, fmt.Errorf("report: writing %s: %w", path, err)
+			}
+			*out.list = append(*out.list, path)
+			keep[f.name+out.ext] = true
+		}
+	}
+	removeStale(outDir, keep)
+	page, err := renderHTML(runs, ss, tasks, figs)
+	if err != nil {
+		return files, err
+	}
+	if err := results.WriteFileAtomic(files.HTML, page, 0o644); err != nil {
+		return files, fmt.Errorf("report: writing %s: %w", files.HTML, err)
+	}
+	md := renderMarkdown(runs, ss, tasks, figs)
+	if err := results.WriteFileAtomic(files.Markdown, md, 0o644); err != nil {
+		return files, fmt.Errorf("report: writing %s: %w", files.Markdown, err)
+	}
+	return files, nil
+}
+
+// removeStale deletes heatmap plots of an earlier report in dir that the new
+// report does not use (strategies are part of their names).
+func removeStale(dir string, keep map[string]bool) {
+	for _, pat := range []string{"heatmap-*.png", "heatmap-*.svg"} {
+		old, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, p := range old {
+			if !keep[filepath.Base(p)] {
+				os.Remove(p)
+			}
+		}
+	}
+}

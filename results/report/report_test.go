@@ -1,0 +1,335 @@
+package report
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clgraph/clgraph/results"
+)
+
+// synthRun builds a run in memory: T tasks, every strategy with every seed,
+// accuracies that depend on strategy, seed and position.
+func synthRun(dir, scenario string, T int, specs []string, seeds []int64) *results.Run {
+	tasks := make([]string, T)
+	for i := range tasks {
+		tasks[i] = fmt.Sprintf("%d/%d", 2*i, 2*i+1)
+	}
+	run := &results.Run{Dir: dir, Config: results.Config{
+		Schema: results.SchemaVersion, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Command: []string{"clgraph", "run", "--seeds", "1,2", "--out", dir}, Stream: "split-mnist", Scenario: scenario,
+		Protocol: "quick", Tasks: tasks, Iterations: 30, BatchSize: 128, EvalBatch: 1000, LearningRate: 0.001,
+		Hidden: []int{64}, Seeds: seeds, Strategies: specs,
+		Versions: map[string]string{"go": "go1.26", "gorgonia.org/gorgonia": "v0.9.18"},
+		Data:     results.DataInfo{Source: "synthetic", Files: map[string]string{"train-images-idx3-ubyte.gz": "abc123"}},
+		Extra:    map[string]any{"test_limit": 0, "train_limit": 0},
+	}}
+	for si, spec := range specs {
+		for _, seed := range seeds {
+			R := make([][]float64, T)
+			for i := range R {
+				R[i] = make([]float64, T)
+				for j := range R[i] {
+					v := 0.5 + 0.05*float64(si) + 0.01*float64(seed%7)
+					if j <= i {
+						v = 0.97 - 0.1*float64(i-j)/float64(si+1) - 0.005*float64(seed%5)
+					}
+					R[i][j] = math.Max(0, math.Min(1, v))
+				}
+			}
+			b := make([]float64, T)
+			for j := range b {
+				b[j] = 0.5
+			}
+			m, err := results.Compute(R, b)
+			if err != nil {
+				panic(err)
+			}
+			run.Results = append(run.Results, &results.Result{
+				Strategy: spec, Seed: seed, Status: results.StatusOK, Tasks: tasks, R: R, B: b, Metrics: &m,
+				Cost: results.Cost{TrainSeconds: 1.5 + float64(si), EvalSeconds: 0.4, Steps: 30 * T, StepsPerSecond: 100,
+					Params: 50370 + si, PeakRSSBytes: 400 << 20},
+			})
+		}
+	}
+	return run
+}
+
+var (
+	dataPNG     = regexp.MustCompile(`<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"`)
+	externalURL = regexp.MustCompile(`(?i)(src|href|action|srcset|poster|data)\s*=\s*["']?\s*(https?:|ftp:|//)|url\(|@import`)
+)
+
+// checkHTML checks that page is self-contained and returns its images.
+func checkHTML(t *testing.T, page string) [][]byte {
+	t.Helper()
+	if m := externalURL.FindString(page); m != "" {
+		t.Errorf("report.html refers to an external resource: %q", m)
+	}
+	if !strings.Contains(page, `<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; img-src data:; style-src &#39;unsafe-inline&#39;; script-src &#39;sha256-`) {
+		t.Errorf("report.html lacks the Content-Security-Policy meta tag")
+	}
+	// The CSP allows exactly the page's script.
+	i, j := strings.Index(page, "<script>"), strings.Index(page, "</script>")
+	if i < 0 || j < i || strings.Count(page, "<script") != 1 {
+		t.Fatalf("report.html should have exactly one inline script")
+	}
+	sum := sha256.Sum256([]byte(page[i+len("<script>") : j]))
+	if h := base64.StdEncoding.EncodeToString(sum[:]); !strings.Contains(page, "sha256-"+h) {
+		t.Errorf("the CSP does not allow the page's script (hash %s)", h)
+	}
+	var imgs [][]byte
+	for _, m := range dataPNG.FindAllStringSubmatch(page, -1) {
+		data, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			t.Fatalf("inline image: %v", err)
+		}
+		if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+			t.Fatalf("inline image is not a PNG: %v", err)
+		}
+		imgs = append(imgs, data)
+	}
+	if n := strings.Count(page, "<img"); n != len(imgs) {
+		t.Errorf("report.html has %d <img> but %d inline PNGs", n, len(imgs))
+	}
+	return imgs
+}
+
+func TestWriteSyntheticRun(t *testing.T) {
+	specs := []string{"naive", "ewc:lambda=100,online=true", "joint"}
+	run := synthRun(t.TempDir(), "task", 4, specs, []int64{1, 2, 3})
+	// One failed seed with a partial matrix: listed, not plotted.
+	run.Results = append(run.Results, &results.Result{Strategy: "naive", Seed: 9, Status: results.StatusFailed,
+		Error: "loss is NaN at step 17", Tasks: run.Config.Tasks, R: [][]float64{{0.9, 0.5, 0.5, 0.5}}})
+	out := filepath.Join(t.TempDir(), "report")
+	files, err := Write([]*results.Run{run}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files.HTML != filepath.Join(out, HTMLFile) || files.Markdown != filepath.Join(out, MarkdownFile) {
+		t.Errorf("Files = %+v", files)
+	}
+	// 3 heatmaps, the average accuracy curve, the per-task panels, the metrics bars.
+	const plots = 6
+	if len(files.PNG) != plots || len(files.SVG) != plots {
+		t.Fatalf("got %d PNG and %d SVG files, want %d each: %v %v", len(files.PNG), len(files.SVG), plots, files.PNG, files.SVG)
+	}
+	page, err := os.ReadFile(files.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := checkHTML(t, string(page))
+	if len(imgs) != plots {
+		t.Errorf("report.html has %d inline images, want %d", len(imgs), plots)
+	}
+	inlined := map[string]bool{}
+	for _, img := range imgs {
+		inlined[string(img)] = true
+	}
+	for _, p := range files.PNG {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := png.Decode(bytes.NewReader(data)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		if !inlined[string(data)] {
+			t.Errorf("%s is not inlined in report.html", p)
+		}
+	}
+	for _, p := range files.SVG {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(data, []byte("<svg")) || !bytes.HasSuffix(bytes.TrimSpace(data), []byte("</svg>")) {
+			t.Errorf("%s is not an SVG document", p)
+		}
+	}
+	md, err := os.ReadFile(files.Markdown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(append([]string{}, files.PNG...), files.SVG...) {
+		if !bytes.Contains(md, []byte("("+filepath.Base(p)+")")) {
+			t.Errorf("report.md does not link %s", filepath.Base(p))
+		}
+	}
+	// The heatmap numbers: in the SVG cells (2 decimals) and in report.md's tables (3 decimals).
+	sums := run.Summary()
+	for k, s := range sums {
+		svg, err := os.ReadFile(files.SVG[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(filepath.Base(files.SVG[k]), results.Slug(s.Strategy)) {
+			t.Fatalf("SVG %d is %s, want the heatmap of %s", k, files.SVG[k], s.Strategy)
+		}
+		for _, row := range s.MeanR {
+			for _, v := range row {
+				if cell := fmt.Sprintf("%.2f", v); !bytes.Contains(svg, []byte(">"+cell+"<")) {
+					t.Errorf("heatmap of %s lacks the cell %s", s.Strategy, cell)
+				}
+				if cell := fmt.Sprintf(" %.3f |", v); !bytes.Contains(md, []byte(cell)) {
+					t.Errorf("report.md lacks the matrix entry%s of %s", cell, s.Strategy)
+				}
+			}
+		}
+	}
+	for _, want := range []string{
+		"loss is NaN at step 17",                                     // the failure
+		sums[0].Metrics.ACC.Format(3), sums[1].Metrics.BWT.Format(3), // metrics table
+		"50371",                      // parameters in the cost table
+		"400 ± 0",                    // peak RSS in MiB
+		"abc123",                     // data checksum
+		"go1.26",                     // versions
+		"--seeds 1,2",                // command
+		"ewc:lambda=100,online=true", // spec as is in the HTML
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	for _, want := range []string{"loss is NaN at step 17", "`clgraph run --seeds 1,2 --out", "| Peak RSS (MiB) |", "ewc:lambda=100,online=true"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if strings.Contains(string(page), "(run 1)") {
+		t.Errorf("a single run's strategies should not be labelled by run")
+	}
+}
+
+func TestWriteLabelsSameStrategyByRun(t *testing.T) {
+	a := synthRun("/runs/a", "class", 3, []string{"naive", "joint"}, []int64{1, 2})
+	b := synthRun("/runs/b", "class", 3, []string{"naive", "ewc"}, []int64{7})
+	b.Config.CreatedAt = a.Config.CreatedAt.Add(48 * time.Hour)
+	b.Config.Versions["gorgonia.org/gorgonia"] = "v0.9.19"
+	files, err := Write([]*results.Run{a, b}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(files.HTML)
+	md, _ := os.ReadFile(files.Markdown)
+	for _, want := range []string{"naive (run 1)", "naive (run 2)", "/runs/a", "/runs/b"} {
+		if !strings.Contains(string(page), want) || !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, unlabelled := range []string{"joint (run", "ewc (run"} {
+		if strings.Contains(string(page), unlabelled) {
+			t.Errorf("%q: a strategy in one run only should keep its plain name", unlabelled)
+		}
+	}
+	// 4 heatmaps + 3 comparison plots.
+	if n := len(checkHTML(t, string(page))); n != 7 {
+		t.Errorf("%d images, want 7", n)
+	}
+}
+
+func TestWriteRefusesMismatch(t *testing.T) {
+	base := func() *results.Run { return synthRun("/runs/a", "task", 3, []string{"naive"}, []int64{1}) }
+	cases := []struct {
+		field  string
+		change func(c *results.Config)
+		want   string
+	}{
+		{"scenario", func(c *results.Config) { c.Scenario = "class" }, `run 2 (/runs/b) has scenario "class", run 1 (/runs/a) has "task": reports compare runs of one stream, scenario and protocol`},
+		{"stream", func(c *results.Config) { c.Stream = "permuted-mnist" }, `has stream "permuted-mnist"`},
+		{"protocol", func(c *results.Config) { c.Protocol = "paper" }, `has protocol "paper", run 1 (/runs/a) has "quick"`},
+		{"iterations", func(c *results.Config) { c.Iterations = 31 }, "has iterations 31, run 1 (/runs/a) has 30"},
+		{"lr", func(c *results.Config) { c.LearningRate = 0.01 }, "has learning_rate 0.01"},
+		{"hidden", func(c *results.Config) { c.Hidden = []int{400, 400} }, "has hidden [400 400], run 1 (/runs/a) has [64]"},
+		{"batch", func(c *results.Config) { c.BatchSize = 64 }, "has batch_size 64"},
+		{"tasks", func(c *results.Config) { c.Tasks = []string{"1/0", "2/3", "4/5"} }, "has tasks [1/0 2/3 4/5]"},
+		{"train_limit", func(c *results.Config) { c.Extra["train_limit"] = 100 }, "has extra.train_limit 100"},
+		{"data", func(c *results.Config) { c.Data.Files["train-images-idx3-ubyte.gz"] = "def456" }, "has data file train-images-idx3-ubyte.gz with SHA-256 def456, run 1 (/runs/a) has abc123"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.field, func(t *testing.T) {
+			a, b := base(), base()
+			b.Dir = "/runs/b"
+			tc.change(&b.Config)
+			out := filepath.Join(t.TempDir(), "report")
+			_, err := Write([]*results.Run{a, b}, out)
+			if !errors.Is(err, ErrMismatch) {
+				t.Fatalf("err = %v, want ErrMismatch", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q, want it to contain %q", err, tc.want)
+			}
+			if _, serr := os.Stat(out); serr == nil {
+				t.Errorf("Write created %s despite the mismatch", out)
+			}
+		})
+	}
+	// What may differ: seeds, strategies, versions, eval batch, data source, a missing extra entry.
+	a, b := base(), synthRun("/runs/b", "task", 3, []string{"joint"}, []int64{5, 6})
+	b.Config.EvalBatch = 10
+	b.Config.Data.Source = "elsewhere"
+	b.Config.Versions = nil
+	delete(b.Config.Extra, "test_limit")
+	if err := Check([]*results.Run{a, b}); err != nil {
+		t.Errorf("compatible runs refused: %v", err)
+	}
+	if err := Check(nil); err == nil || errors.Is(err, ErrMismatch) {
+		t.Errorf("Check(nil) = %v, want a plain error", err)
+	}
+}
+
+func TestWriteEdgeCases(t *testing.T) {
+	one := synthRun("/runs/one", "task", 1, []string{"naive"}, []int64{1})
+	empty := synthRun("/runs/empty", "task", 3, []string{"naive", "joint"}, nil)
+	failed := synthRun("/runs/failed", "task", 3, []string{"naive"}, []int64{1})
+	failed.Results = append(failed.Results, &results.Result{Strategy: "ewc", Seed: 1, Status: results.StatusFailed, Error: "diverged", Tasks: failed.Config.Tasks})
+	failed.Config.Strategies = append(failed.Config.Strategies, "ewc")
+	nan := synthRun("/runs/nan", "task", 2, []string{"naive"}, []int64{1, 2})
+	nan.Results[0].R[1][0] = math.NaN()
+	nan.Results[0].Metrics.ACC = math.NaN()
+	for name, run := range map[string]*results.Run{"one task": one, "no results": empty, "all seeds failed": failed, "NaN": nan} {
+		t.Run(name, func(t *testing.T) {
+			files, err := Write([]*results.Run{run}, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := os.ReadFile(files.HTML)
+			if err != nil {
+				t.Fatal(err)
+			}
+			imgs := checkHTML(t, string(page))
+			if len(imgs) != len(files.PNG) {
+				t.Errorf("%d inline images, %d PNG files", len(imgs), len(files.PNG))
+			}
+		})
+	}
+}
+
+func TestWriteRemovesStaleHeatmaps(t *testing.T) {
+	out := t.TempDir()
+	if _, err := Write([]*results.Run{synthRun("/r", "task", 2, []string{"naive", "joint"}, []int64{1})}, out); err != nil {
+		t.Fatal(err)
+	}
+	keep := filepath.Join(out, "notes.txt")
+	os.WriteFile(keep, []byte("mine"), 0o644)
+	if _, err := Write([]*results.Run{synthRun("/r", "task", 2, []string{"naive"}, []int64{1})}, out); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := filepath.Glob(filepath.Join(out, "heatmap-*"))
+	if len(left) != 2 {
+		t.Errorf("heatmaps left: %v, want naive's PNG and SVG only", left)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("Write removed a file it did not write: %v", err)
+	}
+}
