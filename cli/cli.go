@@ -57,6 +57,8 @@ Usage:
   clgraph streams            list the task streams and their scenarios
   clgraph graph [flags]      draw a strategy's Gorgonia training graph as Graphviz DOT/SVG
   clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
+  clgraph sweep FILE [flags] run an experiment grid (YAML) on the local cores or as a shard
+  clgraph merge SWEEP_DIR    gather a sweep's shards into one summary
   clgraph version            print versions
 
 Run 'clgraph run -h' for the run flags.
@@ -84,12 +86,16 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		err = a.cmdGraph(ctx, args[1:])
 	case "report":
 		err = a.cmdReport(ctx, args[1:])
+	case "sweep":
+		err = a.cmdSweep(ctx, args[1:])
+	case "merge":
+		err = a.cmdMerge(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(a.Stdout, strings.Join(versionLines(), "\n"))
 	case "help", "-h", "--help":
 		fmt.Fprint(a.Stdout, usageText)
 	default:
-		err = usagef("unknown command %q (commands: run, strategies, streams, graph, report, version)", args[0])
+		err = usagef("unknown command %q (commands: run, strategies, streams, graph, report, sweep, merge, version)", args[0])
 	}
 	return a.exit(err)
 }
