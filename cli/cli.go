@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/sirupsen/logrus"
@@ -43,7 +41,8 @@ type App struct {
 // Main runs the command line args (without the program name) with strategies from reg and
 // returns the process exit code.
 func Main(args []string, reg *strategies.Registry) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT/SIGTERM stops at the next step with a checkpoint; a second exits at once.
+	ctx, stop := interruptContext(os.Stderr)
 	defer stop()
 	app := &App{Registry: reg, Stdout: os.Stdout, Stderr: os.Stderr}
 	return app.Run(ctx, args)
@@ -56,9 +55,9 @@ Usage:
   clgraph strategies         list the strategies, their options and scenarios
   clgraph streams            list the task streams and their scenarios
   clgraph graph [flags]      draw a strategy's Gorgonia training graph as Graphviz DOT/SVG
-  clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
   clgraph sweep FILE [flags] run an experiment grid (YAML) on the local cores or as a shard
   clgraph merge SWEEP_DIR    gather a sweep's shards into one summary
+  clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
   clgraph version            print versions
 
 Run 'clgraph run -h' for the run flags.
@@ -84,12 +83,12 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		err = a.cmdStreams(args[1:])
 	case "graph":
 		err = a.cmdGraph(ctx, args[1:])
-	case "report":
-		err = a.cmdReport(ctx, args[1:])
 	case "sweep":
 		err = a.cmdSweep(ctx, args[1:])
 	case "merge":
 		err = a.cmdMerge(ctx, args[1:])
+	case "report":
+		err = a.cmdReport(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(a.Stdout, strings.Join(versionLines(), "\n"))
 	case "help", "-h", "--help":
@@ -111,6 +110,10 @@ func (a *App) exit(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return ExitUsage
+	}
+	var ie interruptedError
+	if errors.As(err, &ie) {
+		return ExitInterrupted
 	}
 	var fe failedRuns
 	if errors.As(err, &fe) {

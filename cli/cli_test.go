@@ -42,6 +42,21 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--tasks", "11", "--out", filepath.Join(out, "a")}, "1 to 10 tasks"},
 		{[]string{"run", "--protocol", "fast"}, "known: paper, quick"},
 		{[]string{"run", "--log-format", "xml"}, "text or json"},
+		// Zero is a value, not "no override": refused like any other invalid value.
+		{[]string{"run", "--batch", "0"}, "batch size must be at least 1, got 0"},
+		{[]string{"run", "--iterations", "0"}, "iterations must be at least 1"},
+		{[]string{"run", "--lr", "0"}, "learning rate must be in (0, 10]"},
+		{[]string{"run", "--eval-batch", "0"}, "evaluation batch must be at least 1"},
+		{[]string{"run", "--tasks", "0"}, "--tasks must be positive"},
+		{[]string{"run", "--hidden", "0"}, "hidden sizes must be positive"},
+		{[]string{"run", "--hidden", ""}, "at least one hidden layer"},
+		{[]string{"run", "--test-limit", "-2"}, "--test-limit must be 0 (all) or positive"},
+		{[]string{"run", "--train-limit", "-1"}, "--train-limit must be 0 (all) or positive"},
+		{[]string{"run", "--seeds", "1,1"}, "lists 1 twice"},
+		{[]string{"run", "--checkpoint-every", "-2"}, "--checkpoint-every -2"},
+		{[]string{"run", "--tasks", "3", "--out", filepath.Join(out, "a")}, "do not split evenly"},
+		{[]string{"run", "--resume", filepath.Join(out, "none")}, "cannot resume"},
+		{[]string{"run", "--resume", out, "--lr", "0.1"}, "--lr cannot be combined with --resume"},
 	} {
 		code, _, stderr := runCLI(t, tc.args...)
 		if code != ExitUsage {
@@ -53,6 +68,50 @@ func TestUsageErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "a", "config.json")); err == nil {
 		t.Error("a refused run left a config.json")
+	}
+}
+
+// TestBadOutAndData checks that an unwritable run folder and missing or corrupt data files are
+// refused with one line giving the reason and a fix, exit 2, and no run files.
+func TestBadOutAndData(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	junk := filepath.Join(dir, "junk")
+	os.Mkdir(junk, 0o755)
+	for _, name := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} {
+		os.WriteFile(filepath.Join(junk, name), []byte("\x00\x00\x08\x03truncated"), 0o644)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"out under a file", []string{"--out", filepath.Join(file, "run")}, []string{"cannot create the run folder", "choose a writable --out"}},
+		{"missing data", []string{"--data-dir", filepath.Join(dir, "nope"), "--out", filepath.Join(dir, "r1")}, []string{"loading MNIST", "fix: point --data-dir"}},
+		{"corrupt data", []string{"--data-dir", junk, "--out", filepath.Join(dir, "r2")}, []string{"loading MNIST", "checksum", "fix: a file in --data-dir"}},
+	} {
+		args := append([]string{"run", "--strategies", "naive", "--seeds", "1", "--iterations", "1", "--hidden", "8", "--train-limit", "50", "--test-limit", "20"}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		var line string
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.HasPrefix(l, "clgraph: ") {
+				line = l
+			}
+		}
+		if code != ExitUsage {
+			t.Errorf("%s: exit %d, want %d: %s", tc.name, code, ExitUsage, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%s: the error line %q does not say %q (stderr %q)", tc.name, line, w, stderr)
+			}
+		}
+	}
+	for _, r := range []string{"r1", "r2"} {
+		if _, err := os.Stat(filepath.Join(dir, r)); err == nil {
+			t.Errorf("a run refused for its data created %s", r)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clgraph/clgraph/benchmarks"
 	"github.com/clgraph/clgraph/benchmarks/mnist"
+	"github.com/clgraph/clgraph/graphs/blas"
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
@@ -28,6 +29,9 @@ func (f failedRuns) Error() string {
 	return fmt.Sprintf("%d of %d runs failed (see the summary above and summary.md)", f.n, f.total)
 }
 
+// loadMNIST loads the data of clgraph run (a variable so that tests can share one copy).
+var loadMNIST = benchmarks.LoadMNIST
+
 // runFlags are clgraph run's flags.
 type runFlags struct {
 	stream, scenario, strategies, seeds, protocol, out, dataDir string
@@ -37,6 +41,9 @@ type runFlags struct {
 	lr                                                          float64
 	logLevel, logFormat, progress                               string
 	force                                                       bool
+	checkpointEvery                                             int
+	resume                                                      string
+	given                                                       map[string]bool // flags set on the command line
 }
 
 func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
@@ -62,6 +69,8 @@ func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
+	fs.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "save each run's state every N training steps as well as at task boundaries (0: task boundaries only; -1: no checkpoints)")
+	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder with its config.json: keep finished results, resume interrupted runs from their checkpoints, run the missing ones")
 	return fs
 }
 
@@ -174,8 +183,11 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 		return nil, usagef("--scenario: %v", err)
 	}
 	p.streamCfg = benchmarks.StreamConfig{Name: f.stream, Scenario: sc, Tasks: f.tasks, TrainLimit: f.trainLimit}
-	if f.tasks < 0 {
-		return nil, usagef("--tasks must be positive, got %d", f.tasks)
+	if f.tasks < 0 || (f.given["tasks"] && f.tasks == 0) {
+		return nil, usagef("--tasks must be positive, got %d (leave it out for the stream's default)", f.tasks)
+	}
+	if f.trainLimit < 0 {
+		return nil, usagef("--train-limit must be 0 (all) or positive, got %d", f.trainLimit)
 	}
 	if f.classOrder != "" {
 		order, err := parseInts(f.classOrder)
@@ -187,22 +199,26 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 	if p.proto, err = benchmarks.ProtocolFor(f.protocol, f.stream); err != nil {
 		return nil, usageError{err}
 	}
-	if f.iterations != 0 {
+	// An override given on the command line is used as given, 0 included (and then refused).
+	if f.given["iterations"] {
 		p.proto.Iterations = f.iterations
 	}
-	if f.batch != 0 {
+	if f.given["batch"] {
 		p.proto.Batch = f.batch
 	}
-	if f.evalBatch != 0 {
+	if f.given["eval-batch"] {
 		p.proto.EvalBatch = f.evalBatch
 	}
-	if f.lr != 0 {
+	if f.given["lr"] {
 		p.proto.LR = f.lr
 	}
-	if f.testLimit >= 0 {
+	if f.given["test-limit"] {
+		if f.testLimit < 0 {
+			return nil, usagef("--test-limit must be 0 (all) or positive, got %d", f.testLimit)
+		}
 		p.proto.TestLimit = f.testLimit
 	}
-	if f.hidden != "" {
+	if f.given["hidden"] {
 		h, err := parseInts(f.hidden)
 		if err != nil {
 			return nil, usagef("--hidden: %v", err)
@@ -263,7 +279,7 @@ func canonical(s strategies.Strategy, spec string) string {
 // prepareOut checks that the run folder can be written and does not hold another run.
 func prepareOut(dir string, force bool) error {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil && !force {
-		return usagef("--out %s already holds a run (config.json); choose another folder or pass --force to overwrite", dir)
+		return usagef("--out %s already holds a run (config.json); continue it with --resume %s, choose another folder, or pass --force to overwrite it", dir, dir)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return usagef("cannot create the run folder: %v (choose a writable --out)", err)
@@ -287,23 +303,42 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q (flags go before, e.g. clgraph run --strategies naive)", fs.Args())
 	}
+	f.given = visited(fs)
 	if err := a.setupLog(&f); err != nil {
 		return err
 	}
-	p, err := a.validate(&f)
+	if err := checkCheckpointFlag(&f); err != nil {
+		return err
+	}
+	var p *plan
+	var prior *results.Run // the run folder being resumed
+	var err error
+	if f.resume != "" {
+		p, prior, err = a.resumePlan(&f)
+	} else {
+		p, err = a.validate(&f)
+	}
 	if err != nil {
 		return err
 	}
-	// Build the stream's shape on no data first? Streams need data; load it now.
+	binfo := blas.Setup()
+	if binfo.Reason != "" {
+		a.Log.Warn(binfo.String())
+	} else {
+		a.Log.Info(binfo.String())
+	}
 	t0 := time.Now()
 	mopts := mnist.Options{Dir: f.dataDir}
 	if f.dataDir != "" {
 		// A folder the user names is the data they mean: never fall back to other MNIST copies.
 		mopts.Sources = []string{mnist.SourceDir}
 	}
-	data, err := benchmarks.LoadMNIST(ctx, mopts)
+	data, err := loadMNIST(ctx, mopts)
 	if err != nil {
-		return usagef("loading MNIST: %v", err)
+		if ctx.Err() != nil {
+			return interruptedError{"interrupted while loading MNIST; nothing was trained"}
+		}
+		return dataError(err, f.dataDir)
 	}
 	a.Log.WithFields(logrus.Fields{"source": data.Source, "seconds": fmt.Sprintf("%.1f", time.Since(t0).Seconds())}).Info("MNIST loaded")
 	// Build every seed's stream before training so an invalid combination fails early.
@@ -317,7 +352,13 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		}
 		streams[seed] = st
 	}
-	if err := prepareOut(p.out, f.force); err != nil {
+	meta := runMeta(data, binfo)
+	var resumed *resumeState
+	if prior != nil {
+		if resumed, err = a.checkResume(p, prior, data, streams, meta); err != nil {
+			return err
+		}
+	} else if err := prepareOut(p.out, f.force); err != nil {
 		return err
 	}
 	first := streams[p.seeds[0]]
@@ -328,18 +369,21 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		EvalBatch: p.proto.EvalBatch, LearningRate: p.proto.LR, Hidden: p.proto.Hidden,
 		Seeds: p.seeds, Strategies: p.specs, Versions: versions(),
 		Data:  results.DataInfo{Source: data.Source, Files: data.Files},
-		Extra: map[string]any{"test_limit": p.proto.TestLimit, "train_limit": p.streamCfg.TrainLimit, "outputs": first.Outputs, "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
+		Extra: map[string]any{"test_limit": p.proto.TestLimit, "train_limit": p.streamCfg.TrainLimit, "outputs": first.Outputs, "blas": binfo.String(), "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
 	}
+	cfg.Extra["checkpoint_every"] = f.checkpointEvery
 	for _, t := range first.Tasks {
 		cfg.Tasks = append(cfg.Tasks, t.Name)
 	}
-	if err := results.WriteConfig(p.out, cfg); err != nil {
+	if resumed != nil {
+		cfg = resumed.prior.Config // the run's own config, unchanged
+	} else if err := results.WriteConfig(p.out, cfg); err != nil {
 		return fmt.Errorf("writing the run's config: %w", err)
 	}
 	run := &results.Run{Dir: p.out, Config: cfg}
 	progress := newProgress(f.progress, a.Stderr, a.Log)
-	runner := &benchmarks.Runner{Hooks: []benchmarks.Hook{progress.hook}, Log: a.Log}
-	failed := 0
+	runner := &benchmarks.Runner{Hooks: []benchmarks.Hook{progress.hook, a.checkpointHook}, Log: a.Log}
+	failed, stopped := 0, 0
 	total := len(p.specs) * len(p.seeds)
 	var stopErr error
 loop:
@@ -349,18 +393,42 @@ loop:
 				stopErr = ctx.Err()
 				break loop
 			}
+			key, ckPath := runKey{spec, seed}, checkpointPath(p.out, spec, seed)
+			if r := resumed.finished(key); r != nil {
+				if r.Status != results.StatusOK {
+					failed++
+				}
+				run.Results = append(run.Results, r)
+				benchmarks.RemoveCheckpoint(ckPath)
+				continue
+			}
 			st, err := a.Registry.New(spec)
 			if err != nil {
 				return usageError{err}
 			}
-			set := benchmarks.Settings{Protocol: p.proto, Seed: seed}
+			set := benchmarks.Settings{Protocol: p.proto, Seed: seed, Checkpoint: checkpointSettings(&f, p.out, spec, seed, meta)}
+			if resumed.hasCheckpoint(key) {
+				if set.Checkpoint.Resume, err = benchmarks.ReadCheckpoint(ckPath); err != nil {
+					return usagef("cannot resume %s seed %d: %v (delete %s to rerun it from the start)", spec, seed, oneLine(err), ckPath)
+				}
+			} else if err := benchmarks.RemoveCheckpoint(ckPath); err != nil { // a stale one from --force
+				return err
+			}
+			benchmarks.CleanCheckpointTemp(ckPath)
 			res, err := runner.Run(ctx, streams[seed], st, spec, set)
-			if err != nil {
+			switch {
+			case err != nil && benchmarks.Interrupted(err):
+				stopped++
+				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn(err)
+			case err != nil:
 				failed++
 				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Error(err)
 			}
 			if werr := results.WriteResult(p.out, res); werr != nil {
 				return fmt.Errorf("writing the result of %s seed %d: %w", spec, seed, werr)
+			}
+			if res.Status != results.StatusInterrupted {
+				benchmarks.RemoveCheckpoint(ckPath) // the result is final
 			}
 			run.Results = append(run.Results, res)
 			if ctx.Err() != nil {
@@ -378,7 +446,7 @@ loop:
 	printTable(a.Stdout, run)
 	fmt.Fprintf(a.Stdout, "\nResults: %s (summary.md, summary.json, config.json, <strategy>/seed-<n>/)\n", p.out)
 	if stopErr != nil {
-		return fmt.Errorf("interrupted (%v); the results completed so far are in %s", stopErr, p.out)
+		return interruptedError{fmt.Sprintf("interrupted: %d of %d runs finished; continue the others (from their checkpoints) with: clgraph run --resume %s", len(run.Results)-stopped, total, p.out)}
 	}
 	if failed > 0 {
 		return failedRuns{failed, total}
@@ -392,11 +460,20 @@ func printTable(w io.Writer, run *results.Run) {
 	fmt.Fprintf(w, "\n%s, %s-IL, %s protocol (%d iterations/task), seeds %v: mean ± std over seeds\n\n", c.Stream, c.Scenario, c.Protocol, c.Iterations, c.Seeds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "strategy\tseeds\tACC\tBWT\tFWT\tForgetting\tLearning acc\ttrain s\tsteps/s\tparams\t")
+	stopped := map[string]int{} // interrupted runs, which the summary counts as failed
+	for _, r := range run.Results {
+		if r.Status == results.StatusInterrupted {
+			stopped[r.Strategy]++
+		}
+	}
 	for _, s := range run.Summary() {
 		m, k := s.Metrics, s.Cost
 		seeds := fmt.Sprint(s.OK)
-		if s.Failed > 0 {
-			seeds += fmt.Sprintf(" (%d failed)", s.Failed)
+		if n := s.Failed - stopped[s.Strategy]; n > 0 {
+			seeds += fmt.Sprintf(" (%d failed)", n)
+		}
+		if n := stopped[s.Strategy]; n > 0 {
+			seeds += fmt.Sprintf(" (%d interrupted)", n)
 		}
 		if s.OK == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", s.Strategy, seeds)

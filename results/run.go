@@ -33,6 +33,9 @@ const (
 	StatusOK = "ok"
 	// StatusFailed marks a run that stopped early; its R may be partial.
 	StatusFailed = "failed"
+	// StatusInterrupted marks a run stopped by the user (a signal) before it finished; its R
+	// may be partial, and it can be resumed from its checkpoint (clgraph run --resume).
+	StatusInterrupted = "interrupted"
 )
 
 // File names inside a run directory.
@@ -126,7 +129,7 @@ type Result struct {
 	Strategy string `json:"strategy"`
 	// Seed is the random seed.
 	Seed int64 `json:"seed"`
-	// Status is StatusOK or StatusFailed.
+	// Status is StatusOK, StatusFailed or StatusInterrupted.
 	Status string `json:"status"`
 	// Error is the failure message of a failed run.
 	Error string `json:"error,omitempty"`
@@ -378,8 +381,8 @@ func readJSON(path string, v any) error {
 }
 
 func validateResult(r *Result) error {
-	if r.Status != StatusOK && r.Status != StatusFailed {
-		return fmt.Errorf("status %q is neither %q nor %q", r.Status, StatusOK, StatusFailed)
+	if r.Status != StatusOK && r.Status != StatusFailed && r.Status != StatusInterrupted {
+		return fmt.Errorf("status %q is not %q, %q or %q", r.Status, StatusOK, StatusFailed, StatusInterrupted)
 	}
 	T := len(r.Tasks)
 	if len(r.R) > T {

@@ -318,3 +318,58 @@ func (s *Sampler) Fill(b *Batch, n int) {
 		s.pos++
 	}
 }
+
+// SamplerState is a Sampler's position in its current epoch: the epoch's shuffled order of
+// examples and how many of them have been drawn. Together with the state of the random source
+// the sampler draws from (which reshuffles at the end of the epoch), it fixes every later batch,
+// so a checkpoint that saves both resumes sampling exactly.
+type SamplerState struct {
+	// Order lists the epoch's examples as flattened (task, example) pairs: Order[2i] is the
+	// position of the example's task among the sampler's tasks, Order[2i+1] the example's index
+	// in that task's training split.
+	Order []int32
+	// Pos is the number of examples of the epoch already drawn, 0 to len(Order)/2.
+	Pos int
+}
+
+// State returns a copy of the sampler's position (see SamplerState).
+func (s *Sampler) State() SamplerState {
+	st := SamplerState{Order: make([]int32, 0, 2*len(s.order)), Pos: s.pos}
+	for _, r := range s.order {
+		st.Order = append(st.Order, r.task, r.k)
+	}
+	return st
+}
+
+// RestoreSampler returns a sampler over the training splits of tasks, drawing with rng, at the
+// position st saved by State on a sampler over the same tasks. Unlike NewSampler it draws nothing
+// from rng. It returns an error when st is not an epoch of exactly these tasks' examples.
+func RestoreSampler(rng *rand.Rand, st SamplerState, tasks ...*Task) (*Sampler, error) {
+	total := 0
+	for _, t := range tasks {
+		total += t.Train.Len()
+	}
+	if len(st.Order) != 2*total {
+		return nil, fmt.Errorf("stream: sampler state lists %d values, want %d (2 per training example of %d tasks)", len(st.Order), 2*total, len(tasks))
+	}
+	if st.Pos < 0 || st.Pos > total {
+		return nil, fmt.Errorf("stream: sampler state position %d outside [0,%d]", st.Pos, total)
+	}
+	seen := make([][]bool, len(tasks))
+	for i, t := range tasks {
+		seen[i] = make([]bool, t.Train.Len())
+	}
+	s := &Sampler{tasks: tasks, rng: rng, order: make([]ref, total), pos: st.Pos}
+	for i := range s.order {
+		ti, k := st.Order[2*i], st.Order[2*i+1]
+		if ti < 0 || int(ti) >= len(tasks) || k < 0 || int(k) >= len(seen[ti]) {
+			return nil, fmt.Errorf("stream: sampler state entry %d (task %d, example %d) is outside the tasks' training splits", i, ti, k)
+		}
+		if seen[ti][k] {
+			return nil, fmt.Errorf("stream: sampler state lists example %d of task %d twice", k, ti)
+		}
+		seen[ti][k] = true
+		s.order[i] = ref{ti, k}
+	}
+	return s, nil
+}
