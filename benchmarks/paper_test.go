@@ -61,14 +61,21 @@ func TestPaperNaiveClassILForgets(t *testing.T) {
 }
 
 // TestPaperMultiheadTaskILRemembers checks that per-task heads keep every earlier task far above
-// chance (0.5) in task-IL split MNIST.
+// chance (0.5) in task-IL split MNIST. The shared trunk still drifts: van de Ven & Tolias (2019)
+// report about 0.87 average accuracy for this baseline, so the bound per task is 0.65 (chance + 15
+// points) and the average must reach 0.8.
 func TestPaperMultiheadTaskILRemembers(t *testing.T) {
 	longTest(t)
 	R := paperRun(t, "split-mnist", stream.TaskIL, "multihead", 1)
 	T := len(R)
+	sum := 0.0
 	for j := 0; j < T; j++ {
-		if R[T-1][j] < 0.8 {
-			t.Errorf("multihead task-IL: R[T][%d] = %.3f, want far above chance (>= 0.8)", j, R[T-1][j])
+		sum += R[T-1][j]
+		if R[T-1][j] < 0.65 {
+			t.Errorf("multihead task-IL: R[T][%d] = %.3f, want far above chance 0.5 (>= 0.65)", j, R[T-1][j])
 		}
+	}
+	if sum/float64(T) < 0.8 {
+		t.Errorf("multihead task-IL: average final accuracy %.3f, want >= 0.8", sum/float64(T))
 	}
 }
