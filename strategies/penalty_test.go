@@ -1,0 +1,432 @@
+package strategies_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/stream"
+)
+
+// testEnv is a small environment: two hidden layers so that the Fisher's backward pass crosses
+// a ReLU between trunk layers.
+func regEnv(st *stream.Stream, seed int64) *strategies.Env {
+	return &strategies.Env{Stream: st, Hidden: []int{7, 5}, LR: 3e-3, Batch: 16, EvalBatch: 64, Rng: rand.New(rand.NewSource(seed))}
+}
+
+// trainSteps runs n steps of s on task t with batches drawn by a sampler seeded with seed.
+func regTrain(t *testing.T, s strategies.Strategy, st *stream.Stream, task, n int, seed int64) {
+	t.Helper()
+	smp := stream.NewSampler(rand.New(rand.NewSource(seed)), st.Tasks[task])
+	b := stream.NewBatch(16, st.InputDim)
+	for i := 0; i < n; i++ {
+		smp.Fill(b, 16)
+		if _, err := s.Step(task, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// bruteFisher computes the diagonal Fisher the slow way: one Gorgonia graph with a single row,
+// run once per example (and per label for the exact Fisher), squaring the gradient of
+// -log p(y|x) that Gorgonia's own backward pass gives.
+func regBruteFisher(t *testing.T, b *strategies.Base, cur, task int, exact bool) map[*graphs.Param][]float64 {
+	t.Helper()
+	st := b.Env.Stream
+	M := st.ModelOutputs(b.Heads)
+	m, err := graphs.NewModel(graphs.Config{Params: b.PS, Forward: b.Forward, InputDim: st.InputDim, Outputs: M, Batch: 1, EvalBatch: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := strategies.MaskOf(b, cur, task)
+	tk := st.Tasks[task]
+	out := map[*graphs.Param][]float64{}
+	for _, p := range b.PS.All() {
+		out[p] = make([]float64, p.Size())
+	}
+	one := stream.NewBatch(1, st.InputDim)
+	logits := make([]float32, M)
+	N := tk.Train.Len()
+	for k := 0; k < N; k++ {
+		one.Reset()
+		one.Add(tk, &tk.Train, k)
+		if err := m.Forward(one.X, 1, logits); err != nil {
+			t.Fatal(err)
+		}
+		// p over the active units.
+		p := make([]float64, M)
+		mx := math.Inf(-1)
+		for c := range logits {
+			if mask[c] == 0 {
+				mx = math.Max(mx, float64(logits[c]))
+			}
+		}
+		var sum float64
+		for c := range logits {
+			if mask[c] == 0 {
+				p[c] = math.Exp(float64(logits[c]) - mx)
+				sum += p[c]
+			}
+		}
+		type lw struct {
+			y int
+			w float64
+		}
+		var labels []lw
+		if exact {
+			for c := range p {
+				if mask[c] == 0 {
+					labels = append(labels, lw{c, p[c] / sum})
+				}
+			}
+		} else {
+			labels = []lw{{st.ModelUnit(b.Heads, task, int(one.Target[0])), 1}}
+		}
+		for _, l := range labels {
+			x, w, mk := m.Inputs()
+			copy(x, one.X)
+			clear(w)
+			w[l.y] = 1
+			copy(mk, mask)
+			if _, _, err := m.Step(); err != nil {
+				t.Fatal(err)
+			}
+			for _, par := range b.PS.All() {
+				g := m.Grad(par)
+				if g == nil {
+					continue
+				}
+				for i, v := range g {
+					out[par][i] += l.w * float64(v) * float64(v) / float64(N)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func regCompareFisher(t *testing.T, got map[*graphs.Param][]float32, want map[*graphs.Param][]float64) {
+	t.Helper()
+	for p, w := range want {
+		g, ok := got[p]
+		if !ok {
+			t.Fatalf("no Fisher for %s", p.Name)
+		}
+		var scale float64
+		for _, v := range w {
+			scale = math.Max(scale, math.Abs(v))
+		}
+		for i := range w {
+			if d := math.Abs(float64(g[i]) - w[i]); d > 1e-4*scale+1e-7 {
+				t.Fatalf("%s[%d]: fisher %g, brute force %g (max %g)", p.Name, i, g[i], w[i], scale)
+			}
+		}
+	}
+}
+
+// TestFisherMatchesBruteForce checks DiagonalFisher (closed form per layer, batched) against a
+// per-sample Gorgonia graph, in each scenario, with single and per-task heads, for a task other
+// than the current one (class-IL's mask then covers the later task's classes too).
+func TestFisherMatchesBruteForce(t *testing.T) {
+	cases := []struct {
+		sc       stream.Scenario
+		heads    string
+		cur, tsk int
+	}{
+		{stream.ClassIL, "single", 1, 0},
+		{stream.ClassIL, "single", 2, 2},
+		{stream.DomainIL, "single", 1, 1},
+		{stream.TaskIL, "single", 0, 0},
+		{stream.TaskIL, "multi", 2, 1},
+	}
+	for _, c := range cases {
+		for _, kind := range []strategies.FisherKind{strategies.FisherExact, strategies.FisherEmpirical} {
+			name := fmt.Sprintf("%s/%s/cur%d/task%d/%s", c.sc, c.heads, c.cur, c.tsk, kind)
+			t.Run(name, func(t *testing.T) {
+				st := strategytest.Synthetic(c.sc, 3, 2, 6, 12, 5)
+				s, err := strategies.Default.New("naive:heads=" + c.heads)
+				if err != nil {
+					t.Fatal(err)
+				}
+				nv := s.(*strategies.Naive)
+				if err := nv.Setup(regEnv(st, 1)); err != nil {
+					t.Fatal(err)
+				}
+				regTrain(t, nv, st, c.tsk, 20, 2)
+				got, err := strategies.DiagonalFisher(&nv.Base, c.cur, c.tsk, strategies.FisherConfig{Kind: kind}, nv.PS.All())
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := regBruteFisher(t, &nv.Base, c.cur, c.tsk, kind == strategies.FisherExact)
+				regCompareFisher(t, got, want)
+			})
+		}
+	}
+}
+
+// TestSampledFisherIsUnbiased checks that the sampled-label Fisher averages to the exact one.
+func TestSampledFisherIsUnbiased(t *testing.T) {
+	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 20, 5)
+	s, _ := strategies.Default.New("naive")
+	nv := s.(*strategies.Naive)
+	if err := nv.Setup(regEnv(st, 1)); err != nil {
+		t.Fatal(err)
+	}
+	regTrain(t, nv, st, 1, 10, 2)
+	exact, err := strategies.DiagonalFisher(&nv.Base, 1, 1, strategies.FisherConfig{Kind: strategies.FisherExact}, nv.PS.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const reps = 400
+	rng := rand.New(rand.NewSource(3))
+	sums := map[*graphs.Param]float64{}
+	for r := 0; r < reps; r++ {
+		f, err := strategies.DiagonalFisher(&nv.Base, 1, 1, strategies.FisherConfig{Kind: strategies.FisherSampled, Rng: rng}, nv.PS.All())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, v := range f {
+			for _, x := range v {
+				sums[p] += float64(x) / reps
+			}
+		}
+	}
+	for _, p := range nv.PS.All() {
+		var es float64
+		for _, v := range exact[p] {
+			es += float64(v)
+		}
+		if rel := math.Abs(sums[p]-es) / es; rel > 0.05 {
+			t.Errorf("%s: sampled Fisher sums to %g on average, exact %g (%.1f%% off, want < 5%%)", p.Name, sums[p], es, 100*rel)
+		}
+	}
+	// A subset of examples is drawn reproducibly from the random source.
+	f1, _ := strategies.DiagonalFisher(&nv.Base, 1, 1, strategies.FisherConfig{Kind: strategies.FisherSampled, Samples: 7, Rng: rand.New(rand.NewSource(9))}, nv.PS.All())
+	f2, _ := strategies.DiagonalFisher(&nv.Base, 1, 1, strategies.FisherConfig{Kind: strategies.FisherSampled, Samples: 7, Rng: rand.New(rand.NewSource(9))}, nv.PS.All())
+	for p := range f1 {
+		for i := range f1[p] {
+			if f1[p][i] != f2[p][i] {
+				t.Fatalf("same seed, different Fisher for %s", p.Name)
+			}
+		}
+	}
+}
+
+func TestConsolidateAnchor(t *testing.T) {
+	// w (x-a)^2 + f (x-b)^2 = (w+f) (x - (wa+fb)/(w+f))^2 + wf/(w+f) (a-b)^2
+	ps := graphs.NewParamSet()
+	p := ps.Add("p", "trunk", 1, 3)
+	q := graphs.NewQuadratic(1, ps.All())
+	tm := q.Term(p)
+	copy(tm.Weights(), []float32{2, 0, 1})
+	copy(tm.Anchors(), []float32{1, 5, -1})
+	rest := strategies.ConsolidateAnchor(tm, []float32{3, 4, 0}, []float32{2, 7, 3})
+	wantW, wantA := []float32{5, 4, 1}, []float32{(2*1 + 3*2) / 5.0, 7, -1}
+	for i := range wantW {
+		if tm.Weights()[i] != wantW[i] || math.Abs(float64(tm.Anchors()[i]-wantA[i])) > 1e-6 {
+			t.Fatalf("merged %v %v, want %v %v", tm.Weights(), tm.Anchors(), wantW, wantA)
+		}
+	}
+	if want := 2.0 * 3 / 5 * 1; math.Abs(rest-want) > 1e-9 {
+		t.Fatalf("remainder %v, want %v", rest, want)
+	}
+}
+
+type ewcSnapshot struct {
+	fisher, anchor map[*graphs.Param][]float32
+}
+
+func ewcSnap(e *strategies.EWC) ewcSnapshot {
+	s := ewcSnapshot{map[*graphs.Param][]float32{}, map[*graphs.Param][]float32{}}
+	for p, f := range e.LastFisher {
+		s.fisher[p] = append([]float32(nil), f...)
+		s.anchor[p] = append([]float32(nil), p.Data()...)
+	}
+	return s
+}
+
+// TestEWCPenaltyPerTask checks that classic EWC's merged penalty equals, in value (as the
+// training graph reports it) and gradient, the sum of one penalty per past task computed from
+// each task's Fisher and anchor.
+func TestEWCPenaltyPerTask(t *testing.T) {
+	for _, heads := range []string{"single", "multi"} {
+		t.Run(heads, func(t *testing.T) {
+			st := strategytest.Synthetic(stream.TaskIL, 3, 2, 6, 20, 5)
+			s, err := strategies.Default.New("ewc:lambda=50,samples=0,heads=" + heads)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := s.(*strategies.EWC)
+			if err := e.Setup(regEnv(st, 1)); err != nil {
+				t.Fatal(err)
+			}
+			if len(e.Q.Terms) != len(strategies.SharedParams(&e.Base)) {
+				t.Fatalf("penalty over %d params, want the %d shared ones", len(e.Q.Terms), len(strategies.SharedParams(&e.Base)))
+			}
+			for _, p := range e.Q.Params() {
+				if heads == "multi" && p.Group == "head" {
+					t.Fatalf("per-task head %s is penalised", p.Name)
+				}
+			}
+			var snaps []ewcSnapshot
+			for task := 0; task < 2; task++ {
+				regTrain(t, e, st, task, 30, int64(task))
+				if err := e.EndTask(task); err != nil {
+					t.Fatal(err)
+				}
+				snaps = append(snaps, ewcSnap(e))
+			}
+			regTrain(t, e, st, 2, 10, 7) // move away from the anchors
+			var want float64
+			for _, sn := range snaps {
+				for p, f := range sn.fisher {
+					for i, v := range p.Data() {
+						d := float64(v) - float64(sn.anchor[p][i])
+						want += 25 * float64(f[i]) * d * d
+					}
+				}
+			}
+			if want == 0 {
+				t.Fatal("zero penalty: the test does not test anything")
+			}
+			if got := e.Q.Value(); math.Abs(got-want) > 1e-4*want {
+				t.Fatalf("Value() %v, per-task sum %v", got, want)
+			}
+			_, pen, err := e.Net.Step()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(float64(pen)-want) > 1e-4*want {
+				t.Fatalf("graph penalty %v, per-task sum %v", pen, want)
+			}
+			for _, p := range e.Q.Params() {
+				g := e.Q.Grad(p, nil)
+				for i, v := range p.Data() {
+					var w float64
+					for _, sn := range snaps {
+						w += 50 * float64(sn.fisher[p][i]) * (float64(v) - float64(sn.anchor[p][i]))
+					}
+					if math.Abs(float64(g[i])-w) > 1e-3*(math.Abs(w)+1e-3) {
+						t.Fatalf("%s[%d]: gradient %v, per-task sum %v", p.Name, i, g[i], w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestOnlineEWCAccumulates checks F <- gamma F + F_new and the single, latest anchor.
+func TestOnlineEWCAccumulates(t *testing.T) {
+	st := strategytest.Synthetic(stream.DomainIL, 3, 2, 6, 20, 5)
+	s, err := strategies.Default.New("ewc:online=true,gamma=0.5,lambda=10,samples=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.(*strategies.EWC)
+	if err := e.Setup(regEnv(st, 1)); err != nil {
+		t.Fatal(err)
+	}
+	acc := map[*graphs.Param][]float64{}
+	for task := 0; task < 3; task++ {
+		regTrain(t, e, st, task, 20, int64(task))
+		if err := e.EndTask(task); err != nil {
+			t.Fatal(err)
+		}
+		for i := range e.Q.Terms {
+			tm := &e.Q.Terms[i]
+			p := tm.Param
+			if acc[p] == nil {
+				acc[p] = make([]float64, p.Size())
+			}
+			for k := range acc[p] {
+				acc[p][k] = 0.5*acc[p][k] + float64(e.LastFisher[p][k])
+				if d := math.Abs(float64(tm.Weights()[k]) - acc[p][k]); d > 1e-5*(acc[p][k]+1e-6) {
+					t.Fatalf("after task %d: %s[%d] weight %v, want %v", task+1, p.Name, k, tm.Weights()[k], acc[p][k])
+				}
+				if tm.Anchors()[k] != p.Data()[k] {
+					t.Fatalf("after task %d: %s anchor is not the latest parameters", task+1, p.Name)
+				}
+			}
+		}
+		if e.Q.Offset != 0 || e.Q.Value() != 0 {
+			t.Fatalf("online EWC right after consolidation: value %v, offset %v", e.Q.Value(), e.Q.Offset)
+		}
+	}
+}
+
+func TestL2Penalty(t *testing.T) {
+	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 20, 5)
+	s, err := strategies.Default.New("l2:lambda=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := s.(*strategies.L2)
+	if err := l.Setup(regEnv(st, 1)); err != nil {
+		t.Fatal(err)
+	}
+	regTrain(t, l, st, 0, 10, 1)
+	if _, pen, _ := l.Net.Step(); pen != 0 {
+		t.Fatalf("penalty %v during the first task", pen)
+	}
+	if err := l.EndTask(0); err != nil {
+		t.Fatal(err)
+	}
+	anchor := map[*graphs.Param][]float32{}
+	for _, p := range l.Q.Params() {
+		anchor[p] = append([]float32(nil), p.Data()...)
+	}
+	regTrain(t, l, st, 1, 10, 2)
+	var want float64
+	for p, a := range anchor {
+		for i, v := range p.Data() {
+			d := float64(v) - float64(a[i])
+			want += 2 * d * d
+		}
+	}
+	_, pen, err := l.Net.Step()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == 0 || math.Abs(float64(pen)-want) > 1e-4*want {
+		t.Fatalf("penalty %v, want (4/2) ||theta - theta*||^2 = %v", pen, want)
+	}
+}
+
+func TestAutoLambda(t *testing.T) {
+	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 20, 5)
+	for _, c := range []struct {
+		spec string
+		want float64
+	}{{"ewc", strategies.EWCLambdas.Fallback}, {"ewc:lambda=3", 3}, {"l2", strategies.L2Lambdas.Fallback}} {
+		s, err := strategies.Default.New(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Setup(regEnv(st, 1)); err != nil {
+			t.Fatal(err)
+		}
+		var got float64
+		switch v := s.(type) {
+		case *strategies.EWC:
+			got = v.Lambda
+		case *strategies.L2:
+			got = v.Lambda
+		}
+		if got != c.want {
+			t.Errorf("%s: lambda %v, want %v", c.spec, got, c.want)
+		}
+	}
+	st.Name = "split-mnist"
+	if got := strategies.EWCLambdas.Pick(st, stream.SingleHead); got != strategies.EWCLambdas.Values["split-mnist/class"] {
+		t.Errorf("table lookup gave %v", got)
+	}
+	for _, bad := range []string{"ewc:lambda=-1", "ewc:lambda=x", "ewc:gamma=2", "ewc:fisher=true", "ewc:samples=-3", "l2:lambda=nan"} {
+		if _, err := strategies.Default.New(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
