@@ -58,6 +58,7 @@ Usage:
   clgraph sweep FILE [flags] run an experiment grid (YAML) on the local cores or as a shard
   clgraph merge SWEEP_DIR    gather a sweep's shards into one summary
   clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
+  clgraph bench [flags]      time training steps (ms/step, samples/s, GFLOP/s) and name the BLAS
   clgraph version            print versions
 
 Run 'clgraph run -h' for the run flags.
@@ -89,12 +90,14 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		err = a.cmdMerge(ctx, args[1:])
 	case "report":
 		err = a.cmdReport(ctx, args[1:])
+	case "bench":
+		err = a.cmdBench(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(a.Stdout, strings.Join(versionLines(), "\n"))
 	case "help", "-h", "--help":
 		fmt.Fprint(a.Stdout, usageText)
 	default:
-		err = usagef("unknown command %q (commands: run, strategies, streams, graph, report, sweep, merge, version)", args[0])
+		err = usagef("unknown command %q (commands: run, strategies, streams, version)", args[0])
 	}
 	return a.exit(err)
 }

@@ -86,13 +86,22 @@ func (p *progress) hook(e benchmarks.Event) {
 		for i, a := range e.Row {
 			accs[i] = fmt.Sprintf("%.3f", a)
 		}
+		rss, peak := memStatus()
 		if p.mode == "bar" {
-			fmt.Fprintf(p.w, "\r\033[K%s seed %d task %d/%d done in %s, accuracy on each task: %s\n", e.Strategy, e.Seed, e.Task+1, e.Tasks, fmtDur(e.Elapsed), strings.Join(accs, " "))
+			mem := ""
+			if peak > 0 {
+				mem = fmt.Sprintf(", RSS %s (peak %s)", fmtMiB(rss), fmtMiB(peak))
+			}
+			fmt.Fprintf(p.w, "\r\033[K%s seed %d task %d/%d done in %s, accuracy on each task: %s%s\n", e.Strategy, e.Seed, e.Task+1, e.Tasks, fmtDur(e.Elapsed), strings.Join(accs, " "), mem)
 			return
 		}
 		f := fields
 		f["accuracies"] = strings.Join(accs, " ")
 		f["seconds"] = fmt.Sprintf("%.1f", e.Elapsed.Seconds())
+		if peak > 0 {
+			f["rss_mib"] = fmt.Sprintf("%.0f", float64(rss)/(1<<20))
+			f["peak_rss_mib"] = fmt.Sprintf("%.0f", float64(peak)/(1<<20))
+		}
 		p.log.WithFields(f).Info("task end")
 	case benchmarks.RunEnd:
 		if e.Err != nil && p.mode == "bar" {
@@ -100,3 +109,30 @@ func (p *progress) hook(e benchmarks.Event) {
 		}
 	}
 }
+
+// memStatus returns the process's resident set size and its peak so far (VmRSS and VmHWM of
+// /proc/self/status), in bytes; zeros where /proc is not available.
+func memStatus() (rss, peak int64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok || (key != "VmRSS" && key != "VmHWM") {
+			continue
+		}
+		var kb int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(val), "%d kB", &kb); err != nil {
+			continue
+		}
+		if key == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}
+
+func fmtMiB(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

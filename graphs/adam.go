@@ -46,15 +46,30 @@ func (a *Adam) Update(params []*Param, grad func(*Param) []float32) {
 		// Bias corrections folded into the step size, as PyTorch does.
 		c1 := 1 - math.Pow(a.Beta1, t)
 		c2 := 1 - math.Pow(a.Beta2, t)
-		step := float32(lr / c1)
-		sq := float32(math.Sqrt(c2))
-		eps := float32(a.Eps)
-		for i, gi := range g {
-			mi := b1*m[i] + (1-b1)*gi
-			vi := b2*v[i] + (1-b2)*gi*gi
-			m[i], v[i] = mi, vi
-			w[i] -= step * mi / (sqrt32(vi)/sq + eps)
-		}
+		k := adamConsts{b1: b1, c1: 1 - b1, b2: b2, c2: 1 - b2, step: float32(lr / c1), sq: float32(math.Sqrt(c2)), eps: float32(a.Eps)}
+		adamKernel(w, g, m, v, &k)
+	}
+}
+
+// adamConsts are one parameter's constants of an Adam step, laid out for the assembly kernel.
+type adamConsts struct {
+	b1, c1 float32 // beta1 and 1-beta1
+	b2, c2 float32 // beta2 and 1-beta2
+	step   float32 // learning rate / (1 - beta1^t)
+	sq     float32 // sqrt(1 - beta2^t)
+	eps    float32
+}
+
+// adamGo is the reference update, element by element:
+//
+//	m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  w -= step m / (sqrt(v)/sq + eps)
+func adamGo(w, g, m, v []float32, k *adamConsts) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for i, gi := range g {
+		mi := k.b1*m[i] + k.c1*gi
+		vi := k.b2*v[i] + k.c2*gi*gi
+		m[i], v[i] = mi, vi
+		w[i] -= k.step * mi / (sqrt32(vi)/k.sq + k.eps)
 	}
 }
 

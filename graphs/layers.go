@@ -62,17 +62,9 @@ func NewDense(ps *ParamSet, prefix, group string, in, out int, rng *rand.Rand) D
 	return d
 }
 
-// Apply adds x W + b to b's graph.
+// Apply adds x W + b to b's graph, as one fused op (see Linear).
 func (d Dense) Apply(bd *Binder, x *G.Node) (*G.Node, error) {
-	xw, err := G.Mul(x, bd.Node(d.W))
-	if err != nil {
-		return nil, fmt.Errorf("dense %s: %w", d.W.Name, err)
-	}
-	out, err := G.BroadcastAdd(xw, bd.Node(d.B), nil, []byte{0})
-	if err != nil {
-		return nil, fmt.Errorf("dense %s: bias: %w", d.B.Name, err)
-	}
-	return out, nil
+	return Linear(bd, x, d)
 }
 
 // MLP is a stack of dense layers with ReLU between them (a trunk: ReLU after every layer).
@@ -125,18 +117,8 @@ func NewHeads(ps *ParamSet, prefix string, in int, sizes []int, rng *rand.Rand) 
 	return h
 }
 
-// Apply adds every head to b's graph and concatenates their outputs along the unit axis.
+// Apply adds every head to b's graph with their outputs side by side along the unit axis: one
+// fused op computing all of them from x (see Linear), with no Concat.
 func (h Heads) Apply(b *Binder, x *G.Node) (*G.Node, error) {
-	outs := make(G.Nodes, len(h.Layers))
-	for k, l := range h.Layers {
-		o, err := l.Apply(b, x)
-		if err != nil {
-			return nil, err
-		}
-		outs[k] = o
-	}
-	if len(outs) == 1 {
-		return outs[0], nil
-	}
-	return G.Concat(1, outs...)
+	return Linear(b, x, h.Layers...)
 }

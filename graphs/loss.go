@@ -27,7 +27,8 @@ func SoftmaxXent(z, w, mask *G.Node) (*G.Node, error) {
 }
 
 type xentOp struct {
-	p []float32 // softmax of the last forward run, [n*k]
+	p    []float32 // softmax of the last forward run, [n*k]
+	loss G.F32     // the output, returned by pointer on every run
 }
 
 func matType() hm.Type { return G.TensorType{Dims: 2, Of: tensor.Float32} }
@@ -53,7 +54,13 @@ func hashOf(op G.Op) uint32 {
 	return h.Sum32()
 }
 
+// f32s returns the data and shape of a float32 tensor value. For a *tensor.Dense (every value of
+// these graphs) it reads the backing slice directly: Dense.Data boxes a new slice header on every
+// call, an allocation per op and per run.
 func f32s(v G.Value) ([]float32, tensor.Shape, error) {
+	if d, ok := v.(*tensor.Dense); ok && d.Dtype() == tensor.Float32 {
+		return d.Float32s(), d.Shape(), nil
+	}
 	t, ok := v.(tensor.Tensor)
 	if !ok {
 		return nil, nil, fmt.Errorf("graphs: expected a tensor, got %T", v)
@@ -113,7 +120,8 @@ func (op *xentOp) Do(in ...G.Value) (G.Value, error) {
 			}
 		}
 	}
-	return G.NewF32(float32(loss)), nil
+	op.loss = G.F32(float32(loss))
+	return &op.loss, nil
 }
 
 func (op *xentOp) DiffWRT(inputs int) []bool { return []bool{true, false, false} }
@@ -127,7 +135,10 @@ func (op *xentOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // xentGradOp computes dL/dz from the forward op's cached softmax.
-type xentGradOp struct{ fwd *xentOp }
+type xentGradOp struct {
+	fwd *xentOp
+	buf *tensor.Dense
+}
 
 func (op *xentGradOp) Arity() int { return 3 }
 func (op *xentGradOp) Type() hm.Type {
@@ -150,8 +161,7 @@ func (op *xentGradOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.WithShape(sh.Clone()...), tensor.Of(tensor.Float32))
-	return op.UsePreallocDo(out, in...)
+	return op.UsePreallocDo(ownMat(&op.buf, sh), in...)
 }
 
 // UsePreallocDo writes the gradient into the machine's preallocated value: no allocation per run.

@@ -30,7 +30,11 @@ type Config struct {
 
 // Model owns a training graph (forward, loss, gradients of every trainable parameter it uses) and
 // a forward-only evaluation graph, both bound to the same parameter tensors. Inputs are copied into
-// tensors bound once, so a step allocates no tensors and never rebuilds a graph.
+// tensors bound once, and clgraph's ops (Linear, ReLU, SoftmaxXent and their gradients) write
+// into buffers they own, so a step allocates no tensor and never rebuilds a graph: what a step
+// allocates is the TapeMachine's bookkeeping (about a hundred small objects, a few KiB), plus
+// the outputs of any stock Gorgonia op a Forward or Penalty adds (a TapeMachine's Reset drops
+// preallocated values, so such ops allocate their results on every run).
 type Model struct {
 	cfg Config
 
@@ -164,7 +168,7 @@ func (m *Model) TrainGraph() *G.ExprGraph { return m.trainB.g }
 // Inputs returns the training step's bound input tensors' data: x [Batch*InputDim], target
 // weights and mask [Batch*Outputs]. Fill them, then call Step. Filling in place avoids a copy.
 func (m *Model) Inputs() (x, target, mask []float32) {
-	return m.tx.Data().([]float32), m.tw.Data().([]float32), m.tm.Data().([]float32)
+	return m.tx.Float32s(), m.tw.Float32s(), m.tm.Float32s()
 }
 
 // Step runs the training graph once on the current inputs, leaving each trainable parameter's
@@ -202,7 +206,11 @@ func (m *Model) Grad(p *Param) []float32 {
 	if !ok || n.Value() == nil {
 		return nil
 	}
-	return n.Value().Data().([]float32)
+	d, _, err := f32s(n.Value())
+	if err != nil {
+		return nil
+	}
+	return d
 }
 
 // Forward computes the logits of n rows of x (row-major, InputDim features each) into out
@@ -212,7 +220,7 @@ func (m *Model) Forward(x []float32, n int, out []float32) error {
 	if len(x) < n*c.InputDim || len(out) < n*c.Outputs {
 		return fmt.Errorf("graphs: forward of %d rows needs %d inputs and %d outputs, got %d and %d", n, n*c.InputDim, n*c.Outputs, len(x), len(out))
 	}
-	ex := m.ex.Data().([]float32)
+	ex := m.ex.Float32s()
 	for start := 0; start < n; start += c.EvalBatch {
 		rows := min(c.EvalBatch, n-start)
 		copy(ex, x[start*c.InputDim:(start+rows)*c.InputDim])
@@ -222,7 +230,10 @@ func (m *Model) Forward(x []float32, n int, out []float32) error {
 		if err != nil {
 			return fmt.Errorf("graphs: evaluation: %w", err)
 		}
-		z := m.eoutV.Data().([]float32)
+		z, _, err := f32s(m.eoutV)
+		if err != nil {
+			return fmt.Errorf("graphs: evaluation: %w", err)
+		}
 		copy(out[start*c.Outputs:(start+rows)*c.Outputs], z[:rows*c.Outputs])
 	}
 	return nil

@@ -26,7 +26,7 @@ type Param struct {
 }
 
 // Data returns the parameter's values as a flat slice (the tensor's own backing array).
-func (p *Param) Data() []float32 { return p.Value.Data().([]float32) }
+func (p *Param) Data() []float32 { return p.Value.Float32s() }
 
 // Shape returns the parameter's shape.
 func (p *Param) Shape() tensor.Shape { return p.Value.Shape() }

@@ -42,12 +42,13 @@ func benchGemm(b *testing.B, impl blas.Float32, s gemmShape) {
 	b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// BenchmarkSgemm compares OpenBLAS (through purego) with gonum at the MLP's shapes.
+// BenchmarkSgemm compares OpenBLAS (through purego), gonum and PureGo at the MLP's shapes.
 func BenchmarkSgemm(b *testing.B) {
 	for _, s := range mlpShapes {
 		b.Run(s.name, func(b *testing.B) {
 			b.Run("openblas", func(b *testing.B) { benchGemm(b, needOpenBLAS(b), s) })
 			b.Run("gonum", func(b *testing.B) { benchGemm(b, gonum.Implementation{}, s) })
+			b.Run("purego", func(b *testing.B) { benchGemm(b, PureGo{}, s) })
 		})
 	}
 }
@@ -74,6 +75,12 @@ func BenchmarkCallOverhead(b *testing.B) {
 		b.Run(fmt.Sprintf("cblas_sgemm_%d", d), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				ob.fn.sgemm(cblasRowMajor, cblasNoTrans, cblasNoTrans, int32(d), int32(d), int32(d), 1, &a[0], int32(d), &a[0], int32(d), 0, &c[0], int32(d))
+			}
+		})
+		b.Run(fmt.Sprintf("Sgemm_%d", d), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				ob.Sgemm(blas.NoTrans, blas.NoTrans, d, d, d, 1, a, d, a, d, 0, c, d)
 			}
 		})
 		b.Run(fmt.Sprintf("gonum_%d", d), func(b *testing.B) {

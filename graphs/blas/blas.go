@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"gonum.org/v1/gonum/blas/gonum"
 	"gorgonia.org/gorgonia"
 )
 
@@ -17,6 +16,8 @@ const (
 	// EnvBLAS selects the implementation: "gonum", "openblas" or "auto" (the default).
 	EnvBLAS = "CLGRAPH_BLAS"
 	// EnvThreads, when set to a positive integer, is passed to openblas_set_num_threads.
+	// Unset, OpenBLAS runs DefaultThreads threads unless OPENBLAS_NUM_THREADS (or
+	// OMP_NUM_THREADS) says otherwise.
 	EnvThreads = "CLGRAPH_BLAS_THREADS"
 	// EnvLibrary names a shared library to try before the usual OpenBLAS names and paths.
 	EnvLibrary = "CLGRAPH_BLAS_LIBRARY"
@@ -28,6 +29,14 @@ const (
 	NameGonum    = "gonum (pure Go)"
 )
 
+// DefaultThreads is the OpenBLAS thread count Setup and Install choose when neither
+// CLGRAPH_BLAS_THREADS nor OpenBLAS's own OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is set. One
+// thread is the fastest choice for clgraph's products (batch 128, at most a few hundred MFLOP
+// each): a second thread saves little on two cores and OpenBLAS's waiting threads spin, which
+// costs twice the CPU and, when the cores are shared (a sweep's parallel runs, other jobs), more
+// wall time than it saves. Measured with clgraph bench: see the README's Performance section.
+const DefaultThreads = 1
+
 // InstallHint tells how to get the fast implementation on Debian and Ubuntu.
 const InstallHint = "install Debian's libopenblas0 (apt-get install libopenblas0)"
 
@@ -38,9 +47,13 @@ type Info struct {
 	// Library is the path of the loaded shared library (or the soname it was opened by);
 	// empty for gonum.
 	Library string
-	// Threads is OpenBLAS's thread count (openblas_get_num_threads) or, for gonum, whose
-	// Sgemm splits work over goroutines, GOMAXPROCS.
+	// Threads is OpenBLAS's thread count (openblas_get_num_threads); for the pure-Go path,
+	// PureGo.Threads with the AVX2 kernel, else GOMAXPROCS (gonum's Sgemm splits work over
+	// goroutines).
 	Threads int
+	// Kernel names the pure-Go path's Sgemm (PureGo.Kernel: "avx2-fma" or "gonum"); empty
+	// for OpenBLAS.
+	Kernel string
 	// Reason is empty when OpenBLAS is in use; otherwise it says why gonum was chosen and how
 	// to get OpenBLAS.
 	Reason string
@@ -51,6 +64,9 @@ func (i Info) String() string {
 	s := fmt.Sprintf("blas: %s", i.Name)
 	if i.Library != "" {
 		s += " (" + i.Library + ")"
+	}
+	if i.Kernel != "" {
+		s += ", sgemm " + i.Kernel
 	}
 	s += fmt.Sprintf(", %d threads", i.Threads)
 	if i.Reason != "" {
@@ -94,7 +110,6 @@ func setup(load func() (*OpenBLAS, error)) (Info, error) {
 		errs = append(errs, fmt.Sprintf("%s=%q is not one of gonum, openblas, auto", EnvBLAS, mode))
 		mode = "auto"
 	}
-
 	threads := 0
 	if s := strings.TrimSpace(os.Getenv(EnvThreads)); s != "" {
 		n, err := strconv.Atoi(s)
@@ -104,16 +119,39 @@ func setup(load func() (*OpenBLAS, error)) (Info, error) {
 			threads = n
 		}
 	}
+	return install(mode, threads, fmt.Sprintf("forced by %s=gonum; unset it to use OpenBLAS", EnvBLAS), errs, load)
+}
 
+// Install installs the BLAS named by mode ("auto" or "", "openblas", "gonum") with gorgonia.Use,
+// now, whatever Setup did before, and sets OpenBLAS's thread count when threads > 0 (otherwise
+// DefaultThreads applies). It is for benchmarks that compare implementations in one process
+// (clgraph bench); programs call Setup, which honours the environment. The error is non-nil
+// when mode is unknown or is "openblas" and OpenBLAS cannot be loaded (gonum is then installed).
+func Install(mode string, threads int) (Info, error) {
+	var errs []string
+	mode = strings.ToLower(strings.TrimSpace(mode))
+	switch mode {
+	case "", "auto", "gonum", "openblas":
+	default:
+		errs = append(errs, fmt.Sprintf("BLAS %q is not one of gonum, openblas, auto", mode))
+		mode = "auto"
+	}
+	return install(mode, threads, "asked for gonum", errs, LoadOpenBLAS)
+}
+
+func install(mode string, threads int, forced string, errs []string, load func() (*OpenBLAS, error)) (Info, error) {
 	var info Info
 	if mode == "gonum" {
-		info = gonumInfo(fmt.Sprintf("forced by %s=gonum; unset it to use OpenBLAS", EnvBLAS))
+		info = gonumInfo(forced, threads)
 	} else if ob, err := load(); err != nil {
-		info = gonumInfo(fmt.Sprintf("OpenBLAS not available (%v); for fast matrix products %s", err, InstallHint))
+		info = gonumInfo(fmt.Sprintf("OpenBLAS not available (%v); for fast matrix products %s", err, InstallHint), threads)
 		if mode == "openblas" {
-			errs = append(errs, fmt.Sprintf("%s=openblas but %v; %s", EnvBLAS, err, InstallHint))
+			errs = append(errs, fmt.Sprintf("openblas asked for but %v; %s", err, InstallHint))
 		}
 	} else {
+		if threads <= 0 && !threadsFromEnv() {
+			threads = DefaultThreads
+		}
 		if threads > 0 {
 			ob.SetThreads(threads)
 		}
@@ -129,7 +167,27 @@ func setup(load func() (*OpenBLAS, error)) (Info, error) {
 	return info, nil
 }
 
-func gonumInfo(reason string) Info {
-	gorgonia.Use(gonum.Implementation{})
-	return Info{Name: NameGonum, Threads: runtime.GOMAXPROCS(0), Reason: reason}
+// threadsFromEnv reports whether OpenBLAS's own environment sets its thread count.
+func threadsFromEnv() bool {
+	for _, k := range []string{"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"} {
+		if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv(k))); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// gonumInfo installs the pure-Go BLAS, PureGo, with threads goroutines per product
+// (DefaultThreads when threads is 0) when its AVX2 kernel is in use; gonum's own Sgemm splits
+// over GOMAXPROCS goroutines.
+func gonumInfo(reason string, threads int) Info {
+	if threads <= 0 {
+		threads = DefaultThreads
+	}
+	p := PureGo{Threads: threads}
+	gorgonia.Use(p)
+	if p.Kernel() != NameKernel {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	return Info{Name: NameGonum, Kernel: p.Kernel(), Threads: threads, Reason: reason}
 }

@@ -339,7 +339,7 @@ func TestSetup(t *testing.T) {
 		if info.Reason == "" {
 			t.Error("gonum fallback without Reason")
 		}
-		if _, ok := G.WhichBLAS().(gonum.Implementation); !ok {
+		if _, ok := G.WhichBLAS().(PureGo); !ok {
 			t.Errorf("Info says gonum, installed %T", G.WhichBLAS())
 		}
 	default:
@@ -364,7 +364,7 @@ func TestSetupEnv(t *testing.T) {
 	if err != nil || info.Name != NameGonum || !strings.Contains(info.Reason, "apt-get install libopenblas0") {
 		t.Errorf("auto, missing: %+v, %v", info, err)
 	}
-	if _, ok := G.WhichBLAS().(gonum.Implementation); !ok {
+	if _, ok := G.WhichBLAS().(PureGo); !ok {
 		t.Errorf("auto, missing: installed %T", G.WhichBLAS())
 	}
 

@@ -10,9 +10,23 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"unsafe"
 
 	"github.com/ebitengine/purego"
 )
+
+// callSgemmF77 calls the Fortran sgemm_ at fn with the scalars in p and the matrices a, b, c
+// (already in column-major order). Every argument is a pointer, so purego.SyscallN passes them
+// in integer registers and on the stack with no reflection; SyscallN keeps the Go memory they
+// point to alive and in place during the call.
+func callSgemmF77(fn uintptr, p *f77Args, a, b, c *float32) {
+	purego.SyscallN(fn,
+		uintptr(unsafe.Pointer(&p.ta)), uintptr(unsafe.Pointer(&p.tb)),
+		uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.k)),
+		uintptr(unsafe.Pointer(&p.alpha)), uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&p.lda)),
+		uintptr(unsafe.Pointer(b)), uintptr(unsafe.Pointer(&p.ldb)),
+		uintptr(unsafe.Pointer(&p.beta)), uintptr(unsafe.Pointer(c)), uintptr(unsafe.Pointer(&p.ldc)))
+}
 
 // candidates lists the shared libraries to try, in order.
 func candidates() []string {
@@ -72,6 +86,9 @@ func bind(h uintptr) (*cfuncs, error) {
 			return nil, errors.New("no " + s.name)
 		}
 		purego.RegisterFunc(s.ptr, sym)
+	}
+	if sym, err := purego.Dlsym(h, "sgemm_"); err == nil && sym != 0 {
+		fn.sgemmF77 = sym
 	}
 	for _, s := range []struct {
 		name string

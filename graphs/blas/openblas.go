@@ -27,6 +27,11 @@ type cfuncs struct {
 	dgemm func(order, tA, tB, m, n, k int32, alpha float64, a *float64, lda int32, b *float64, ldb int32, beta float64, c *float64, ldc int32)
 	sgemv func(order, tA, m, n int32, alpha float32, a *float32, lda int32, x *float32, incX int32, beta float32, y *float32, incY int32)
 
+	// sgemmF77 is the address of the Fortran sgemm_ (0 when absent), whose arguments are all
+	// pointers: it is called with purego.SyscallN, without the reflection (and the dozen heap
+	// allocations) of a RegisterFunc call.
+	sgemmF77 uintptr
+
 	setNumThreads func(n int32) // may be nil
 	getNumThreads func() int32  // may be nil
 	getConfig     func() string // may be nil
@@ -95,6 +100,23 @@ func (o *OpenBLAS) Config() string {
 // testHookGemm, when non-nil, is called just before each C gemm call (tests only).
 var testHookGemm func(kind byte, tA, tB blas.Transpose, m, n, k int)
 
+// f77Args holds the scalar arguments of a Fortran ?gemm call, which takes them by reference.
+type f77Args struct {
+	ta, tb        byte
+	m, n, k       int32
+	lda, ldb, ldc int32
+	alpha, beta   float32
+}
+
+var f77Pool = sync.Pool{New: func() any { return new(f77Args) }}
+
+func f77Trans(t blas.Transpose) byte {
+	if t == blas.NoTrans {
+		return 'N'
+	}
+	return 'T'
+}
+
 func cTrans(t blas.Transpose) int32 {
 	if t == blas.NoTrans {
 		return cblasNoTrans
@@ -126,6 +148,15 @@ func (o *OpenBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []
 	}
 	if testHookGemm != nil {
 		testHookGemm('s', tA, tB, m, n, k)
+	}
+	if o.fn.sgemmF77 != 0 {
+		// Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: swap the operands.
+		p := f77Pool.Get().(*f77Args)
+		*p = f77Args{ta: f77Trans(tB), tb: f77Trans(tA), m: int32(n), n: int32(m), k: int32(k),
+			lda: int32(ldb), ldb: int32(lda), ldc: int32(ldc), alpha: alpha, beta: beta}
+		callSgemmF77(o.fn.sgemmF77, p, &b[0], &a[0], &c[0])
+		f77Pool.Put(p)
+		return
 	}
 	o.fn.sgemm(cblasRowMajor, cTrans(tA), cTrans(tB), int32(m), int32(n), int32(k),
 		alpha, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(ldc))
