@@ -39,6 +39,10 @@ func TestResumeBuiltins(t *testing.T) {
 		{"multihead", stream.TaskIL},
 		{"joint", stream.ClassIL},
 		{"joint:heads=multi", stream.TaskIL},
+		{"pnn", stream.TaskIL},
+		{"pnn:adapter=true,width=8", stream.TaskIL},
+		{"layerwise:freeze=1,decay=0.5", stream.DomainIL},
+		{"layerwise:decay=0.7,heads=multi", stream.TaskIL},
 	} {
 		t.Run(tc.spec+"/"+tc.sc.String(), func(t *testing.T) {
 			st := strategytest.Synthetic(tc.sc, 3, 2, 12, 40, 9)

@@ -240,6 +240,7 @@ func (op *quadOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type quadGradOp struct {
 	q    *Quadratic
 	dims int
+	buf  *tensor.Dense // the gradient, reused across runs (see ownMat)
 }
 
 func (op *quadGradOp) Arity() int { return 4 }
@@ -266,8 +267,7 @@ func (op *quadGradOp) Do(in ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.WithShape(sh.Clone()...), tensor.Of(tensor.Float32))
-	return op.UsePreallocDo(out, in...)
+	return op.UsePreallocDo(ownMat(&op.buf, sh), in...)
 }
 
 // UsePreallocDo writes the gradient into the machine's preallocated value: no allocation per run.

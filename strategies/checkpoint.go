@@ -74,7 +74,10 @@ var (
 	_ Checkpointer         = (*Multihead)(nil)
 	_ Checkpointer         = (*Joint)(nil)
 	_ SamplingCheckpointer = (*Joint)(nil)
+	_ Checkpointer         = (*Layerwise)(nil)
+	_ Checkpointer         = (*PNN)(nil)
 	_ Optimized            = (*Base)(nil)
+	_ Optimized            = (*PNN)(nil)
 )
 
 // SaveState returns no state: naive fine-tuning holds nothing beyond Base's parameters and
@@ -95,6 +98,23 @@ func (*Joint) SaveState() ([]byte, error) { return nil, nil }
 
 // LoadState accepts the empty state SaveState returns.
 func (*Joint) LoadState(data []byte) error { return expectEmpty("joint", data) }
+
+// SaveState returns no state: the frozen layers and per-layer learning rates are structure,
+// re-applied when the runner replays StartTask on resume.
+func (*Layerwise) SaveState() ([]byte, error) { return nil, nil }
+
+// LoadState accepts the empty state SaveState returns.
+func (*Layerwise) LoadState(data []byte) error { return expectEmpty("layerwise", data) }
+
+// SaveState returns no state: the columns (and which are frozen) are structure the runner
+// rebuilds by replaying StartTask; their weights and the optimizer it saves itself.
+func (*PNN) SaveState() ([]byte, error) { return nil, nil }
+
+// LoadState accepts the empty state SaveState returns.
+func (*PNN) LoadState(data []byte) error { return expectEmpty("pnn", data) }
+
+// Optimizer returns the Adam optimizer of the current column (nil before Setup).
+func (p *PNN) Optimizer() *graphs.Adam { return p.opt }
 
 func expectEmpty(name string, data []byte) error {
 	if len(data) != 0 {

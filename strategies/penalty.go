@@ -1,6 +1,7 @@
 package strategies
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand"
@@ -485,4 +486,19 @@ func FloatOrAuto(o *Options, name string) (v float64, auto bool) {
 	v = o.Float(name)
 	o.Check(name, v >= 0 && !math.IsInf(v, 0), "auto or a non-negative number")
 	return v, false
+}
+
+// loadQuadraticJSON restores into q a QuadraticState saved as JSON.
+func loadQuadraticJSON(q *graphs.Quadratic, data []byte) error {
+	if q == nil {
+		return fmt.Errorf("penalty state loaded before Setup")
+	}
+	var st QuadraticState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("penalty state: %w", err)
+	}
+	if math.IsNaN(st.Scale) || math.IsInf(st.Scale, 0) || math.IsNaN(st.Offset) || math.IsInf(st.Offset, 0) {
+		return fmt.Errorf("penalty state: scale %v, offset %v", st.Scale, st.Offset)
+	}
+	return LoadQuadratic(q, st)
 }

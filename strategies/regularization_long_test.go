@@ -57,21 +57,23 @@ func longRun(t *testing.T, st *stream.Stream, spec string, p benchmarks.Protocol
 	return m
 }
 
-// TestLongPermutedForgetsLess: on permuted MNIST (domain-IL, 5 tasks, the quick protocol:
-// 2x1000 hidden units, Adam 1e-4, 300 steps of 128 per task, 2000 test images per task, seed 1),
-// ewc, online ewc, l2 and replay each have a BWT at least 0.01 above naive fine-tuning's (less
-// forgetting), with the lambdas of the sweep (results/reference/sweep-regularization.md).
+// TestLongPermutedForgetsLess: on permuted MNIST (domain-IL, 5 tasks, seed 1, the quick protocol
+// - 2x1000 hidden units, 300 steps of 128 per task, 2000 test images per task - with Adam at 1e-3
+// instead of 1e-4, the regime of the sweep in results/reference/sweep-regularization.md, where
+// naive fine-tuning forgets about 0.13), ewc, online ewc, l2 and replay with their default options
+// each have a BWT at least 0.05 above naive fine-tuning's.
 func TestLongPermutedForgetsLess(t *testing.T) {
 	data := longTest(t)
 	p, err := benchmarks.ProtocolFor("quick", "permuted-mnist")
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.LR = 1e-3
 	st, err := benchmarks.BuildStream(data, benchmarks.StreamConfig{Name: "permuted-mnist", Scenario: stream.DomainIL, Tasks: 5, Seed: 1, TestLimit: p.TestLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
-	const margin = 0.01
+	const margin = 0.05
 	naive := longRun(t, st, "naive", p)
 	for _, spec := range []string{"ewc", "ewc:online=true", "l2", "replay"} {
 		m := longRun(t, st, spec, p)

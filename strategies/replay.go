@@ -1,6 +1,7 @@
 package strategies
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"sort"
@@ -191,10 +192,11 @@ type Replay struct {
 
 // Compile-time interface checks.
 var (
-	_ Strategy  = (*Replay)(nil)
-	_ TaskEnder = (*Replay)(nil)
-	_ Requirer  = (*Replay)(nil)
-	_ Modeler   = (*Replay)(nil)
+	_ Strategy     = (*Replay)(nil)
+	_ TaskEnder    = (*Replay)(nil)
+	_ Requirer     = (*Replay)(nil)
+	_ Modeler      = (*Replay)(nil)
+	_ Checkpointer = (*Replay)(nil)
 )
 
 // Setup builds a model whose steps take the current batch and a replayed batch of the same size.
@@ -265,4 +267,72 @@ func init() {
 		r.Mem = m
 		return r, nil
 	})
+}
+
+// memoryState is a saved Memory: each item's task and example, the reservoir's count and the
+// sampling pass in progress.
+type memoryState struct {
+	Tasks I32 `json:"tasks"`
+	K     I32 `json:"k"`
+	Seen  int `json:"seen"`
+	Order I32 `json:"order"`
+	Pos   int `json:"pos"`
+}
+
+// MarshalJSON saves the memory's contents and sampling position (its settings come from the
+// strategy's spec).
+func (m *Memory) MarshalJSON() ([]byte, error) {
+	st := memoryState{Seen: m.seen, Pos: m.pos}
+	for _, it := range m.items {
+		st.Tasks = append(st.Tasks, int32(it.Task.ID))
+		st.K = append(st.K, it.K)
+	}
+	for _, o := range m.order {
+		st.Order = append(st.Order, int32(o))
+	}
+	return json.Marshal(st)
+}
+
+// Restore loads a state MarshalJSON saved, resolving tasks in st. Nothing changes on error.
+func (m *Memory) Restore(data []byte, st *stream.Stream) error {
+	var s memoryState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("memory state: %w", err)
+	}
+	if len(s.Tasks) != len(s.K) || s.Seen < 0 || s.Pos < 0 || s.Pos > len(s.Order) || (len(s.Order) != 0 && len(s.Order) != len(s.Tasks)) {
+		return fmt.Errorf("memory state: %d tasks, %d examples, %d seen, pass position %d of %d", len(s.Tasks), len(s.K), s.Seen, s.Pos, len(s.Order))
+	}
+	items := make([]MemoryItem, len(s.Tasks))
+	for i, t := range s.Tasks {
+		if t < 0 || int(t) >= len(st.Tasks) || s.K[i] < 0 || int(s.K[i]) >= st.Tasks[t].Train.Len() {
+			return fmt.Errorf("memory state: item %d is example %d of task %d, outside the stream", i, s.K[i], t+1)
+		}
+		items[i] = MemoryItem{Task: st.Tasks[t], K: s.K[i]}
+	}
+	order := make([]int, len(s.Order))
+	for i, o := range s.Order {
+		if o < 0 || int(o) >= len(items) {
+			return fmt.Errorf("memory state: sampling order names item %d of %d", o, len(items))
+		}
+		order[i] = int(o)
+	}
+	m.items, m.seen, m.order, m.pos = items, s.Seen, order, s.Pos
+	return nil
+}
+
+// SaveState saves the memory.
+func (r *Replay) SaveState() ([]byte, error) {
+	b, err := json.Marshal(r.Mem)
+	if err != nil {
+		return nil, fmt.Errorf("replay: saving the memory: %w", err)
+	}
+	return b, nil
+}
+
+// LoadState restores the memory SaveState saved.
+func (r *Replay) LoadState(data []byte) error {
+	if err := r.Mem.Restore(data, r.Env.Stream); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	return nil
 }

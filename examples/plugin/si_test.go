@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"math"
 	"math/rand"
 	"testing"
 
+	"github.com/clgraph/clgraph/benchmarks"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/strategies/strategytest"
 	"github.com/clgraph/clgraph/stream"
@@ -134,5 +136,16 @@ func TestPathIntegralDuringTraining(t *testing.T) {
 	}
 	if si.Q.Value() != 0 {
 		t.Fatalf("penalty %v right after anchoring", si.Q.Value())
+	}
+}
+
+// TestResumes checks that SI resumes from its checkpoints (mid-task ones included, where the path
+// integral is half-accumulated) to the uninterrupted run's results and parameters, bit for bit.
+func TestResumes(t *testing.T) {
+	set := benchmarks.Settings{Protocol: benchmarks.Protocol{Name: "test", Iterations: 30, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{24, 16}}, Seed: 5}
+	st := strategytest.Synthetic(stream.DomainIL, 3, 2, 12, 40, 9)
+	build := func() (strategies.Strategy, error) { return strategies.Default.New("si:c=2") }
+	if err := benchmarks.VerifyResume(context.Background(), t.TempDir(), st, build, "si:c=2", set, 7, 6); err != nil {
+		t.Fatal(err)
 	}
 }
