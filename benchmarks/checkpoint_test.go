@@ -5,14 +5,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/clgraph/clgraph/benchmarks"
+	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/strategies/strategytest"
 	"github.com/clgraph/clgraph/stream"
@@ -178,5 +182,47 @@ func TestCheckpointNoPerturbation(t *testing.T) {
 	b := run(benchmarks.CheckpointSettings{Path: filepath.Join(t.TempDir(), "c"), Every: 1})
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("checkpointing every step changed R:\n%v\n%v", a, b)
+	}
+}
+
+// TestResolvedOptions checks that a result names the strength lambda=auto resolved to (the
+// table's fallback on a synthetic stream), an explicit one as given, and nothing for a strategy
+// without options to resolve, and that the field survives the write/read round trip.
+func TestResolvedOptions(t *testing.T) {
+	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 12, 40, 9)
+	for spec, want := range map[string]string{
+		"ewc":          strconv.FormatFloat(strategies.EWCLambdas.Fallback, 'g', -1, 64),
+		"ewc:lambda=5": "5",
+		"l2":           strconv.FormatFloat(strategies.L2Lambdas.Fallback, 'g', -1, 64),
+		"naive":        "",
+	} {
+		s, err := strategies.Default.New(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := smallSettings(1)
+		set.Iterations = 3
+		res, err := (&benchmarks.Runner{}).Run(context.Background(), st, s, spec, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Resolved["lambda"]; got != want {
+			t.Errorf("%s: resolved lambda %q, want %q (all: %v)", spec, got, want, res.Resolved)
+		}
+		dir := t.TempDir()
+		if err := results.WriteResult(dir, res); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(results.ResultDir(dir, res.Strategy, res.Seed), results.ResultFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back results.Result
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(back.Resolved, res.Resolved) {
+			t.Errorf("%s: resolved %v read back as %v", spec, res.Resolved, back.Resolved)
+		}
 	}
 }

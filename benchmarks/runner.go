@@ -182,6 +182,9 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	if err := s.Setup(env); err != nil {
 		return res, fmt.Errorf("%s: setup: %w", name, err)
 	}
+	if rv, ok := s.(strategies.Resolver); ok {
+		res.Resolved = rv.Resolved()
+	}
 	r.emit(withKind(ev, RunStart))
 	ev2 := newEvaluator(st, set.EvalBatch)
 	startTask, startStep, mid := 0, 0, false

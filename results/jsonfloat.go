@@ -174,16 +174,17 @@ func (c *Cost) UnmarshalJSON(data []byte) error {
 
 // resultJSON is the layout of result.json.
 type resultJSON struct {
-	Schema   string     `json:"schema,omitempty"`
-	Strategy string     `json:"strategy"`
-	Seed     int64      `json:"seed"`
-	Status   string     `json:"status"`
-	Error    string     `json:"error,omitempty"`
-	Tasks    []string   `json:"tasks"`
-	R        [][]jfloat `json:"r"`
-	B        []jfloat   `json:"b"`
-	Metrics  *Metrics   `json:"metrics"`
-	Cost     Cost       `json:"cost"`
+	Schema   string            `json:"schema,omitempty"`
+	Strategy string            `json:"strategy"`
+	Seed     int64             `json:"seed"`
+	Status   string            `json:"status"`
+	Error    string            `json:"error,omitempty"`
+	Tasks    []string          `json:"tasks"`
+	R        [][]jfloat        `json:"r"`
+	B        []jfloat          `json:"b"`
+	Metrics  *Metrics          `json:"metrics"`
+	Cost     Cost              `json:"cost"`
+	Resolved map[string]string `json:"resolved,omitempty"`
 }
 
 // MarshalJSON encodes r in the result.json layout (including the "schema"
@@ -191,7 +192,7 @@ type resultJSON struct {
 func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
 		Schema: SchemaVersion, Strategy: r.Strategy, Seed: r.Seed, Status: r.Status, Error: r.Error,
-		Tasks: r.Tasks, R: toJ2(r.R), B: toJ(r.B), Metrics: r.Metrics, Cost: r.Cost,
+		Tasks: r.Tasks, R: toJ2(r.R), B: toJ(r.B), Metrics: r.Metrics, Cost: r.Cost, Resolved: r.Resolved,
 	})
 }
 
@@ -204,7 +205,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	*r = Result{
 		Strategy: a.Strategy, Seed: a.Seed, Status: a.Status, Error: a.Error,
-		Tasks: a.Tasks, R: fromJ2(a.R), B: fromJ(a.B), Metrics: a.Metrics, Cost: a.Cost,
+		Tasks: a.Tasks, R: fromJ2(a.R), B: fromJ(a.B), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved,
 	}
 	return nil
 }

@@ -144,6 +144,9 @@ type Result struct {
 	Metrics *Metrics `json:"metrics"`
 	// Cost is the compute spent.
 	Cost Cost `json:"cost"`
+	// Resolved holds options the strategy settled at setup (strategies.Resolver), e.g.
+	// {"lambda": "1e+09"} for ewc with lambda=auto; omitted when none.
+	Resolved map[string]string `json:"resolved,omitempty"`
 }
 
 // Run is a run directory loaded into memory.

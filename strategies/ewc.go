@@ -3,6 +3,7 @@ package strategies
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/sirupsen/logrus"
@@ -63,6 +64,7 @@ var (
 	_ Requirer     = (*EWC)(nil)
 	_ Modeler      = (*EWC)(nil)
 	_ Checkpointer = (*EWC)(nil)
+	_ Resolver     = (*EWC)(nil)
 )
 
 // Setup resolves lambda=auto, then builds the model with the penalty in its training graph.
@@ -151,6 +153,11 @@ func init() {
 		o.Check("samples", e.Samples >= 0, "a non-negative integer")
 		return e, nil
 	})
+}
+
+// Resolved returns the lambda the run uses (after lambda=auto).
+func (e *EWC) Resolved() map[string]string {
+	return map[string]string{"lambda": strconv.FormatFloat(e.Lambda, 'g', -1, 64)}
 }
 
 // SaveState saves the penalty: its scale, offset, Fisher weights and anchors. LastFisher (a

@@ -3,6 +3,7 @@ package strategies
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/sirupsen/logrus"
@@ -44,6 +45,7 @@ var (
 	_ Requirer     = (*L2)(nil)
 	_ Modeler      = (*L2)(nil)
 	_ Checkpointer = (*L2)(nil)
+	_ Resolver     = (*L2)(nil)
 )
 
 // Setup resolves lambda=auto, then builds the model with the penalty in its training graph.
@@ -87,6 +89,11 @@ func init() {
 		l.Lambda, l.AutoLambda = FloatOrAuto(o, "lambda")
 		return l, nil
 	})
+}
+
+// Resolved returns the lambda the run uses (after lambda=auto).
+func (l *L2) Resolved() map[string]string {
+	return map[string]string{"lambda": strconv.FormatFloat(l.Lambda, 'g', -1, 64)}
 }
 
 // SaveState saves the penalty's weights and anchors.

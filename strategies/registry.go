@@ -149,6 +149,13 @@ type Named interface {
 	Spec() string
 }
 
+// Resolver is implemented by strategies that settle options at Setup, such as lambda=auto. The
+// runner records Resolved's map (option name to the value used, in the spec's syntax) in each
+// result, so a result file names the strength it ran with.
+type Resolver interface {
+	Resolved() map[string]string
+}
+
 // New parses spec, checks its name and options against the registry, and builds the strategy.
 func (r *Registry) New(spec string) (Strategy, error) {
 	s, err := ParseSpec(spec)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/strategies"
@@ -57,6 +58,7 @@ var (
 	_ strategies.Requirer     = (*SI)(nil)
 	_ strategies.Modeler      = (*SI)(nil)
 	_ strategies.Checkpointer = (*SI)(nil)
+	_ strategies.Resolver     = (*SI)(nil)
 )
 
 // Setup builds the model with the surrogate penalty and anchors it at the initial parameters.
@@ -157,6 +159,11 @@ func init() {
 		o.Check("xi", s.Xi > 0, "a positive number")
 		return s, nil
 	})
+}
+
+// Resolved returns the c the run uses (after c=auto).
+func (s *SI) Resolved() map[string]string {
+	return map[string]string{"c": strconv.FormatFloat(s.C, 'g', -1, 64)}
 }
 
 // siState is SI's saved state: the penalty (Omega and anchors) and the current task's path
