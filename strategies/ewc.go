@@ -1,9 +1,7 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/sirupsen/logrus"
@@ -156,24 +154,11 @@ func init() {
 }
 
 // Resolved returns the lambda the run uses (after lambda=auto).
-func (e *EWC) Resolved() map[string]string {
-	return map[string]string{"lambda": strconv.FormatFloat(e.Lambda, 'g', -1, 64)}
-}
+func (e *EWC) Resolved() map[string]string { return resolvedFloat("lambda", e.Lambda) }
 
 // SaveState saves the penalty: its scale, offset, Fisher weights and anchors. LastFisher (a
 // diagnostic) is not saved and is nil after a resume.
-func (e *EWC) SaveState() ([]byte, error) {
-	b, err := json.Marshal(SaveQuadratic(e.Q))
-	if err != nil {
-		return nil, fmt.Errorf("ewc: saving the penalty: %w", err)
-	}
-	return b, nil
-}
+func (e *EWC) SaveState() ([]byte, error) { return saveQuadraticJSON("ewc", e.Q) }
 
 // LoadState restores the penalty SaveState saved, in place.
-func (e *EWC) LoadState(data []byte) error {
-	if err := loadQuadraticJSON(e.Q, data); err != nil {
-		return fmt.Errorf("ewc: %w", err)
-	}
-	return nil
-}
+func (e *EWC) LoadState(data []byte) error { return loadQuadraticJSON("ewc", e.Q, data) }

@@ -1,9 +1,7 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/sirupsen/logrus"
@@ -92,23 +90,10 @@ func init() {
 }
 
 // Resolved returns the lambda the run uses (after lambda=auto).
-func (l *L2) Resolved() map[string]string {
-	return map[string]string{"lambda": strconv.FormatFloat(l.Lambda, 'g', -1, 64)}
-}
+func (l *L2) Resolved() map[string]string { return resolvedFloat("lambda", l.Lambda) }
 
 // SaveState saves the penalty's weights and anchors.
-func (l *L2) SaveState() ([]byte, error) {
-	b, err := json.Marshal(SaveQuadratic(l.Q))
-	if err != nil {
-		return nil, fmt.Errorf("l2: saving the penalty: %w", err)
-	}
-	return b, nil
-}
+func (l *L2) SaveState() ([]byte, error) { return saveQuadraticJSON("l2", l.Q) }
 
 // LoadState restores the penalty SaveState saved, in place.
-func (l *L2) LoadState(data []byte) error {
-	if err := loadQuadraticJSON(l.Q, data); err != nil {
-		return fmt.Errorf("l2: %w", err)
-	}
-	return nil
-}
+func (l *L2) LoadState(data []byte) error { return loadQuadraticJSON("l2", l.Q, data) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"strconv"
 	"strings"
 
 	"github.com/clgraph/clgraph/graphs"
@@ -488,17 +489,36 @@ func FloatOrAuto(o *Options, name string) (v float64, auto bool) {
 	return v, false
 }
 
-// loadQuadraticJSON restores into q a QuadraticState saved as JSON.
-func loadQuadraticJSON(q *graphs.Quadratic, data []byte) error {
+// saveQuadraticJSON saves q (its scale, offset, weights and anchors) as JSON, for strategy name's
+// SaveState.
+func saveQuadraticJSON(name string, q *graphs.Quadratic) ([]byte, error) {
+	b, err := json.Marshal(SaveQuadratic(q))
+	if err != nil {
+		return nil, fmt.Errorf("%s: saving the penalty: %w", name, err)
+	}
+	return b, nil
+}
+
+// loadQuadraticJSON restores into q a state saveQuadraticJSON saved, for strategy name's
+// LoadState.
+func loadQuadraticJSON(name string, q *graphs.Quadratic, data []byte) error {
 	if q == nil {
-		return fmt.Errorf("penalty state loaded before Setup")
+		return fmt.Errorf("%s: penalty state loaded before Setup", name)
 	}
 	var st QuadraticState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("penalty state: %w", err)
+		return fmt.Errorf("%s: penalty state: %w", name, err)
 	}
 	if math.IsNaN(st.Scale) || math.IsInf(st.Scale, 0) || math.IsNaN(st.Offset) || math.IsInf(st.Offset, 0) {
-		return fmt.Errorf("penalty state: scale %v, offset %v", st.Scale, st.Offset)
+		return fmt.Errorf("%s: penalty state: scale %v, offset %v", name, st.Scale, st.Offset)
 	}
-	return LoadQuadratic(q, st)
+	if err := LoadQuadratic(q, st); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// resolvedFloat is a Resolver map of one float option.
+func resolvedFloat(name string, v float64) map[string]string {
+	return map[string]string{name: strconv.FormatFloat(v, 'g', -1, 64)}
 }
