@@ -15,7 +15,8 @@ import (
 type Layerwise struct {
 	Base
 	// Freeze is the number of layers, from the input, frozen after the first task: 0 freezes
-	// none; at most the number of hidden layers (the output layer always trains).
+	// none; at most the number of hidden layers (the output layer always trains). The spec's
+	// default is 1, so a bare "layerwise" differs from naive fine-tuning.
 	Freeze int
 	// Decay is the per-layer learning-rate factor from the second task on, in (0, 1]; 1 (or 0,
 	// the zero value) gives every layer the same rate.
@@ -96,7 +97,7 @@ func init() {
 		Doc:  "layer-wise fine-tuning: after the first task freeze the first layers and/or train lower layers at smaller learning rates",
 		Options: []Option{
 			HeadsOption,
-			{Name: "freeze", Default: "0", Doc: "layers frozen after the first task, from the input (0 = none; at most the number of hidden layers)"},
+			{Name: "freeze", Default: "1", Doc: "layers frozen after the first task, from the input (0 = none; at most the number of hidden layers; the default 1 keeps the first layer's features, so the bare spec differs from naive)"},
 			{Name: "decay", Default: "1", Doc: "from the second task layer l of L trains at lr*decay^(L-l), the head counting as layer L (1 = off)"},
 		},
 	}, func(o *Options) (Strategy, error) {
