@@ -306,6 +306,7 @@ func configFields(r *results.Run) (fields, data, vers []kv) {
 	add("Hidden layers", fmtInts(c.Hidden))
 	add("Seeds", fmtSeeds(c.Seeds))
 	add("Strategies", strings.Join(c.Strategies, "; "))
+	add("Resolved options", resolvedOptions(r))
 	add("Data source", c.Data.Source)
 	for _, k := range slices.Sorted(maps.Keys(c.Extra)) {
 		b, err := json.Marshal(c.Extra[k])
@@ -322,6 +323,28 @@ func configFields(r *results.Run) (fields, data, vers []kv) {
 		vers = append(vers, kv{k, c.Versions[k]})
 	}
 	return fields, data, vers
+}
+
+// resolvedOptions lists the options strategies settled at setup (results.Result.Resolved, e.g.
+// lambda=auto), one entry per strategy and distinct value: "ewc: lambda=1e+09; l2: lambda=100".
+func resolvedOptions(r *results.Run) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, res := range r.Results {
+		if len(res.Resolved) == 0 {
+			continue
+		}
+		var kvs []string
+		for _, k := range slices.Sorted(maps.Keys(res.Resolved)) {
+			kvs = append(kvs, k+"="+res.Resolved[k])
+		}
+		e := res.Strategy + ": " + strings.Join(kvs, ",")
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // cssSize is the size at which a figure is shown: 96 CSS pixels per inch.

@@ -108,6 +108,11 @@ func checkHTML(t *testing.T, page string) [][]byte {
 func TestWriteSyntheticRun(t *testing.T) {
 	specs := []string{"naive", "ewc:lambda=100,online=true", "joint"}
 	run := synthRun(t.TempDir(), "task", 4, specs, []int64{1, 2, 3})
+	for _, r := range run.Results {
+		if r.Strategy == specs[1] {
+			r.Resolved = map[string]string{"lambda": "100"}
+		}
+	}
 	// One failed seed with a partial matrix: listed, not plotted.
 	run.Results = append(run.Results, &results.Result{Strategy: "naive", Seed: 9, Status: results.StatusFailed,
 		Error: "loss is NaN at step 17", Tasks: run.Config.Tasks, R: [][]float64{{0.9, 0.5, 0.5, 0.5}}})
@@ -190,18 +195,19 @@ func TestWriteSyntheticRun(t *testing.T) {
 	for _, want := range []string{
 		"loss is NaN at step 17",                                     // the failure
 		sums[0].Metrics.ACC.Format(3), sums[1].Metrics.BWT.Format(3), // metrics table
-		"50371",                      // parameters in the cost table
-		"400 ± 0",                    // peak RSS in MiB
-		"abc123",                     // data checksum
-		"go1.26",                     // versions
-		"--seeds 1,2",                // command
-		"ewc:lambda=100,online=true", // spec as is in the HTML
+		"50371",                                  // parameters in the cost table
+		"400 ± 0",                                // peak RSS in MiB
+		"abc123",                                 // data checksum
+		"go1.26",                                 // versions
+		"--seeds 1,2",                            // command
+		"ewc:lambda=100,online=true",             // spec as is in the HTML
+		"ewc:lambda=100,online=true: lambda=100", // resolved options, once for 3 seeds
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
-	for _, want := range []string{"loss is NaN at step 17", "`clgraph run --seeds 1,2 --out", "| Peak RSS (MiB) |", "ewc:lambda=100,online=true"} {
+	for _, want := range []string{"loss is NaN at step 17", "`clgraph run --seeds 1,2 --out", "| Peak RSS (MiB) |", "ewc:lambda=100,online=true", "**Resolved options:** ewc:lambda=100,online=true: lambda=100\n"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
