@@ -171,10 +171,15 @@ func versions() map[string]string {
 	if !ok {
 		return v
 	}
+	// The VCS revision is stamped by go build, and by go run with -buildvcs=true; GOFLAGS may
+	// turn stamping off (-buildvcs=false), leaving "(devel)" alone.
 	v["clgraph"] = bi.Main.Version
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
+		switch {
+		case s.Key == "vcs.revision":
 			v["clgraph"] += " " + s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			v["clgraph"] += " (modified)"
 		}
 	}
 	for _, d := range bi.Deps {
