@@ -151,22 +151,7 @@ type plan struct {
 	out       string
 }
 
-func (a *App) setupLog(f *runFlags) error {
-	lvl, err := logrus.ParseLevel(f.logLevel)
-	if err != nil {
-		return usagef("--log-level %q: want debug, info, warn or error", f.logLevel)
-	}
-	a.Log.SetLevel(lvl)
-	switch f.logFormat {
-	case "text":
-		a.Log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-	case "json":
-		a.Log.SetFormatter(&logrus.JSONFormatter{})
-	default:
-		return usagef("--log-format %q: want text or json", f.logFormat)
-	}
-	return nil
-}
+func (a *App) setupLog(f *runFlags) error { return a.setLogging(f.logLevel, f.logFormat) }
 
 // validate turns flags into a plan, checking everything that can be checked before loading data.
 func (a *App) validate(f *runFlags) (*plan, error) {

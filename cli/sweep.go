@@ -83,7 +83,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func (a *App) sweepLog(level, format string) error {
+func (a *App) setLogging(level, format string) error {
 	lvl, err := logrus.ParseLevel(level)
 	if err != nil {
 		return usagef("--log-level %q: want debug, info, warn or error", level)
@@ -129,7 +129,7 @@ func (a *App) cmdSweep(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("sweep takes one experiment file, e.g. clgraph sweep examples/sweeps/smoke.yaml (got %d arguments)", len(pos))
 	}
-	if err := a.sweepLog(f.logLevel, f.logFormat); err != nil {
+	if err := a.setLogging(f.logLevel, f.logFormat); err != nil {
 		return err
 	}
 	file, err := sweep.Load(pos[0])
@@ -368,10 +368,15 @@ func (a *App) cmdMerge(ctx context.Context, args []string) error {
 	if len(pos) != 1 {
 		return usagef("merge takes one sweep folder, e.g. clgraph merge results/sweeps/smoke")
 	}
-	if _, err := sweep.ReadManifest(pos[0]); err != nil {
+	m, err := sweep.ReadManifest(pos[0])
+	if err != nil {
 		return usageError{err}
 	}
-	s, err := sweep.Merge(pos[0])
+	p, err := m.Plan()
+	if err != nil {
+		return err
+	}
+	s, err := p.Merge(pos[0])
 	if err != nil {
 		return err
 	}

@@ -160,7 +160,7 @@ func (b *Base) mask(cur, j int) []float32 {
 func (b *Base) Fill(cur int, parts ...Part) error {
 	s := b.Env.Stream
 	x, w, mask := b.Net.Inputs()
-	D, M := s.InputDim, s.ModelOutputs(b.Heads)
+	D, M := s.InputDim, b.Net.Outputs()
 	clear(w)
 	row := 0
 	for _, p := range parts {

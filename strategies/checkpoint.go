@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	randv2 "math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/clgraph/clgraph/graphs"
@@ -331,7 +333,7 @@ func LoadParams(ps *graphs.ParamSet, saved []ParamState) error {
 		if s.Group != p.Group {
 			return fmt.Errorf("strategies: parameter %s is in group %q, the checkpoint has %q", p.Name, p.Group, s.Group)
 		}
-		if !sameShape(p.Shape(), s.Shape) || len(s.Data) != p.Size() {
+		if !slices.Equal([]int(p.Shape()), s.Shape) || len(s.Data) != p.Size() {
 			return fmt.Errorf("strategies: parameter %s has shape %v, the checkpoint has %v with %d values", p.Name, []int(p.Shape()), s.Shape, len(s.Data))
 		}
 		if s.Frozen != p.Frozen {
@@ -359,18 +361,6 @@ func LoadParams(ps *graphs.ParamSet, saved []ParamState) error {
 	return nil
 }
 
-func sameShape(a []int, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // AdamState is a saved graphs.Adam: its settings and, per parameter name, its moments and step
 // count.
 type AdamState struct {
@@ -392,9 +382,7 @@ func SaveAdam(a *graphs.Adam) *AdamState {
 	for k, v := range a.V {
 		s.V[k] = append(F32(nil), v...)
 	}
-	for k, v := range a.Steps {
-		s.Steps[k] = v
-	}
+	maps.Copy(s.Steps, a.Steps)
 	return s
 }
 
@@ -433,9 +421,7 @@ func LoadAdam(a *graphs.Adam, s *AdamState, ps *graphs.ParamSet) error {
 	for k, v := range s.V {
 		a.V[k] = append([]float32(nil), v...)
 	}
-	for k, v := range s.Steps {
-		a.Steps[k] = v
-	}
+	maps.Copy(a.Steps, s.Steps)
 	return nil
 }
 

@@ -67,12 +67,7 @@ var (
 
 // Setup resolves lambda=auto, then builds the model with the penalty in its training graph.
 func (e *EWC) Setup(env *Env) error {
-	if e.AutoLambda {
-		e.Lambda = EWCLambdas.Pick(env.Stream, e.Heads)
-		if env.Log != nil {
-			env.Log.WithFields(logrus.Fields{"lambda": e.Lambda, "stream": env.Stream.Name, "scenario": env.Stream.Scenario.String(), "heads": e.Heads.String()}).Info("ewc: lambda=auto")
-		}
-	}
+	EWCLambdas.Resolve(env, e.Heads, "ewc", "lambda", &e.Lambda, e.AutoLambda)
 	e.Penalty = QuadraticPenalty(&e.Base, &e.Q, e.Lambda/2)
 	if err := e.Base.Setup(env); err != nil {
 		return fmt.Errorf("ewc: %w", err)
@@ -154,7 +149,7 @@ func init() {
 }
 
 // Resolved returns the lambda the run uses (after lambda=auto).
-func (e *EWC) Resolved() map[string]string { return resolvedFloat("lambda", e.Lambda) }
+func (e *EWC) Resolved() map[string]string { return ResolvedFloat("lambda", e.Lambda) }
 
 // SaveState saves the penalty: its scale, offset, Fisher weights and anchors. LastFisher (a
 // diagnostic) is not saved and is nil after a resume.

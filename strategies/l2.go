@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/clgraph/clgraph/graphs"
-	"github.com/sirupsen/logrus"
 )
 
 // L2 pulls the shared parameters toward their values at the end of the previous task: the EWC
@@ -48,12 +47,7 @@ var (
 
 // Setup resolves lambda=auto, then builds the model with the penalty in its training graph.
 func (l *L2) Setup(env *Env) error {
-	if l.AutoLambda {
-		l.Lambda = L2Lambdas.Pick(env.Stream, l.Heads)
-		if env.Log != nil {
-			env.Log.WithFields(logrus.Fields{"lambda": l.Lambda, "stream": env.Stream.Name, "scenario": env.Stream.Scenario.String(), "heads": l.Heads.String()}).Info("l2: lambda=auto")
-		}
-	}
+	L2Lambdas.Resolve(env, l.Heads, "l2", "lambda", &l.Lambda, l.AutoLambda)
 	l.Penalty = QuadraticPenalty(&l.Base, &l.Q, l.Lambda/2)
 	if err := l.Base.Setup(env); err != nil {
 		return fmt.Errorf("l2: %w", err)
@@ -90,7 +84,7 @@ func init() {
 }
 
 // Resolved returns the lambda the run uses (after lambda=auto).
-func (l *L2) Resolved() map[string]string { return resolvedFloat("lambda", l.Lambda) }
+func (l *L2) Resolved() map[string]string { return ResolvedFloat("lambda", l.Lambda) }
 
 // SaveState saves the penalty's weights and anchors.
 func (l *L2) SaveState() ([]byte, error) { return saveQuadraticJSON("l2", l.Q) }

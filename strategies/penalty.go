@@ -10,6 +10,7 @@ import (
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
+	"github.com/sirupsen/logrus"
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 )
@@ -254,6 +255,7 @@ type fisherWork struct {
 	delta      []float32 // R x M: d log p(y)/d logits per (example, label) row
 	rowEx      []int
 	rowW       []float32
+	labels     []int     // per row of rowEx: the label its delta is for
 	g1, g2     []float32 // R x width backward buffers
 	dbar, sqin []float32
 }
@@ -323,8 +325,8 @@ func (w *fisherWork) chunk(bt *stream.Batch) error {
 		}
 	}
 	// One row per (example, label): delta = e_y - p over the active units.
-	w.rowEx, w.rowW = w.rowEx[:0], w.rowW[:0]
-	var labels []int
+	w.rowEx, w.rowW, w.labels = w.rowEx[:0], w.rowW[:0], w.labels[:0]
+	labels := w.labels
 	for i := 0; i < nb; i++ {
 		p := w.p[i*M : (i+1)*M]
 		switch w.kind {
@@ -364,6 +366,7 @@ func (w *fisherWork) chunk(bt *stream.Batch) error {
 			return fmt.Errorf("unknown fisher kind %v", w.kind)
 		}
 	}
+	w.labels = labels
 	R := len(w.rowEx)
 	w.delta = grow(w.delta, R*M)
 	clear(w.delta)
@@ -479,6 +482,18 @@ func (a AutoTable) Pick(st *stream.Stream, h stream.Heads) float64 {
 	return a.Fallback
 }
 
+// Resolve sets *v from the table when auto is set (the option was "auto"), and logs the value
+// picked for strategy name's option at info level.
+func (a AutoTable) Resolve(env *Env, h stream.Heads, name, option string, v *float64, auto bool) {
+	if !auto {
+		return
+	}
+	*v = a.Pick(env.Stream, h)
+	if env.Log != nil {
+		env.Log.WithFields(logrus.Fields{option: *v, "stream": env.Stream.Name, "scenario": env.Stream.Scenario.String(), "heads": h.String()}).Info(name + ": " + option + "=auto")
+	}
+}
+
 // FloatOrAuto reads option name as "auto" (returning auto=true) or a non-negative number.
 func FloatOrAuto(o *Options, name string) (v float64, auto bool) {
 	if strings.EqualFold(o.Raw(name), "auto") {
@@ -518,7 +533,7 @@ func loadQuadraticJSON(name string, q *graphs.Quadratic, data []byte) error {
 	return nil
 }
 
-// resolvedFloat is a Resolver map of one float option.
-func resolvedFloat(name string, v float64) map[string]string {
+// ResolvedFloat is the Resolver map of one float option, e.g. {"lambda": "1e+09"}.
+func ResolvedFloat(name string, v float64) map[string]string {
 	return map[string]string{name: strconv.FormatFloat(v, 'g', -1, 64)}
 }

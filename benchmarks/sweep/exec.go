@@ -123,10 +123,15 @@ func (e *Executor) log() logrus.FieldLogger {
 	if e.Log != nil {
 		return e.Log
 	}
+	return discardLog
+}
+
+// discardLog is the logger of an Executor without one.
+var discardLog = func() *logrus.Logger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	return l
-}
+}()
 
 // Run prepares the folder and runs the shard's cells that are not complete, Workers at a time.
 // A cell locked by a live process elsewhere is looked at again every Poll until it is complete

@@ -18,9 +18,6 @@ type Shard struct {
 // String writes the shard as "i/N".
 func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, max(1, s.Count)) }
 
-// Sharded reports whether the shard is one of several.
-func (s Shard) Sharded() bool { return s.Count > 1 }
-
 // Environment variables that give a shard's index when only the count is given (--shards N).
 const (
 	// EnvSlurmTaskID is set by Slurm in each task of a job array (--array=0-7).

@@ -3,12 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
-	"github.com/sirupsen/logrus"
 )
 
 // SI is Synaptic Intelligence (Zenke, Poole & Ganguli 2017), written as a third-party strategy
@@ -63,12 +61,7 @@ var (
 
 // Setup builds the model with the surrogate penalty and anchors it at the initial parameters.
 func (s *SI) Setup(env *strategies.Env) error {
-	if s.AutoC {
-		s.C = SICs.Pick(env.Stream, s.Heads)
-		if env.Log != nil {
-			env.Log.WithFields(logrus.Fields{"c": s.C, "stream": env.Stream.Name, "scenario": env.Stream.Scenario.String(), "heads": s.Heads.String()}).Info("si: c=auto")
-		}
-	}
+	SICs.Resolve(env, s.Heads, "si", "c", &s.C, s.AutoC)
 	s.Penalty = strategies.QuadraticPenalty(&s.Base, &s.Q, s.C)
 	if err := s.Base.Setup(env); err != nil {
 		return fmt.Errorf("si: %w", err)
@@ -83,16 +76,12 @@ func (s *SI) Setup(env *strategies.Env) error {
 
 // Step trains on one batch and adds the step's contribution to the path integral.
 func (s *SI) Step(cur int, bt *stream.Batch) (strategies.StepInfo, error) {
-	for i, p := range s.Q.Params() {
-		copy(s.prev[i], p.Data())
+	for i := range s.Q.Terms {
+		copy(s.prev[i], s.Q.Terms[i].Param.Data())
 	}
-	if err := s.Fill(cur, strategies.Part{Batch: bt, Weight: 1}); err != nil {
-		return strategies.StepInfo{}, fmt.Errorf("si: %w", err)
-	}
-	info, err := s.Train()
-	info.Samples = bt.N
+	info, err := s.Base.Step(cur, bt)
 	if err != nil {
-		return info, err
+		return info, fmt.Errorf("si: %w", err)
 	}
 	for i := range s.Q.Terms {
 		t := &s.Q.Terms[i]
@@ -162,9 +151,7 @@ func init() {
 }
 
 // Resolved returns the c the run uses (after c=auto).
-func (s *SI) Resolved() map[string]string {
-	return map[string]string{"c": strconv.FormatFloat(s.C, 'g', -1, 64)}
-}
+func (s *SI) Resolved() map[string]string { return strategies.ResolvedFloat("c", s.C) }
 
 // siState is SI's saved state: the penalty (Omega and anchors) and the current task's path
 // integral.
