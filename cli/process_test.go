@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
+	"github.com/clgraph/clgraph/datasets/mnist"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
 )
 
@@ -105,7 +105,7 @@ func (p *proc) waitMidTask(t *testing.T, path string) bool {
 			return false
 		default:
 		}
-		if c, err := benchmarks.ReadCheckpoint(path); err == nil && c.Header.Task >= 1 && !c.Header.Done {
+		if c, err := loop.ReadCheckpoint(path); err == nil && c.Header.Task >= 1 && !c.Header.Done {
 			return true
 		}
 		time.Sleep(2 * time.Millisecond)
@@ -150,7 +150,7 @@ func TestProcessKillAndInterrupt(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, results.SummaryJSONFile)); err == nil {
 			t.Fatal("the killed run had already finished")
 		}
-		c, err := benchmarks.ReadCheckpoint(checkpointPath(out, "naive", 1))
+		c, err := loop.ReadCheckpoint(checkpointPath(out, "naive", 1))
 		if err != nil {
 			t.Fatalf("the checkpoint left by the killed process: %v", err)
 		}
@@ -178,7 +178,7 @@ func TestProcessKillAndInterrupt(t *testing.T) {
 		if len(run.Results) != 1 || run.Results[0].Status != results.StatusInterrupted {
 			t.Fatalf("after SIGINT the folder holds %+v", run.Results)
 		}
-		if _, err := benchmarks.ReadCheckpoint(checkpointPath(out, "naive", 1)); err != nil {
+		if _, err := loop.ReadCheckpoint(checkpointPath(out, "naive", 1)); err != nil {
 			t.Fatal(err)
 		}
 		resume(t, out)

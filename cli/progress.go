@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clgraph/clgraph/benchmarks"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/sirupsen/logrus"
 )
 
@@ -45,17 +45,17 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
-func (p *progress) hook(e benchmarks.Event) {
+func (p *progress) hook(e loop.Event) {
 	if p.mode == "none" {
 		return
 	}
 	fields := logrus.Fields{"strategy": e.Strategy, "seed": e.Seed, "task": fmt.Sprintf("%d/%d", e.Task+1, e.Tasks)}
 	switch e.Kind {
-	case benchmarks.TaskStart:
+	case loop.TaskStart:
 		if p.mode == "log" {
 			p.log.WithFields(fields).Info("task start")
 		}
-	case benchmarks.Step:
+	case loop.Step:
 		rate := float64(e.Samples) / e.Elapsed.Seconds()
 		eta := time.Duration(float64(e.Elapsed) / float64(e.Step) * float64(e.Steps-e.Step))
 		if p.mode == "bar" {
@@ -81,7 +81,7 @@ func (p *progress) hook(e benchmarks.Event) {
 			f["eta"] = fmtDur(eta)
 			p.log.WithFields(f).Info("training")
 		}
-	case benchmarks.TaskEnd:
+	case loop.TaskEnd:
 		accs := make([]string, len(e.Row))
 		for i, a := range e.Row {
 			accs[i] = fmt.Sprintf("%.3f", a)
@@ -103,7 +103,7 @@ func (p *progress) hook(e benchmarks.Event) {
 			f["peak_rss_mib"] = fmt.Sprintf("%.0f", float64(peak)/(1<<20))
 		}
 		p.log.WithFields(f).Info("task end")
-	case benchmarks.RunEnd:
+	case loop.RunEnd:
 		if e.Err != nil && p.mode == "bar" {
 			fmt.Fprintln(p.w)
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clgraph/clgraph/runspec"
+
 	"github.com/clgraph/clgraph/results"
 )
 
@@ -28,10 +30,8 @@ func writeTestRun(t *testing.T, scenario string) string {
 	dir := filepath.Join(t.TempDir(), "run-"+scenario)
 	tasks := []string{"0/1", "2/3", "4/5"}
 	cfg := results.Config{
-		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Command: []string{"clgraph", "run"},
-		Stream: "split-mnist", Scenario: scenario, Protocol: "quick", Tasks: tasks, Iterations: 10,
-		BatchSize: 32, EvalBatch: 100, LearningRate: 0.001, Hidden: []int{16}, Seeds: []int64{1, 2},
-		Strategies: []string{"naive", "joint"},
+		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Command: []string{"clgraph", "run"}, Tasks: tasks, Seeds: []int64{1, 2},
+		Strategies: []string{"naive", "joint"}, Spec: runspec.Spec{Stream: "split-mnist", Scenario: scenario, Protocol: "quick", Iterations: 10, Batch: 32, EvalBatch: 100, LR: 0.001, Hidden: []int{16}},
 	}
 	if err := results.WriteConfig(dir, cfg); err != nil {
 		t.Fatal(err)

@@ -5,18 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
-	"github.com/clgraph/clgraph/graphs/blas"
+	"github.com/clgraph/clgraph/datasets/mnist"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/stream"
+	"github.com/clgraph/clgraph/streams"
 	"github.com/sirupsen/logrus"
 )
 
@@ -34,8 +32,6 @@ type resumeState struct {
 	prior *results.Run
 	// done are the final results (ok or failed), kept as they are.
 	done map[runKey]*results.Result
-	// checkpoints are the runs to resume from a checkpoint that was read and checked.
-	checkpoints map[runKey]string
 }
 
 // visited returns the names of the flags given on the command line.
@@ -45,16 +41,9 @@ func visited(fs *flag.FlagSet) map[string]bool {
 	return given
 }
 
-// checkCheckpointFlag checks --checkpoint-every.
-func checkCheckpointFlag(f *runFlags) error {
-	if f.checkpointEvery < -1 {
-		return usagef("--checkpoint-every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", f.checkpointEvery)
-	}
-	return nil
-}
-
 // resumePlan reads the run folder f.resume and returns the plan that continues its command: the
-// settings of its config.json, the strategies and seeds it lists.
+// spec of its config.json (with --data-dir and --checkpoint-every when given), the strategies and
+// seeds it lists.
 func (a *App) resumePlan(f *runFlags) (*plan, *results.Run, error) {
 	var extra []string
 	for name := range f.given {
@@ -75,25 +64,19 @@ func (a *App) resumePlan(f *runFlags) (*plan, *results.Run, error) {
 	if cur := versions(); !maps.Equal(c.Versions, cur) {
 		return nil, nil, usagef("cannot resume %s: it was written by %s, this is %s (resume with the build that started it, or start a new run)", dir, fmtVersions(c.Versions), fmtVersions(cur))
 	}
-	p := &plan{out: dir, seeds: c.Seeds}
-	sc, err := stream.ParseScenario(c.Scenario)
-	if err != nil {
+	p := &plan{out: dir, seeds: c.Seeds, spec: c.Spec.Clone()}
+	// The settings that may change on resume (they do not change results).
+	if err := f.spec.Apply(&p.spec); err != nil {
+		return nil, nil, usageError{err}
+	}
+	if _, err := stream.ParseScenario(p.spec.Scenario); err != nil {
 		return nil, nil, usagef("cannot resume %s: config.json: %v", dir, err)
 	}
-	if p.proto, err = benchmarks.ProtocolFor(c.Protocol, c.Stream); err != nil {
+	if err := p.spec.Validate(); err != nil {
 		return nil, nil, usagef("cannot resume %s: config.json: %v", dir, err)
 	}
-	p.proto.Iterations, p.proto.Batch, p.proto.EvalBatch, p.proto.LR = c.Iterations, c.BatchSize, c.EvalBatch, c.LearningRate
-	p.proto.Hidden = c.Hidden
-	testLimit, ok1 := extraInt(c.Extra, "test_limit")
-	trainLimit, ok2 := extraInt(c.Extra, "train_limit")
-	if !ok1 || !ok2 {
-		return nil, nil, usagef("cannot resume %s: config.json lacks extra.test_limit or extra.train_limit", dir)
-	}
-	p.proto.TestLimit = testLimit
-	p.streamCfg = benchmarks.StreamConfig{Name: c.Stream, Scenario: sc, Tasks: len(c.Tasks), ClassOrder: c.ClassOrder, TrainLimit: trainLimit, TestLimit: testLimit}
-	if err := p.proto.Validate(); err != nil {
-		return nil, nil, usagef("cannot resume %s: config.json: %v", dir, err)
+	if _, ok := streams.Lookup(p.spec.Stream); !ok {
+		return nil, nil, usagef("cannot resume %s: config.json names stream %q, which this build does not register (known: %s)", dir, p.spec.Stream, strings.Join(streams.Names(), ", "))
 	}
 	if len(c.Seeds) == 0 || len(c.Strategies) == 0 || len(c.Tasks) == 0 {
 		return nil, nil, usagef("cannot resume %s: config.json lists no seeds, strategies or tasks", dir)
@@ -108,39 +91,33 @@ func (a *App) resumePlan(f *runFlags) (*plan, *results.Run, error) {
 		}
 		p.specs = append(p.specs, spec)
 	}
-	if !f.given["checkpoint-every"] {
-		if v, ok := extraInt(c.Extra, "checkpoint_every"); ok {
-			f.checkpointEvery = v
-		}
-	}
 	return p, prior, nil
 }
 
-// checkResume checks, before any training, that the data and streams are the run's and that
-// every checkpoint to resume from can be read and belongs to its run. It returns what the
-// folder holds.
-func (a *App) checkResume(p *plan, prior *results.Run, data *benchmarks.Data, streams map[int64]*stream.Stream, meta map[string]string) (*resumeState, error) {
+// checkResume checks, before any training, that the data and streams are the run's, that every
+// result kept was made with the run's settings, and that every checkpoint to resume from can be
+// read and belongs to its run. It returns what the folder holds.
+func (a *App) checkResume(p *plan, prior *results.Run, data *streams.Data, streamOf map[int64]*stream.Stream, cell func(string, int64) loop.Cell) (*resumeState, error) {
 	c := prior.Config
 	dir := p.out
 	if len(c.Data.Files) > 0 && !maps.Equal(c.Data.Files, data.Files) {
 		return nil, usagef("cannot resume %s: the MNIST files (%s) differ from the run's (checksums in config.json); give the run's data with --data-dir", dir, data.Source)
 	}
 	for _, seed := range p.seeds {
-		st := streams[seed]
 		var names []string
-		for _, t := range st.Tasks {
+		for _, t := range streamOf[seed].Tasks {
 			names = append(names, t.Name)
 		}
 		if !slices.Equal(names, c.Tasks) {
 			return nil, usagef("cannot resume %s: the stream's tasks are %v, the run's %v", dir, names, c.Tasks)
 		}
 	}
-	rs := &resumeState{prior: prior, done: map[runKey]*results.Result{}, checkpoints: map[runKey]string{}}
+	rs := &resumeState{prior: prior, done: map[runKey]*results.Result{}}
 	status := map[runKey]*results.Result{}
 	for _, r := range prior.Results {
 		status[runKey{r.Strategy, r.Seed}] = r
 	}
-	runner := &benchmarks.Runner{}
+	runner := &loop.Runner{}
 	for _, spec := range p.specs {
 		for _, seed := range p.seeds {
 			k := runKey{spec, seed}
@@ -148,54 +125,18 @@ func (a *App) checkResume(p *plan, prior *results.Run, data *benchmarks.Data, st
 				rs.done[k] = r
 				continue
 			}
-			path := checkpointPath(dir, spec, seed)
-			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-				continue
+			c := cell(spec, seed)
+			if _, err := runner.Checkpoint(&c); err != nil {
+				return nil, usagef("%s", oneLine(err))
 			}
-			ck, err := benchmarks.ReadCheckpoint(path)
-			if err == nil {
-				set := benchmarks.Settings{Protocol: p.proto, Seed: seed, Checkpoint: benchmarks.CheckpointSettings{Meta: meta}}
-				err = runner.CheckCheckpoint(ck, streams[seed], spec, set)
-			}
-			if err != nil {
-				return nil, usagef("cannot resume %s seed %d: %v (delete %s to rerun it from the start)", spec, seed, oneLine(err), path)
-			}
-			rs.checkpoints[k] = path
 		}
 	}
 	return rs, nil
 }
 
-// checkpointPath is the checkpoint file of a run inside the run folder dir.
-func checkpointPath(dir, spec string, seed int64) string {
-	return filepath.Join(results.ResultDir(dir, spec, seed), benchmarks.CheckpointFile)
-}
-
-// checkpointSettings returns a run's checkpoint settings: none with --checkpoint-every -1.
-func checkpointSettings(f *runFlags, dir, spec string, seed int64, meta map[string]string) benchmarks.CheckpointSettings {
-	if f.checkpointEvery < 0 {
-		return benchmarks.CheckpointSettings{}
-	}
-	return benchmarks.CheckpointSettings{Path: checkpointPath(dir, spec, seed), Every: f.checkpointEvery, Meta: meta}
-}
-
-// runMeta is what checkpoints record beyond the run's settings and must match on resume: the
-// data files' checksums and the BLAS doing the matrix products (another implementation or
-// library version rounds differently).
-func runMeta(data *benchmarks.Data, b blas.Info) map[string]string {
-	m := map[string]string{"blas": b.Name}
-	if b.Library != "" {
-		m["blas"] += " " + filepath.Base(b.Library)
-	}
-	for name, sum := range data.Files {
-		m["data/"+name] = sum
-	}
-	return m
-}
-
 // checkpointHook logs saved checkpoints at debug level.
-func (a *App) checkpointHook(e benchmarks.Event) {
-	if e.Kind == benchmarks.CheckpointSaved {
+func (a *App) checkpointHook(e loop.Event) {
+	if e.Kind == loop.CheckpointSaved {
 		a.Log.WithFields(logrus.Fields{"strategy": e.Strategy, "seed": e.Seed, "task": fmt.Sprintf("%d/%d", e.Task+1, e.Tasks), "step": e.Step, "file": e.Checkpoint}).Debug("checkpoint saved")
 	}
 }
@@ -223,19 +164,6 @@ func oneLine(err error) string {
 	return strings.Join(lines, " ")
 }
 
-// extraInt reads an integer from config.json's free-form extra settings.
-func extraInt(extra map[string]any, key string) (int, bool) {
-	switch v := extra[key].(type) {
-	case float64:
-		if v == math.Trunc(v) && math.Abs(v) < 1<<53 {
-			return int(v), true
-		}
-	case int:
-		return v, true
-	}
-	return 0, false
-}
-
 func fmtVersions(v map[string]string) string {
 	keys := make([]string, 0, len(v))
 	for k := range v {
@@ -255,9 +183,4 @@ func (rs *resumeState) finished(k runKey) *results.Result {
 		return nil
 	}
 	return rs.done[k]
-}
-
-// hasCheckpoint reports whether k resumes from a checked checkpoint.
-func (rs *resumeState) hasCheckpoint(k runKey) bool {
-	return rs != nil && rs.checkpoints[k] != ""
 }

@@ -10,20 +10,22 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
+	"github.com/clgraph/clgraph/datasets/mnist"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
+	"github.com/clgraph/clgraph/streams"
 )
 
 // The tests of this package share one loaded copy of MNIST per data source.
 func init() { loadMNIST = memoMNIST(loadMNIST) }
 
-func memoMNIST(load func(context.Context, mnist.Options) (*benchmarks.Data, error)) func(context.Context, mnist.Options) (*benchmarks.Data, error) {
+func memoMNIST(load func(context.Context, mnist.Options) (*streams.Data, error)) func(context.Context, mnist.Options) (*streams.Data, error) {
 	var mu sync.Mutex
-	cache := map[string]*benchmarks.Data{}
-	return func(ctx context.Context, o mnist.Options) (*benchmarks.Data, error) {
+	cache := map[string]*streams.Data{}
+	return func(ctx context.Context, o mnist.Options) (*streams.Data, error) {
 		if o.HTTPClient != nil || len(o.Mirrors) > 0 || o.CacheDir != "" {
 			return load(ctx, o)
 		}
@@ -175,7 +177,7 @@ func TestInterruptResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, err := benchmarks.DecodeCheckpoint(good)
+	ck, err := loop.DecodeCheckpoint(good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,4 +271,10 @@ func TestDivergence(t *testing.T) {
 	if !strings.Contains(string(md), "loss diverged") || !strings.Contains(stdout, "2 failed") {
 		t.Errorf("the summary does not mark the failed run:\n%s\n%s", md, stdout)
 	}
+}
+
+// checkpointPath is the checkpoint file of a run inside the run folder dir.
+func checkpointPath(dir, spec string, seed int64) string {
+	c := loop.Cell{Dir: dir, Spec: runspec.Spec{Strategy: spec, Seed: seed}}
+	return c.CheckpointPath()
 }

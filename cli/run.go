@@ -8,17 +8,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
+	"github.com/clgraph/clgraph/datasets/mnist"
 	"github.com/clgraph/clgraph/graphs/blas"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
+	"github.com/clgraph/clgraph/streams"
 	"github.com/sirupsen/logrus"
 )
 
@@ -30,85 +30,95 @@ func (f failedRuns) Error() string {
 }
 
 // loadMNIST loads the data of clgraph run (a variable so that tests can share one copy).
-var loadMNIST = benchmarks.LoadMNIST
+var loadMNIST = streams.LoadMNIST
 
-// runFlags are clgraph run's flags.
+// runFlags are clgraph run's flags. The run's settings are not fields here: each setting of
+// runspec.Spec is a flag of its own (runspec.Fields), recorded in spec when given.
 type runFlags struct {
-	stream, scenario, strategies, seeds, protocol, out, dataDir string
-	tasks                                                       int
-	classOrder, hidden                                          string
-	iterations, batch, evalBatch, testLimit, trainLimit         int
-	lr                                                          float64
-	logLevel, logFormat, progress                               string
-	force                                                       bool
-	checkpointEvery                                             int
-	resume                                                      string
-	given                                                       map[string]bool // flags set on the command line
+	strategies, seeds, out        string
+	logLevel, logFormat, progress string
+	force                         bool
+	resume                        string
+	// spec holds the settings given on the command line, in the order given.
+	spec runspec.Overrides
+	// given are the flags set on the command line.
+	given map[string]bool
+}
+
+// specFlag is a flag that sets one setting of the run spec.
+type specFlag struct {
+	key string
+	o   *runspec.Overrides
+	def string
+}
+
+func (f *specFlag) String() string {
+	if f == nil || f.o == nil {
+		return ""
+	}
+	if v, ok := f.o.Get(f.key); ok {
+		return v
+	}
+	return f.def
+}
+
+func (f *specFlag) Set(v string) error { return f.o.Set(f.key, v) }
+
+// specFlagDefaults are the defaults shown for spec flags whose value comes from elsewhere.
+var specFlagDefaults = map[string]string{
+	"stream": streams.DefaultSpec.Stream, "scenario": streams.DefaultSpec.Scenario, "protocol": streams.DefaultSpec.Protocol,
+}
+
+// addSpecFlags defines a flag for every setting of runspec.Spec that has one, recording into o.
+func addSpecFlags(fs *flag.FlagSet, o *runspec.Overrides) {
+	for _, f := range runspec.Fields() {
+		if f.Flag == "" {
+			continue
+		}
+		doc := f.Doc
+		switch f.Key {
+		case "stream":
+			doc = "task stream: " + strings.Join(streams.Names(), ", ")
+		case "scenario", "protocol", "data_dir", "checkpoint_every":
+		default:
+			doc = "override: " + doc + " (default: the protocol's)"
+		}
+		fs.Var(&specFlag{key: f.Key, o: o, def: specFlagDefaults[f.Key]}, f.Flag, doc)
+	}
 }
 
 func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
-	fs.StringVar(&f.stream, "stream", "split-mnist", "task stream: "+strings.Join(benchmarks.StreamNames(), ", "))
-	fs.StringVar(&f.scenario, "scenario", "task", "scenario: task, domain or class")
+	addSpecFlags(fs, &f.spec)
 	fs.StringVar(&f.strategies, "strategies", "naive,multihead,joint", "comma-separated strategy specs (see 'clgraph strategies'); separate specs with ';' when options contain commas, e.g. \"naive;ewc:lambda=100,online=true\"")
 	fs.StringVar(&f.seeds, "seeds", "1,2,3", "comma-separated seeds, or a range like 1-5")
-	fs.StringVar(&f.protocol, "protocol", "quick", "protocol preset: paper (the literature's settings) or quick (same shapes, fewer iterations)")
-	fs.IntVar(&f.iterations, "iterations", 0, "override: training steps per task")
-	fs.IntVar(&f.batch, "batch", 0, "override: mini-batch size")
-	fs.IntVar(&f.evalBatch, "eval-batch", 0, "override: rows per evaluation pass")
-	fs.Float64Var(&f.lr, "lr", 0, "override: Adam learning rate")
-	fs.StringVar(&f.hidden, "hidden", "", "override: hidden layer sizes, e.g. 400,400")
-	fs.IntVar(&f.tasks, "tasks", 0, "number of tasks (default: 5 split, 10 permuted)")
-	fs.StringVar(&f.classOrder, "class-order", "", "split MNIST class order, e.g. 1,0,3,2,5,4,7,6,9,8")
-	fs.IntVar(&f.testLimit, "test-limit", -1, "override: test examples per task (0 = all)")
-	fs.IntVar(&f.trainLimit, "train-limit", 0, "training examples per task (0 = all)")
 	fs.StringVar(&f.out, "out", "", "run folder (default results/runs/<time>-<stream>-<scenario>)")
 	fs.BoolVar(&f.force, "force", false, "write into --out even if it already holds a run")
-	fs.StringVar(&f.dataDir, "data-dir", mnist.DirFromEnv(), "folder with the MNIST IDX files (default $CLGRAPH_DATA, else the Go module cache, else download)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
-	fs.IntVar(&f.checkpointEvery, "checkpoint-every", 0, "save each run's state every N training steps as well as at task boundaries (0: task boundaries only; -1: no checkpoints)")
 	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder with its config.json: keep finished results, resume interrupted runs from their checkpoints, run the missing ones")
 	return fs
 }
 
-// parseInts reads "1,2,3" or "1-5".
-func parseInts(s string) ([]int64, error) {
-	var out []int64
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+// settingError turns an error naming a setting by its key ("tasks must be positive") into one
+// naming its flag ("--tasks must be positive").
+func settingError(err error) error {
+	msg := err.Error()
+	for _, f := range runspec.Fields() {
+		if f.Flag != "" && strings.HasPrefix(msg, f.Key+" ") {
+			return usagef("--%s%s", f.Flag, msg[len(f.Key):])
 		}
-		if lo, hi, ok := strings.Cut(part, "-"); ok && lo != "" {
-			a, err1 := strconv.ParseInt(lo, 10, 64)
-			b, err2 := strconv.ParseInt(hi, 10, 64)
-			if err1 != nil || err2 != nil || b < a || b-a > 10000 {
-				return nil, fmt.Errorf("%q is not a range like 1-5", part)
-			}
-			for v := a; v <= b; v++ {
-				out = append(out, v)
-			}
-			continue
-		}
-		v, err := strconv.ParseInt(part, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an integer", part)
-		}
-		out = append(out, v)
 	}
-	return out, nil
+	if strings.HasPrefix(msg, "unknown ") {
+		return usagef("%s", msg)
+	}
+	return usagef("invalid settings: %s (check --iterations, --batch, --lr, --hidden)", msg)
 }
 
-func toInts(xs []int64) []int {
-	out := make([]int, len(xs))
-	for i, x := range xs {
-		out[i] = int(x)
-	}
-	return out
-}
+// parseInts reads "1,2,3" or "1-5".
+func parseInts(s string) ([]int64, error) { return runspec.ParseInts(s) }
 
 // splitSpecs splits the --strategies list: on ';' when present, else on commas that start a new
 // strategy name (a comma followed by text with no '=' before the next ',' or ':').
@@ -144,11 +154,10 @@ func splitSpecs(s string) []string {
 
 // plan is a validated run command.
 type plan struct {
-	streamCfg benchmarks.StreamConfig
-	proto     benchmarks.Protocol
-	seeds     []int64
-	specs     []string // canonical
-	out       string
+	spec  runspec.Spec // the command's settings (no strategy or seed)
+	seeds []int64
+	specs []string // canonical
+	out   string
 }
 
 func (a *App) setupLog(f *runFlags) error { return a.setLogging(f.logLevel, f.logFormat) }
@@ -156,64 +165,18 @@ func (a *App) setupLog(f *runFlags) error { return a.setLogging(f.logLevel, f.lo
 // validate turns flags into a plan, checking everything that can be checked before loading data.
 func (a *App) validate(f *runFlags) (*plan, error) {
 	p := &plan{}
-	known := false
-	for _, n := range benchmarks.StreamNames() {
-		known = known || n == f.stream
+	o := f.spec
+	if !o.Has("data_dir") {
+		if d := mnist.DirFromEnv(); d != "" {
+			o.Set("data_dir", d)
+		}
 	}
-	if !known {
-		return nil, usagef("unknown stream %q (known: %s)", f.stream, strings.Join(benchmarks.StreamNames(), ", "))
-	}
-	sc, err := stream.ParseScenario(f.scenario)
+	spec, err := streams.Spec(o)
 	if err != nil {
-		return nil, usagef("--scenario: %v", err)
+		return nil, settingError(err)
 	}
-	p.streamCfg = benchmarks.StreamConfig{Name: f.stream, Scenario: sc, Tasks: f.tasks, TrainLimit: f.trainLimit}
-	if f.tasks < 0 || (f.given["tasks"] && f.tasks == 0) {
-		return nil, usagef("--tasks must be positive, got %d (leave it out for the stream's default)", f.tasks)
-	}
-	if f.trainLimit < 0 {
-		return nil, usagef("--train-limit must be 0 (all) or positive, got %d", f.trainLimit)
-	}
-	if f.classOrder != "" {
-		order, err := parseInts(f.classOrder)
-		if err != nil {
-			return nil, usagef("--class-order: %v", err)
-		}
-		p.streamCfg.ClassOrder = toInts(order)
-	}
-	if p.proto, err = benchmarks.ProtocolFor(f.protocol, f.stream); err != nil {
-		return nil, usageError{err}
-	}
-	// An override given on the command line is used as given, 0 included (and then refused).
-	if f.given["iterations"] {
-		p.proto.Iterations = f.iterations
-	}
-	if f.given["batch"] {
-		p.proto.Batch = f.batch
-	}
-	if f.given["eval-batch"] {
-		p.proto.EvalBatch = f.evalBatch
-	}
-	if f.given["lr"] {
-		p.proto.LR = f.lr
-	}
-	if f.given["test-limit"] {
-		if f.testLimit < 0 {
-			return nil, usagef("--test-limit must be 0 (all) or positive, got %d", f.testLimit)
-		}
-		p.proto.TestLimit = f.testLimit
-	}
-	if f.given["hidden"] {
-		h, err := parseInts(f.hidden)
-		if err != nil {
-			return nil, usagef("--hidden: %v", err)
-		}
-		p.proto.Hidden = toInts(h)
-	}
-	if err := p.proto.Validate(); err != nil {
-		return nil, usagef("invalid settings: %v (check --iterations, --batch, --lr, --hidden)", err)
-	}
-	p.streamCfg.TestLimit = p.proto.TestLimit
+	p.spec = spec
+	sc, _ := stream.ParseScenario(spec.Scenario)
 	if p.seeds, err = parseInts(f.seeds); err != nil {
 		return nil, usagef("--seeds: %v", err)
 	}
@@ -249,7 +212,7 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 	}
 	p.out = f.out
 	if p.out == "" {
-		p.out = filepath.Join("results", "runs", fmt.Sprintf("%s-%s-%s", time.Now().Format("20060102-150405"), f.stream, sc))
+		p.out = filepath.Join("results", "runs", fmt.Sprintf("%s-%s-%s", time.Now().Format("20060102-150405"), spec.Stream, sc))
 	}
 	return p, nil
 }
@@ -292,9 +255,6 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	if err := a.setupLog(&f); err != nil {
 		return err
 	}
-	if err := checkCheckpointFlag(&f); err != nil {
-		return err
-	}
 	var p *plan
 	var prior *results.Run // the run folder being resumed
 	var err error
@@ -313,8 +273,8 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		a.Log.Info(binfo.String())
 	}
 	t0 := time.Now()
-	mopts := mnist.Options{Dir: f.dataDir}
-	if f.dataDir != "" {
+	mopts := mnist.Options{Dir: p.spec.DataDir}
+	if p.spec.DataDir != "" {
 		// A folder the user names is the data they mean: never fall back to other MNIST copies.
 		mopts.Sources = []string{mnist.SourceDir}
 	}
@@ -323,40 +283,38 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		if ctx.Err() != nil {
 			return interruptedError{"interrupted while loading MNIST; nothing was trained"}
 		}
-		return dataError(err, f.dataDir)
+		return dataError(err, p.spec.DataDir)
 	}
 	a.Log.WithFields(logrus.Fields{"source": data.Source, "seconds": fmt.Sprintf("%.1f", time.Since(t0).Seconds())}).Info("MNIST loaded")
 	// Build every seed's stream before training so an invalid combination fails early.
-	streams := map[int64]*stream.Stream{}
+	streamOf := map[int64]*stream.Stream{}
 	for _, seed := range p.seeds {
-		cfg := p.streamCfg
-		cfg.Seed = seed
-		st, err := benchmarks.BuildStream(data, cfg)
+		st, err := streams.Build(data, p.spec.Cell("", seed))
 		if err != nil {
 			return usageError{err}
 		}
-		streams[seed] = st
+		streamOf[seed] = st
 	}
-	meta := runMeta(data, binfo)
+	meta := loop.Meta(data.Files)
+	cell := func(spec string, seed int64) loop.Cell {
+		return loop.Cell{Dir: p.out, Spec: p.spec.Cell(spec, seed), Stream: streamOf[seed], Registry: a.Registry, Meta: meta,
+			Resume: prior != nil, KeepInterrupted: true}
+	}
 	var resumed *resumeState
 	if prior != nil {
-		if resumed, err = a.checkResume(p, prior, data, streams, meta); err != nil {
+		if resumed, err = a.checkResume(p, prior, data, streamOf, cell); err != nil {
 			return err
 		}
 	} else if err := prepareOut(p.out, f.force); err != nil {
 		return err
 	}
-	first := streams[p.seeds[0]]
+	first := streamOf[p.seeds[0]]
 	cfg := results.Config{
 		CreatedAt: time.Now().UTC(), Command: append([]string{"clgraph", "run"}, args...),
-		Stream: f.stream, Scenario: first.Scenario.String(), Protocol: p.proto.Name,
-		ClassOrder: p.streamCfg.ClassOrder, Iterations: p.proto.Iterations, BatchSize: p.proto.Batch,
-		EvalBatch: p.proto.EvalBatch, LearningRate: p.proto.LR, Hidden: p.proto.Hidden,
-		Seeds: p.seeds, Strategies: p.specs, Versions: versions(),
+		Spec: p.spec, Seeds: p.seeds, Strategies: p.specs, Versions: versions(),
 		Data:  results.DataInfo{Source: data.Source, Files: data.Files},
-		Extra: map[string]any{"test_limit": p.proto.TestLimit, "train_limit": p.streamCfg.TrainLimit, "outputs": first.Outputs, "blas": binfo.String(), "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
+		Extra: map[string]any{"outputs": first.Outputs, "blas": binfo.String(), "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
 	}
-	cfg.Extra["checkpoint_every"] = f.checkpointEvery
 	for _, t := range first.Tasks {
 		cfg.Tasks = append(cfg.Tasks, t.Name)
 	}
@@ -367,7 +325,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	}
 	run := &results.Run{Dir: p.out, Config: cfg}
 	progress := newProgress(f.progress, a.Stderr, a.Log)
-	runner := &benchmarks.Runner{Hooks: []benchmarks.Hook{progress.hook, a.checkpointHook}, Log: a.Log}
+	runner := &loop.Runner{Hooks: []loop.Hook{loop.Observe(progress.hook), loop.Observe(a.checkpointHook)}, Log: a.Log}
 	failed, stopped := 0, 0
 	total := len(p.specs) * len(p.seeds)
 	var stopErr error
@@ -378,42 +336,28 @@ loop:
 				stopErr = ctx.Err()
 				break loop
 			}
-			key, ckPath := runKey{spec, seed}, checkpointPath(p.out, spec, seed)
-			if r := resumed.finished(key); r != nil {
+			c := cell(spec, seed)
+			if r := resumed.finished(runKey{spec, seed}); r != nil {
 				if r.Status != results.StatusOK {
 					failed++
 				}
 				run.Results = append(run.Results, r)
-				benchmarks.RemoveCheckpoint(ckPath)
+				loop.RemoveCheckpoint(c.CheckpointPath())
 				continue
 			}
-			st, err := a.Registry.New(spec)
-			if err != nil {
-				return usageError{err}
-			}
-			set := benchmarks.Settings{Protocol: p.proto, Seed: seed, Checkpoint: checkpointSettings(&f, p.out, spec, seed, meta)}
-			if resumed.hasCheckpoint(key) {
-				if set.Checkpoint.Resume, err = benchmarks.ReadCheckpoint(ckPath); err != nil {
-					return usagef("cannot resume %s seed %d: %v (delete %s to rerun it from the start)", spec, seed, oneLine(err), ckPath)
-				}
-			} else if err := benchmarks.RemoveCheckpoint(ckPath); err != nil { // a stale one from --force
-				return err
-			}
-			benchmarks.CleanCheckpointTemp(ckPath)
-			res, err := runner.Run(ctx, streams[seed], st, spec, set)
+			res, err := runner.RunCell(ctx, c)
+			var werr *loop.WriteError
 			switch {
-			case err != nil && benchmarks.Interrupted(err):
+			case errors.As(err, &werr):
+				return err
+			case res == nil:
+				return usagef("%v", oneLine(err))
+			case err != nil && loop.Interrupted(err):
 				stopped++
 				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn(err)
 			case err != nil:
 				failed++
 				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Error(err)
-			}
-			if werr := results.WriteResult(p.out, res); werr != nil {
-				return fmt.Errorf("writing the result of %s seed %d: %w", spec, seed, werr)
-			}
-			if res.Status != results.StatusInterrupted {
-				benchmarks.RemoveCheckpoint(ckPath) // the result is final
 			}
 			run.Results = append(run.Results, res)
 			if ctx.Err() != nil {
@@ -439,34 +383,5 @@ loop:
 	return nil
 }
 
-// printTable writes strategies x metrics (mean ± std over seeds).
-func printTable(w io.Writer, run *results.Run) {
-	c := run.Config
-	fmt.Fprintf(w, "\n%s, %s-IL, %s protocol (%d iterations/task), seeds %v: mean ± std over seeds\n\n", c.Stream, c.Scenario, c.Protocol, c.Iterations, c.Seeds)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "strategy\tseeds\tACC\tBWT\tFWT\tForgetting\tLearning acc\ttrain s\tsteps/s\tparams\t")
-	stopped := map[string]int{} // interrupted runs, which the summary counts as failed
-	for _, r := range run.Results {
-		if r.Status == results.StatusInterrupted {
-			stopped[r.Strategy]++
-		}
-	}
-	for _, s := range run.Summary() {
-		m, k := s.Metrics, s.Cost
-		seeds := fmt.Sprint(s.OK)
-		if n := s.Failed - stopped[s.Strategy]; n > 0 {
-			seeds += fmt.Sprintf(" (%d failed)", n)
-		}
-		if n := stopped[s.Strategy]; n > 0 {
-			seeds += fmt.Sprintf(" (%d interrupted)", n)
-		}
-		if s.OK == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", s.Strategy, seeds)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.0f\t%.0f\t\n", s.Strategy, seeds,
-			m.ACC.Format(3), m.BWT.Format(3), m.FWT.Format(3), m.Forgetting.Format(3), m.LearningAccuracy.Format(3),
-			k.TrainSeconds.Mean, k.StepsPerSecond.Mean, k.Params.Mean)
-	}
-	tw.Flush()
-}
+// printTable writes strategies x metrics (mean ± std over seeds): results.WriteTable.
+func printTable(w io.Writer, run *results.Run) { results.WriteTable(w, run) }

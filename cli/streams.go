@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/clgraph/clgraph/benchmarks"
+	"github.com/clgraph/clgraph/streams"
 )
 
 func (a *App) cmdStreams(args []string) error {
@@ -12,12 +12,21 @@ func (a *App) cmdStreams(args []string) error {
 		return usagef("streams takes no arguments")
 	}
 	fmt.Fprintln(a.Stdout, "Streams (use as --stream NAME --scenario task|domain|class):")
-	for _, s := range benchmarks.Streams() {
+	for _, s := range streams.Default.Defs() {
 		var sc []string
 		for _, x := range s.Scenarios {
 			sc = append(sc, x.String())
 		}
-		fmt.Fprintf(a.Stdout, "\n  %s (%d tasks by default)\n      %s\n      scenarios: %s\n", s.Name, s.DefaultTasks, s.Doc, strings.Join(sc, ", "))
+		name := s.Name
+		if len(s.Aliases) > 0 {
+			name += " (also " + strings.Join(s.Aliases, ", ") + ")"
+		}
+		var protos []string
+		for _, p := range s.ProtocolNames() {
+			x := s.Protocols[p]
+			protos = append(protos, fmt.Sprintf("%s: %d iterations, hidden %v, Adam %g, batch %d", p, x.Iterations, x.Hidden, x.LR, x.Batch))
+		}
+		fmt.Fprintf(a.Stdout, "\n  %s (%d tasks by default)\n      %s\n      scenarios: %s\n      protocols: %s\n", name, s.DefaultTasks, s.Doc, strings.Join(sc, ", "), strings.Join(protos, "; "))
 	}
 	fmt.Fprintln(a.Stdout, `
 Scenarios:

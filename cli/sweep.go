@@ -14,11 +14,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
-	"github.com/clgraph/clgraph/benchmarks/sweep"
+	"github.com/clgraph/clgraph/datasets/mnist"
 	"github.com/clgraph/clgraph/graphs/blas"
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/streams"
+	"github.com/clgraph/clgraph/sweep"
 	"github.com/sirupsen/logrus"
 )
 
@@ -199,7 +199,7 @@ func (a *App) cmdSweep(ctx context.Context, args []string) error {
 		if f.dataDir != "" {
 			mopts.Sources = []string{mnist.SourceDir}
 		}
-		data, err := benchmarks.LoadMNIST(ctx, mopts)
+		data, err := streams.LoadMNIST(ctx, mopts)
 		if err != nil {
 			return usagef("loading MNIST: %v", err)
 		}
@@ -230,7 +230,7 @@ func (a *App) cmdSweep(ctx context.Context, args []string) error {
 		return fmt.Errorf("summarising %s: %w", out, serr)
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted (%v); run the same command again to resume", ctx.Err())
+		return interruptedError{fmt.Sprintf("interrupted (%v): running cells saved checkpoints; run the same command again to resume them where they stopped", ctx.Err())}
 	}
 	if len(rep.Errors) > 0 {
 		return fmt.Errorf("%d cells could not be run or written (first: %v)", len(rep.Errors), rep.Errors[0])
@@ -329,7 +329,11 @@ func (a *App) sweepDryRun(ctx context.Context, plan *sweep.Plan, cells []sweep.C
 func printSweepSummary(w io.Writer, s *sweep.Summary) {
 	fmt.Fprintf(w, "\nSweep %s: cells %d ok, %d failed, %d missing of %d. Best setting per strategy (mean ± std over seeds):\n\n", s.Name, s.Cells.OK, s.Cells.Failed, s.Cells.Missing, s.Cells.Total)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "stream\tscenario\tstrategy\tbest setting\tseeds ok\tACC\tBWT\tFWT\tForgetting\t")
+	head := "stream\tscenario\tstrategy\tbest setting\tseeds ok\t"
+	for _, mt := range results.HeadlineMetrics() {
+		head += strings.TrimSuffix(mt.Label, ".") + "\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, g := range s.Groups {
 		for _, b := range g.Best {
 			name := b.Strategy
@@ -338,9 +342,11 @@ func printSweepSummary(w io.Writer, s *sweep.Summary) {
 			} else if !b.Complete {
 				name += " (provisional)"
 			}
-			m := b.Metrics
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t\n", g.Stream, g.Scenario, b.Base, name, b.Cells.OK, b.Cells.Total,
-				m.ACC.Format(3), m.BWT.Format(3), m.FWT.Format(3), m.Forgetting.Format(3))
+			row := fmt.Sprintf("%s\t%s\t%s\t%s\t%d/%d\t", g.Stream, g.Scenario, b.Base, name, b.Cells.OK, b.Cells.Total)
+			for _, mt := range results.HeadlineMetrics() {
+				row += b.Metrics.Get(mt.Key).Format(3) + "\t"
+			}
+			fmt.Fprintln(tw, row)
 		}
 	}
 	tw.Flush()

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clgraph/clgraph/benchmarks/sweep"
 	"github.com/clgraph/clgraph/graphs/blas"
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/sweep"
 )
 
 // sweepGrid is a small grid on real MNIST: 12 cells, an option grid, cells left out of class-IL.

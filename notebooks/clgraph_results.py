@@ -1,4 +1,4 @@
-"""Read clgraph run directories (schema clgraph.run/v1) with pandas.
+"""Read clgraph run directories (schemas clgraph.run/v1 and v2) with pandas.
 
 The format is documented in results/README.md. This module needs only the
 standard library, numpy, pandas and matplotlib; the notebooks next to it use
@@ -7,6 +7,7 @@ it, and so can any script:
     import clgraph_results as cr
     run = cr.load_run("results/runs/20260101-120000-split-mnist-task")
     cr.metrics_table(run)          # strategies x metrics, "mean ± std"
+    run.metric_keys                # the metrics, as the run's files list them
     cr.plot_heatmaps(run)          # mean accuracy matrices
     cr.plot_average_accuracy(run)  # average accuracy over the tasks seen so far
 """
@@ -19,17 +20,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-SCHEMA = "clgraph.run/v1"
+SCHEMA = "clgraph.run/v2"
+# Schemas this reader reads: v1 differs only in config.json's layout (settings at the top level).
+SCHEMAS = ("clgraph.run/v1", "clgraph.run/v2")
 
-# Metric columns of Run.results, in the order of the report's table.
-METRICS = ["acc", "bwt", "fwt", "forgetting", "learning_accuracy"]
-METRIC_NAMES = {
-    "acc": "ACC",
-    "bwt": "BWT",
-    "fwt": "FWT",
-    "forgetting": "Forgetting",
-    "learning_accuracy": "Learning acc.",
-}
+# The metrics are not listed here: Go's metric table (results.Table) writes
+# them into summary.json's "metrics" listing (key, label, doc, headline), which
+# load_run reads into Run.metrics; for folders without that listing it takes
+# the keys found in the result.json files (see metric_listing).
+
+# The member of result.json's "metrics" that maps undefined metrics to the reason.
+UNDEFINED = "undefined"
 # Cost columns of Run.results.
 COSTS = ["train_seconds", "eval_seconds", "steps_per_second", "params", "peak_rss_mib"]
 
@@ -55,8 +56,8 @@ def _read_json(path):
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     schema = data.get("schema", "")
-    if schema != SCHEMA:
-        raise ValueError(f"{path}: schema {schema!r} is not {SCHEMA!r} (this reader supports only {SCHEMA})")
+    if schema not in SCHEMAS:
+        raise ValueError(f"{path}: schema {schema!r} is not one of {SCHEMAS} (this reader supports only those)")
     return data
 
 
@@ -67,11 +68,32 @@ class Run:
     dir: str
     config: dict
     # One row per result.json: strategy, seed, status, error, tasks_done,
-    # the metrics (NaN unless status is "ok"), the costs, and R (a numpy
-    # array, possibly with fewer rows than tasks) and b.
+    # one column per metric key (NaN unless status is "ok", and where the
+    # metric is undefined), the costs, and R (a numpy array, possibly with
+    # fewer rows than tasks) and b.
     results: pd.DataFrame
     label: str = ""
     tasks: list = field(default_factory=list)
+    # The metrics, in table order: dicts with "key", "label", "doc" and
+    # "headline" (see metric_listing).
+    metrics: list = field(default_factory=list)
+
+    @property
+    def metric_keys(self):
+        """The metric keys (columns of results), in table order."""
+        return [m["key"] for m in self.metrics]
+
+    @property
+    def headline_keys(self):
+        """The keys of the headline metrics (those of the bar charts)."""
+        return [m["key"] for m in self.metrics if m.get("headline", True)]
+
+    def metric_label(self, key):
+        """The label of a metric, e.g. "ACC" for "acc"."""
+        for m in self.metrics:
+            if m["key"] == key:
+                return m["label"]
+        return default_label(key)
 
     @property
     def strategies(self):
@@ -107,15 +129,73 @@ def find_run(path):
         "set CLGRAPH_RUN (or the path in the first cell) to a folder written by 'clgraph run'")
 
 
+def default_label(key):
+    """A label for a metric key when the files give none: "acc" -> "ACC",
+    "learning_accuracy" -> "Learning accuracy"."""
+    return key.upper() if len(key) <= 3 else key.replace("_", " ").capitalize()
+
+
+def metric_listing(path, result_metrics=()):
+    """The metrics of the run folder at path, in table order, as dicts with
+    "key", "label", "doc" and "headline": summary.json's "metrics" listing
+    when it has one; otherwise (folders written before the listing) the keys
+    of the result.json "metrics" objects given in result_metrics, then of
+    summary.json's per-strategy metrics, in order of first appearance, with
+    default_label labels, every one a headline metric."""
+    summ = {}
+    spath = os.path.join(path, "summary.json")
+    if os.path.exists(spath):
+        summ = _read_json(spath)
+    listing = summ.get("metrics")
+    if listing:
+        return [{"key": m["key"], "label": m.get("label") or default_label(m["key"]), "doc": m.get("doc", ""),
+                 "headline": bool(m.get("headline", True))} for m in listing]
+    keys = []
+    sources = list(result_metrics) + [s.get("metrics") or {} for s in summ.get("strategies") or []]
+    for ms in sources:
+        for k in ms or {}:
+            if k != UNDEFINED and k not in keys:
+                keys.append(k)
+    return [{"key": k, "label": default_label(k), "doc": "", "headline": True} for k in keys]
+
+
+# config.json v2 keys of the run spec -> the flat keys of v1 (and of this module's tables).
+_SPEC_FLAT = {"stream": "stream", "scenario": "scenario", "protocol": "protocol", "class_order": "class_order",
+              "iterations": "iterations", "batch": "batch_size", "eval_batch": "eval_batch", "lr": "learning_rate",
+              "hidden": "hidden"}
+
+
+def _normalize_config(config):
+    """Give config.json of either schema both layouts: config["spec"] (the run spec, v2) and the
+    flat keys of v1 (stream, scenario, protocol, iterations, batch_size, learning_rate, ...)."""
+    extra = config.setdefault("extra", {}) or {}
+    spec = config.get("spec")
+    if spec is None:  # v1: build the spec from the flat settings
+        spec = {k: config.get(flat) for k, flat in _SPEC_FLAT.items()}
+        spec["lr"] = num(config.get("learning_rate"))
+        spec["batch"] = config.get("batch_size")
+        for k in ("train_limit", "test_limit", "checkpoint_every"):
+            spec[k] = extra.get(k, 0)
+        spec["tasks"] = len(config.get("tasks") or [])
+        config["spec"] = spec
+    else:
+        for k, flat in _SPEC_FLAT.items():
+            config[flat] = spec.get(k)
+        for k in ("train_limit", "test_limit"):
+            extra.setdefault(k, spec.get(k, 0))
+    config["learning_rate"] = num(config.get("learning_rate"))
+    return config
+
+
 def load_run(path, label=""):
     """Load the run directory at path (config.json and every result.json)."""
     path = os.path.abspath(os.path.expanduser(path))
     cfg_path = os.path.join(path, "config.json")
     if not os.path.exists(cfg_path):
         raise FileNotFoundError(f"{path} is not a clgraph run directory: no config.json")
-    config = _read_json(cfg_path)
-    config["learning_rate"] = num(config.get("learning_rate"))
+    config = _normalize_config(_read_json(cfg_path))
     rows = []
+    result_metrics = []
     for root, _dirs, files in os.walk(path):
         if "result.json" not in files or os.path.samefile(root, path):
             continue
@@ -125,6 +205,7 @@ def load_run(path, label=""):
         if R.size == 0:
             R = np.zeros((0, T))
         m = r.get("metrics") or {}
+        result_metrics.append(m)
         c = r.get("cost") or {}
         row = {
             "strategy": r["strategy"],
@@ -135,8 +216,10 @@ def load_run(path, label=""):
             "R": R,
             "b": np.array([num(v) for v in (r.get("b") or [])], dtype=float),
         }
-        for k in METRICS:
-            row[k] = num(m.get(k)) if m else math.nan
+        undefined = m.get(UNDEFINED) or {}
+        for k in m:
+            if k != UNDEFINED:
+                row[k] = math.nan if k in undefined else num(m[k])
         row["train_seconds"] = num(c.get("train_seconds", 0))
         row["eval_seconds"] = num(c.get("eval_seconds", 0))
         row["steps_per_second"] = num(c.get("steps_per_second", 0))
@@ -144,8 +227,12 @@ def load_run(path, label=""):
         rss = int(c.get("peak_rss_bytes", 0))
         row["peak_rss_mib"] = rss / 2**20 if rss > 0 else math.nan
         rows.append(row)
-    cols = ["strategy", "seed", "status", "error", "tasks_done", "R", "b"] + METRICS + COSTS
-    df = pd.DataFrame(rows, columns=cols)
+    metrics = metric_listing(path, result_metrics)
+    keys = [mt["key"] for mt in metrics]
+    cols = ["strategy", "seed", "status", "error", "tasks_done", "R", "b"] + keys + COSTS
+    df = pd.DataFrame(rows, columns=cols)  # a metric a result lacks is NaN
+    if keys:
+        df[keys] = df[keys].astype(float)
     order = {s: i for i, s in enumerate(config.get("strategies") or [])}
     seeds = {s: i for i, s in enumerate(config.get("seeds") or [])}
     if not df.empty:
@@ -158,7 +245,7 @@ def load_run(path, label=""):
             if rp.R.shape[1]:
                 tasks = [str(i) for i in range(rp.R.shape[1])]
                 break
-    return Run(dir=path, config=config, results=df, label=label, tasks=tasks)
+    return Run(dir=path, config=config, results=df, label=label, tasks=tasks, metrics=metrics)
 
 
 def fmt_stat(values, decimals=3):
@@ -172,16 +259,17 @@ def fmt_stat(values, decimals=3):
 
 
 def metrics_table(run, label_by_run=False):
-    """Strategies x metrics: mean ± sample std over the "ok" results."""
+    """Strategies x metrics (run.metrics, columns labelled): mean ± sample
+    std over the "ok" results that have the metric ("n/a" if none)."""
     rows = []
     for s in run.strategies:
         sub = run.results[run.results["strategy"] == s] if not run.results.empty else run.results
         ok = sub[sub["status"] == "ok"] if not sub.empty else sub
         row = {"strategy": f"{s} ({run.label})" if label_by_run and run.label else s,
                "ok": len(ok), "failed": len(sub) - len(ok)}
-        for k in METRICS:
+        for k in run.metric_keys:
             vals = ok[k].dropna() if not ok.empty else []
-            row[METRIC_NAMES[k]] = fmt_stat(vals) if len(ok) else "n/a"
+            row[run.metric_label(k)] = fmt_stat(vals) if len(ok) else "n/a"
         rows.append(row)
     return pd.DataFrame(rows).set_index("strategy")
 
@@ -236,8 +324,11 @@ def check_summary(run, tol=1e-9):
     bad = []
     for s in summ.get("strategies") or []:
         ok = run.results[(run.results["strategy"] == s["strategy"]) & (run.results["status"] == "ok")]
-        for k in METRICS:
-            st = s["metrics"][k]
+        for k in run.metric_keys:
+            st = (s.get("metrics") or {}).get(k)
+            if st is None:
+                bad.append(f"{s['strategy']} {k}: not in summary.json")
+                continue
             vals = ok[k].dropna()
             if st["n"] != len(vals):
                 bad.append(f"{s['strategy']} {k}: n {st['n']} vs {len(vals)}")

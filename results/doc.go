@@ -1,6 +1,8 @@
 // Package results defines the on-disk format of clgraph experiment runs and
 // the continual-learning metrics (ACC, BWT, FWT, forgetting, learning
-// accuracy) computed from accuracy matrices. It depends only on the standard
+// accuracy) computed from accuracy matrices. The metrics are the entries of
+// one table, Table, that every writer, reader, summary and report loops
+// over, so adding a metric is adding an entry. It depends only on the standard
 // library, so notebooks, report generators and other tools can read runs
 // without pulling in any training code.
 //

@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -98,47 +99,145 @@ func fromJ2(m [][]jfloat) [][]float64 {
 	return out
 }
 
-type metricsJSON struct {
-	ACC              jfloat `json:"acc"`
-	BWT              jfloat `json:"bwt"`
-	FWT              jfloat `json:"fwt"`
-	Forgetting       jfloat `json:"forgetting"`
-	LearningAccuracy jfloat `json:"learning_accuracy"`
-}
-
-// MarshalJSON encodes m, writing non-finite values as "NaN", "Inf" or "-Inf".
+// MarshalJSON encodes m as an object from metric key to value, in the order
+// of Keys, writing non-finite values as "NaN", "Inf" or "-Inf". An undefined
+// metric is written as null, and the member "undefined" maps the keys of the
+// undefined metrics to the reasons (it is omitted when there are none).
 func (m Metrics) MarshalJSON() ([]byte, error) {
-	return json.Marshal(metricsJSON{jfloat(m.ACC), jfloat(m.BWT), jfloat(m.FWT), jfloat(m.Forgetting), jfloat(m.LearningAccuracy)})
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	var undef []string
+	for _, k := range m.Keys() {
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		buf.Write(kb)
+		buf.WriteByte(':')
+		v, ok := m.values[k]
+		if !ok {
+			buf.WriteString("null")
+			undef = append(undef, k)
+			continue
+		}
+		vb, err := jfloat(v).MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(vb)
+	}
+	if len(undef) > 0 {
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"` + undefinedKey + `":{`)
+		for i, k := range undef {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			kb, _ := json.Marshal(k)
+			rb, _ := json.Marshal(m.undefined[k])
+			buf.Write(kb)
+			buf.WriteByte(':')
+			buf.Write(rb)
+		}
+		buf.WriteByte('}')
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
-// UnmarshalJSON decodes m, accepting the encodings written by MarshalJSON.
+// UnmarshalJSON decodes m, accepting the encodings written by MarshalJSON;
+// every member other than "undefined" is a metric, whether or not Table
+// lists it. It replaces what m held.
 func (m *Metrics) UnmarshalJSON(data []byte) error {
-	a := metricsJSON{jfloat(m.ACC), jfloat(m.BWT), jfloat(m.FWT), jfloat(m.Forgetting), jfloat(m.LearningAccuracy)}
-	if err := json.Unmarshal(data, &a); err != nil {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	*m = Metrics{float64(a.ACC), float64(a.BWT), float64(a.FWT), float64(a.Forgetting), float64(a.LearningAccuracy)}
+	var out Metrics
+	if u, ok := raw[undefinedKey]; ok {
+		if err := json.Unmarshal(u, &out.undefined); err != nil {
+			return fmt.Errorf("metrics.%s: %w", undefinedKey, err)
+		}
+		if len(out.undefined) == 0 {
+			out.undefined = nil
+		}
+		delete(raw, undefinedKey)
+	}
+	for k, r := range raw {
+		if _, ok := out.undefined[k]; ok {
+			continue
+		}
+		var v jfloat
+		if err := json.Unmarshal(r, &v); err != nil {
+			return fmt.Errorf("metrics.%s: %w", k, err)
+		}
+		if out.values == nil {
+			out.values = make(map[string]float64, len(raw))
+		}
+		out.values[k] = float64(v)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON encodes s as an object from metric key to Stat, in the order
+// of Keys.
+func (s MetricStats) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, k := range s.Keys() {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		sb, err := s.stats[k].MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(sb)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON decodes s, accepting the encodings written by MarshalJSON;
+// every member is a metric, whether or not Table lists it. It replaces what
+// s held.
+func (s *MetricStats) UnmarshalJSON(data []byte) error {
+	var st map[string]Stat
+	if err := json.Unmarshal(data, &st); err != nil {
+		return err
+	}
+	if len(st) == 0 {
+		st = nil
+	}
+	*s = MetricStats{st}
 	return nil
 }
 
 type statJSON struct {
-	Mean jfloat `json:"mean"`
-	Std  jfloat `json:"std"`
-	N    int    `json:"n"`
+	Mean      jfloat `json:"mean"`
+	Std       jfloat `json:"std"`
+	N         int    `json:"n"`
+	Undefined string `json:"undefined,omitempty"`
 }
 
 // MarshalJSON encodes s, writing non-finite values as "NaN", "Inf" or "-Inf".
 func (s Stat) MarshalJSON() ([]byte, error) {
-	return json.Marshal(statJSON{jfloat(s.Mean), jfloat(s.Std), s.N})
+	return json.Marshal(statJSON{jfloat(s.Mean), jfloat(s.Std), s.N, s.Undefined})
 }
 
 // UnmarshalJSON decodes s, accepting the encodings written by MarshalJSON.
 func (s *Stat) UnmarshalJSON(data []byte) error {
-	a := statJSON{jfloat(s.Mean), jfloat(s.Std), s.N}
+	a := statJSON{jfloat(s.Mean), jfloat(s.Std), s.N, s.Undefined}
 	if err := json.Unmarshal(data, &a); err != nil {
 		return err
 	}
-	*s = Stat{float64(a.Mean), float64(a.Std), a.N}
+	*s = Stat{float64(a.Mean), float64(a.Std), a.N, a.Undefined}
 	return nil
 }
 
@@ -207,30 +306,5 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		Strategy: a.Strategy, Seed: a.Seed, Status: a.Status, Error: a.Error,
 		Tasks: a.Tasks, R: fromJ2(a.R), B: fromJ(a.B), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved,
 	}
-	return nil
-}
-
-// MarshalJSON encodes c; a non-finite LearningRate is written as a string.
-func (c Config) MarshalJSON() ([]byte, error) {
-	type plain Config
-	return json.Marshal(struct {
-		plain
-		LearningRate jfloat `json:"learning_rate"`
-	}{plain(c), jfloat(c.LearningRate)})
-}
-
-// UnmarshalJSON decodes c, accepting the encodings written by MarshalJSON.
-func (c *Config) UnmarshalJSON(data []byte) error {
-	type plain Config
-	var p plain
-	a := struct {
-		*plain
-		LearningRate jfloat `json:"learning_rate"`
-	}{plain: &p}
-	if err := json.Unmarshal(data, &a); err != nil {
-		return err
-	}
-	p.LearningRate = float64(a.LearningRate)
-	*c = Config(p)
 	return nil
 }

@@ -3,44 +3,313 @@ package results
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
 )
 
-// Metrics are the standard continual-learning summary metrics of one
-// accuracy matrix. See Compute for their definitions.
+// Keys of the standard metrics of Table: their names in result.json and
+// summary.json.
+const (
+	KeyACC              = "acc"
+	KeyBWT              = "bwt"
+	KeyFWT              = "fwt"
+	KeyForgetting       = "forgetting"
+	KeyLearningAccuracy = "learning_accuracy"
+)
+
+// Input is what a metric is computed from. Compute validates it before any
+// metric sees it: R is T×T with T >= 1, B has length T, every value is
+// finite and in [0,1]. Fields may be added (for example the scenario, for
+// metrics that are undefined in some scenarios); metrics read only those they
+// need.
+type Input struct {
+	// R[i][j] is the test accuracy on task j after training on tasks 0..i.
+	R [][]float64
+	// B[j] is the accuracy of the randomly initialised model on task j.
+	B []float64
+}
+
+// T returns the number of tasks.
+func (in Input) T() int { return len(in.R) }
+
+// Metric is one entry of the metric table (see Table): everything the
+// writers, readers, summaries, reports and notebooks need to know about one
+// metric.
+type Metric struct {
+	// Key names the metric in result.json ("metrics") and summary.json
+	// ("strategies[].metrics"), e.g. "acc": lower-case letters, digits and
+	// '_', unique, and never "undefined" (reserved in result.json).
+	Key string
+	// Label heads the metric's column in tables and names it in plots, e.g.
+	// "ACC" or "Learning acc.".
+	Label string
+	// Doc explains the metric in a short lower-case phrase without a final
+	// period, shown after its label in the reports' legends
+	// ("ACC: average final accuracy").
+	Doc string
+	// Headline puts the metric in the condensed views: the report's bar
+	// chart, the sweep summary's best-setting table and the notebooks' bar
+	// chart. The full tables show every metric.
+	Headline bool
+	// Primary marks the metric that ranks settings (the sweep summary picks
+	// each strategy's setting with the best mean of it); see PrimaryMetric.
+	Primary bool
+	// LowerIsBetter is set for metrics where smaller values are better
+	// (forgetting); the ranking by the primary metric honours it.
+	LowerIsBetter bool
+	// Undefined returns why the metric is undefined for in (e.g. "needs at
+	// least 2 tasks"), or "" when it is defined; nil means always defined.
+	// Compute then records the reason instead of a value, and the summaries
+	// leave the result out of the metric's mean and show the reason.
+	Undefined func(in Input) string
+	// ZeroWhenUndefined makes Compute record 0 instead of the reason when the
+	// metric is undefined: the convention of the files written so far (BWT,
+	// FWT and forgetting of a single task are 0).
+	ZeroWhenUndefined bool
+	// Value computes the metric from a validated input where it is defined.
+	Value func(in Input) float64
+}
+
+// undefinedKey is the member of result.json's "metrics" object that maps the
+// keys of undefined metrics to the reasons.
+const undefinedKey = "undefined"
+
+// needTasks returns an Undefined function for metrics that need at least n
+// tasks.
+func needTasks(n int) func(in Input) string {
+	return func(in Input) string {
+		if in.T() < n {
+			return fmt.Sprintf("needs at least %d tasks (T = %d)", n, in.T())
+		}
+		return ""
+	}
+}
+
+// Table lists the metrics, in the order of every table, file and plot that
+// shows them. Every consumer (Compute, result.json and summary.json, Summary,
+// MarkdownSummary, WriteTable, the report in results/report, the sweep
+// summary, the notebooks through summary.json's "metrics" listing) loops over
+// it, so adding a metric is adding an entry here (and a test of its values).
+// Keys are part of the file format: never rename or reuse one. Tests may
+// replace Table temporarily; it must not change while a run is written or
+// read.
+var Table = []Metric{
+	{
+		Key: KeyACC, Label: "ACC", Doc: "average final accuracy",
+		Headline: true, Primary: true,
+		Value: func(in Input) float64 { return ACC(in.R) },
+	},
+	{
+		Key: KeyBWT, Label: "BWT", Doc: "backward transfer (negative means forgetting)",
+		Headline: true, Undefined: needTasks(2), ZeroWhenUndefined: true,
+		Value: func(in Input) float64 { return BWT(in.R) },
+	},
+	{
+		Key: KeyFWT, Label: "FWT", Doc: "forward transfer against the untrained model",
+		Headline: true, Undefined: needTasks(2), ZeroWhenUndefined: true,
+		Value: func(in Input) float64 { return FWT(in.R, in.B) },
+	},
+	{
+		Key: KeyForgetting, Label: "Forgetting", Doc: "average drop from a task's best accuracy",
+		Headline: true, LowerIsBetter: true, Undefined: needTasks(2), ZeroWhenUndefined: true,
+		Value: func(in Input) float64 { return Forgetting(in.R) },
+	},
+	{
+		Key: KeyLearningAccuracy, Label: "Learning acc.", Doc: "accuracy on each task right after training on it",
+		Value: func(in Input) float64 { return LearningAccuracy(in.R) },
+	},
+}
+
+// LookupMetric returns the entry of Table with the given key.
+func LookupMetric(key string) (Metric, bool) {
+	for _, m := range Table {
+		if m.Key == key {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+// PrimaryMetric returns the entry of Table marked Primary (the first one if
+// several are), or Table[0] if none is.
+func PrimaryMetric() Metric {
+	for _, m := range Table {
+		if m.Primary {
+			return m
+		}
+	}
+	return Table[0]
+}
+
+// HeadlineMetrics returns the entries of Table marked Headline, in order.
+func HeadlineMetrics() []Metric {
+	var out []Metric
+	for _, m := range Table {
+		if m.Headline {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Metrics are the values of the metrics of Table for one accuracy matrix, by
+// key: each metric has a value or, when it is undefined for the matrix, the
+// reason why. See Compute for their definitions. Metrics behaves like a
+// value: Set and SetUndefined change m only, never copies of it. The zero
+// Metrics holds no metric.
 type Metrics struct {
-	// ACC is the average accuracy over all tasks after training on the last task.
-	ACC float64 `json:"acc"`
-	// BWT is the backward transfer (negative values mean forgetting).
-	BWT float64 `json:"bwt"`
-	// FWT is the forward transfer relative to the randomly initialised model.
-	FWT float64 `json:"fwt"`
-	// Forgetting is the average forgetting of Chaudhry et al. (2018).
-	Forgetting float64 `json:"forgetting"`
-	// LearningAccuracy is the average accuracy on each task right after training on it.
-	LearningAccuracy float64 `json:"learning_accuracy"`
+	values    map[string]float64 // nil when empty
+	undefined map[string]string  // nil when empty
+}
+
+// Get returns the value of the metric key, or NaN when m has no value for it
+// (it is undefined, or was not computed).
+func (m Metrics) Get(key string) float64 {
+	if v, ok := m.values[key]; ok {
+		return v
+	}
+	return math.NaN()
+}
+
+// Lookup returns the value of the metric key and whether m has one.
+func (m Metrics) Lookup(key string) (float64, bool) {
+	v, ok := m.values[key]
+	return v, ok
+}
+
+// Reason returns why the metric key is undefined, or "" when it is not
+// recorded as undefined.
+func (m Metrics) Reason(key string) string { return m.undefined[key] }
+
+// Set records v as the value of the metric key.
+func (m *Metrics) Set(key string, v float64) {
+	m.values = cloneWith(m.values, key, v)
+	if _, ok := m.undefined[key]; ok {
+		m.undefined = cloneWithout(m.undefined, key)
+	}
+}
+
+// SetUndefined records that the metric key is undefined, for the given
+// (non-empty) reason.
+func (m *Metrics) SetUndefined(key, reason string) {
+	m.undefined = cloneWith(m.undefined, key, reason)
+	if _, ok := m.values[key]; ok {
+		m.values = cloneWithout(m.values, key)
+	}
+}
+
+// Keys returns the keys m has a value or a reason for: those of Table in
+// table order, then any others (read from a file written with a larger
+// table) in sorted order.
+func (m Metrics) Keys() []string {
+	return orderedKeys(func(k string) bool {
+		_, v := m.values[k]
+		_, u := m.undefined[k]
+		return v || u
+	}, m.values, m.undefined)
+}
+
+// String formats m as "acc=0.7 bwt=-0.25 ... fwt=undefined(reason)".
+func (m Metrics) String() string {
+	parts := make([]string, 0, len(m.values)+len(m.undefined))
+	for _, k := range m.Keys() {
+		if v, ok := m.values[k]; ok {
+			parts = append(parts, k+"="+strconv.FormatFloat(v, 'g', -1, 64))
+		} else {
+			parts = append(parts, k+"=undefined("+m.undefined[k]+")")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// cloneWith returns a copy of m (nil allowed) with m[k] = v.
+func cloneWith[V any](m map[string]V, k string, v V) map[string]V {
+	out := make(map[string]V, len(m)+1)
+	maps.Copy(out, m)
+	out[k] = v
+	return out
+}
+
+// cloneWithout returns a copy of m without k, nil when that leaves it empty.
+func cloneWithout[V any](m map[string]V, k string) map[string]V {
+	out := maps.Clone(m)
+	delete(out, k)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// orderedKeys returns the keys of Table for which has is true, in table
+// order, then the other keys of the maps, sorted.
+func orderedKeys[A, B any](has func(string) bool, a map[string]A, b map[string]B) []string {
+	var out []string
+	known := map[string]bool{}
+	for _, mt := range Table {
+		known[mt.Key] = true
+		if has(mt.Key) {
+			out = append(out, mt.Key)
+		}
+	}
+	var extra []string
+	for k := range a {
+		if !known[k] {
+			extra = append(extra, k)
+		}
+	}
+	for k := range b {
+		if _, dup := a[k]; !known[k] && !dup {
+			extra = append(extra, k)
+		}
+	}
+	slices.Sort(extra)
+	return append(out, extra...)
 }
 
 // Compute validates the accuracy matrix R and the random-initialisation
-// baseline b and returns all metrics.
+// baseline b and returns every metric of Table.
 //
 // R[i][j] is the test accuracy (a fraction in [0,1]) on task j after training
 // on tasks 0..i, so R must be T×T with T >= 1; b[j] is the accuracy of the
 // randomly initialised model on task j and must have length T. Every value
 // must be finite and lie in [0,1]; otherwise Compute returns an error that
-// names the offending entry. With T == 1, BWT, FWT and Forgetting are
-// undefined and reported as 0.
+// names the offending entry. A metric whose Undefined function gives a
+// reason is recorded as undefined with that reason, or as 0 when it is
+// ZeroWhenUndefined: with T == 1, BWT, FWT and Forgetting are undefined and
+// reported as 0.
 func Compute(R [][]float64, b []float64) (Metrics, error) {
 	if err := validate(R, b); err != nil {
 		return Metrics{}, err
 	}
-	return Metrics{
-		ACC:              ACC(R),
-		BWT:              BWT(R),
-		FWT:              FWT(R, b),
-		Forgetting:       Forgetting(R),
-		LearningAccuracy: LearningAccuracy(R),
-	}, nil
+	in := Input{R: R, B: b}
+	var m Metrics
+	for _, mt := range Table {
+		reason := ""
+		if mt.Undefined != nil {
+			reason = mt.Undefined(in)
+		}
+		switch {
+		case reason == "":
+			if m.values == nil {
+				m.values = make(map[string]float64, len(Table))
+			}
+			m.values[mt.Key] = mt.Value(in)
+		case mt.ZeroWhenUndefined:
+			if m.values == nil {
+				m.values = make(map[string]float64, len(Table))
+			}
+			m.values[mt.Key] = 0
+		default:
+			if m.undefined == nil {
+				m.undefined = map[string]string{}
+			}
+			m.undefined[mt.Key] = reason
+		}
+	}
+	return m, nil
 }
 
 func validate(R [][]float64, b []float64) error {
@@ -194,6 +463,11 @@ type Stat struct {
 	Std float64 `json:"std"`
 	// N is the number of values.
 	N int `json:"n"`
+	// Undefined says why the metric is undefined for some or all of the
+	// results aggregated (the distinct reasons, joined by "; "); those
+	// results are not among the N values. "" when it is defined for all; it
+	// is omitted from JSON when empty.
+	Undefined string `json:"undefined,omitempty"`
 }
 
 // Summarize returns the mean and sample standard deviation (n-1 in the

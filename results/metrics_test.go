@@ -39,35 +39,35 @@ func TestMetricsHandComputed(t *testing.T) {
 		name string
 		R    [][]float64
 		b    []float64
-		want Metrics
+		want map[string]float64
 	}{
-		{"R1", r1, b1, Metrics{
+		{"R1", r1, b1, map[string]float64{
 			// ACC = (0.5 + 0.7 + 0.9) / 3 = 2.1 / 3 = 0.7
-			ACC: 0.7,
+			KeyACC: 0.7,
 			// BWT = ((0.5-0.9) + (0.7-0.8)) / 2 = (-0.4 - 0.1) / 2 = -0.25
-			BWT: -0.25,
+			KeyBWT: -0.25,
 			// FWT = ((R[0][1]-b[1]) + (R[1][2]-b[2])) / 2 = ((0.1-0.2) + (0.3-0.1)) / 2 = 0.05
-			FWT: 0.05,
+			KeyFWT: 0.05,
 			// f0 = max(0.9, 0.6) - 0.5 = 0.4; f1 = max(0.1, 0.8) - 0.7 = 0.1; F = 0.25
-			Forgetting: 0.25,
+			KeyForgetting: 0.25,
 			// LA = (0.9 + 0.8 + 0.9) / 3 = 2.6 / 3
-			LearningAccuracy: 2.6 / 3,
+			KeyLearningAccuracy: 2.6 / 3,
 		}},
-		{"R2", r2, b2, Metrics{
+		{"R2", r2, b2, map[string]float64{
 			// ACC = (0.6 + 0.75 + 1.0) / 3 = 2.35 / 3
-			ACC: 2.35 / 3,
+			KeyACC: 2.35 / 3,
 			// BWT = ((0.6-0.8) + (0.75-0.7)) / 2 = (-0.2 + 0.05) / 2 = -0.075
-			BWT: -0.075,
+			KeyBWT: -0.075,
 			// FWT = ((0.0-0.5) + (0.1-0.5)) / 2 = -0.45
-			FWT: -0.45,
+			KeyFWT: -0.45,
 			// f0 = max(0.8, 0.9) - 0.6 = 0.3; f1 = max(0.0, 0.7) - 0.75 = -0.05; F = 0.125
-			Forgetting: 0.125,
+			KeyForgetting: 0.125,
 			// LA = (0.8 + 0.7 + 1.0) / 3 = 2.5 / 3
-			LearningAccuracy: 2.5 / 3,
+			KeyLearningAccuracy: 2.5 / 3,
 		}},
-		{"T1", [][]float64{{0.7}}, []float64{0.1}, Metrics{
+		{"T1", [][]float64{{0.7}}, []float64{0.1}, map[string]float64{
 			// One task: ACC = LA = R[0][0]; BWT, FWT, Forgetting are defined as 0.
-			ACC: 0.7, LearningAccuracy: 0.7,
+			KeyACC: 0.7, KeyBWT: 0, KeyFWT: 0, KeyForgetting: 0, KeyLearningAccuracy: 0.7,
 		}},
 	}
 	for _, c := range cases {
@@ -82,17 +82,26 @@ func TestMetricsHandComputed(t *testing.T) {
 					t.Errorf("%s = %v, want %v", name, got, want)
 				}
 			}
-			check("ACC", got.ACC, c.want.ACC)
-			check("BWT", got.BWT, c.want.BWT)
-			check("FWT", got.FWT, c.want.FWT)
-			check("Forgetting", got.Forgetting, c.want.Forgetting)
-			check("LearningAccuracy", got.LearningAccuracy, c.want.LearningAccuracy)
-			// The individual functions agree with Compute.
-			check("ACC()", ACC(c.R), got.ACC)
-			check("BWT()", BWT(c.R), got.BWT)
-			check("FWT()", FWT(c.R, c.b), got.FWT)
-			check("Forgetting()", Forgetting(c.R), got.Forgetting)
-			check("LearningAccuracy()", LearningAccuracy(c.R), got.LearningAccuracy)
+			if len(got.Keys()) != len(c.want) {
+				t.Errorf("Compute gave metrics %v, want %d", got.Keys(), len(c.want))
+			}
+			check("ACC", got.Get(KeyACC), c.want[KeyACC])
+			check("BWT", got.Get(KeyBWT), c.want[KeyBWT])
+			check("FWT", got.Get(KeyFWT), c.want[KeyFWT])
+			check("Forgetting", got.Get(KeyForgetting), c.want[KeyForgetting])
+			check("LearningAccuracy", got.Get(KeyLearningAccuracy), c.want[KeyLearningAccuracy])
+			// The individual functions agree with Compute, bit for bit.
+			same := func(name string, fn, table float64) {
+				t.Helper()
+				if math.Float64bits(fn) != math.Float64bits(table) {
+					t.Errorf("%s = %v, Compute gave %v", name, fn, table)
+				}
+			}
+			same("ACC()", ACC(c.R), got.Get(KeyACC))
+			same("BWT()", BWT(c.R), got.Get(KeyBWT))
+			same("FWT()", FWT(c.R, c.b), got.Get(KeyFWT))
+			same("Forgetting()", Forgetting(c.R), got.Get(KeyForgetting))
+			same("LearningAccuracy()", LearningAccuracy(c.R), got.Get(KeyLearningAccuracy))
 		})
 	}
 }
@@ -183,9 +192,9 @@ func TestStatString(t *testing.T) {
 		s    Stat
 		want string
 	}{
-		{Stat{0.853, 0.012, 3}, "0.853 ± 0.012"},
-		{Stat{0.5, 0, 1}, "0.500 ± 0.000"},
-		{Stat{-0.25, 0.0504, 2}, "-0.250 ± 0.050"},
+		{Stat{Mean: 0.853, Std: 0.012, N: 3}, "0.853 ± 0.012"},
+		{Stat{Mean: 0.5, Std: 0, N: 1}, "0.500 ± 0.000"},
+		{Stat{Mean: -0.25, Std: 0.0504, N: 2}, "-0.250 ± 0.050"},
 		{Stat{}, "n/a"},
 	}
 	for _, c := range cases {
@@ -193,7 +202,7 @@ func TestStatString(t *testing.T) {
 			t.Errorf("%+v.String() = %q, want %q", c.s, got, c.want)
 		}
 	}
-	if got := (Stat{1234.56, 7.8, 2}).Format(0); got != "1235 ± 8" {
+	if got := (Stat{Mean: 1234.56, Std: 7.8, N: 2}).Format(0); got != "1235 ± 8" {
 		t.Errorf("Format(0) = %q", got)
 	}
 }

@@ -16,15 +16,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clgraph/clgraph/runspec"
 )
 
 // SchemaVersion identifies the run directory format written by this package.
 // It is stored in config.json, result.json and summary.json.
-const SchemaVersion = "clgraph.run/v1"
+const SchemaVersion = "clgraph.run/v2"
 
 const (
 	schemaPrefix  = "clgraph.run/v"
-	schemaCurrent = 1
+	schemaCurrent = 2
 )
 
 // Result statuses.
@@ -61,26 +63,12 @@ type Config struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Command is the command line (os.Args) that produced the run.
 	Command []string `json:"command"`
-	// Stream names the data stream, e.g. "split-mnist".
-	Stream string `json:"stream"`
-	// Scenario is the continual-learning scenario, e.g. "task-il" or "class-il".
-	Scenario string `json:"scenario"`
-	// Protocol names the evaluation protocol.
-	Protocol string `json:"protocol"`
+	// Spec is the run spec every result of the folder shares, as the runner used it (stream,
+	// scenario, protocol settings, checkpoint cadence; Strategy and Seed empty: they are listed
+	// in Strategies and Seeds).
+	Spec runspec.Spec `json:"spec"`
 	// Tasks are the task names in training order, e.g. "0/1".
 	Tasks []string `json:"tasks"`
-	// ClassOrder is the order in which classes are presented.
-	ClassOrder []int `json:"class_order"`
-	// Iterations is the number of training iterations per task.
-	Iterations int `json:"iterations"`
-	// BatchSize is the training mini-batch size.
-	BatchSize int `json:"batch_size"`
-	// EvalBatch is the evaluation batch size.
-	EvalBatch int `json:"eval_batch"`
-	// LearningRate is the optimiser learning rate.
-	LearningRate float64 `json:"learning_rate"`
-	// Hidden lists the hidden layer sizes.
-	Hidden []int `json:"hidden"`
 	// Seeds are the random seeds every strategy is run with.
 	Seeds []int64 `json:"seeds"`
 	// Strategies are the strategy specs, e.g. "ewc:lambda=100", in report order.
@@ -89,9 +77,57 @@ type Config struct {
 	Versions map[string]string `json:"versions"`
 	// Data describes the input data.
 	Data DataInfo `json:"data"`
-	// Extra holds free-form, JSON-encodable settings. Unlike the typed
-	// fields, non-finite floats here cannot be written.
+	// Extra holds free-form, JSON-encodable facts about the run that are not settings (the
+	// BLAS, the number of outputs, a sweep's fingerprint). Unlike the typed fields, non-finite
+	// floats here cannot be written.
 	Extra map[string]any `json:"extra"`
+}
+
+// legacyConfig is config.json as schema v1 wrote it: the settings at the top level, some of
+// them in Extra.
+type legacyConfig struct {
+	Stream       string         `json:"stream"`
+	Scenario     string         `json:"scenario"`
+	Protocol     string         `json:"protocol"`
+	ClassOrder   []int          `json:"class_order"`
+	Iterations   int            `json:"iterations"`
+	BatchSize    int            `json:"batch_size"`
+	EvalBatch    int            `json:"eval_batch"`
+	LearningRate float64        `json:"learning_rate"`
+	Hidden       []int          `json:"hidden"`
+	Extra        map[string]any `json:"extra"`
+}
+
+// UnmarshalJSON reads config.json of schema v2, or of schema v1 (settings at the top level and
+// in extra), into the v2 layout.
+func (c *Config) UnmarshalJSON(data []byte) error {
+	type plain Config
+	var probe struct {
+		Spec json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(data, (*plain)(c)); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(data, &probe); err != nil || len(probe.Spec) > 0 {
+		return err
+	}
+	var l legacyConfig
+	if err := json.Unmarshal(data, &l); err != nil {
+		return err
+	}
+	num := func(k string) int {
+		if v, ok := l.Extra[k].(float64); ok {
+			return int(v)
+		}
+		return 0
+	}
+	c.Spec = runspec.Spec{Stream: l.Stream, Scenario: l.Scenario, Tasks: len(c.Tasks), ClassOrder: l.ClassOrder,
+		TrainLimit: num("train_limit"), TestLimit: num("test_limit"), Protocol: l.Protocol, Iterations: l.Iterations,
+		Batch: l.BatchSize, EvalBatch: l.EvalBatch, LR: l.LearningRate, Hidden: l.Hidden, CheckpointEvery: num("checkpoint_every")}
+	for _, k := range []string{"train_limit", "test_limit", "checkpoint_every", "tasks"} {
+		delete(c.Extra, k)
+	}
+	return nil
 }
 
 // DataInfo identifies the data a run was trained on.
@@ -349,8 +385,8 @@ func baselineCSV(r *Result) []byte {
 
 // checkSchema reports whether s is a schema this package can read.
 func checkSchema(path, s string) error {
-	if s == SchemaVersion {
-		return nil
+	if s == SchemaVersion || s == schemaPrefix+"1" {
+		return nil // v1 differs only in config.json's layout, which Config reads
 	}
 	if s == "" {
 		return fmt.Errorf("results: %s: missing \"schema\" field (want %q): %w", path, SchemaVersion, ErrUnsupportedSchema)

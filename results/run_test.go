@@ -14,9 +14,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clgraph/clgraph/runspec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// metricsOf returns Metrics holding the given values.
+func metricsOf(vals map[string]float64) *Metrics {
+	var m Metrics
+	for k, v := range vals {
+		m.Set(k, v)
+	}
+	return &m
+}
 
 func mustCompute(t testing.TB, R [][]float64, b []float64) *Metrics {
 	t.Helper()
@@ -38,24 +49,15 @@ func testRun(t testing.TB, dir string) *Run {
 	return &Run{
 		Dir: dir,
 		Config: Config{
-			Schema:       SchemaVersion,
-			CreatedAt:    time.Date(2025, 3, 14, 15, 9, 26, 535000000, time.UTC),
-			Command:      []string{"clgraph", "run", "-stream", "split-mnist", "-strategies", "naive;ewc:lambda=100"},
-			Stream:       "split-mnist",
-			Scenario:     "class-il",
-			Protocol:     "single-head",
-			Tasks:        tasks,
-			ClassOrder:   []int{0, 1, 2, 3, 4, 5},
-			Iterations:   500,
-			BatchSize:    128,
-			EvalBatch:    1000,
-			LearningRate: 0.001,
-			Hidden:       []int{400, 400},
-			Seeds:        []int64{1, 2},
-			Strategies:   []string{"naive", "ewc:lambda=100"},
-			Versions:     map[string]string{"go": "go1.26", "clgraph": "v0.1.0", "gorgonia": "v0.9.18"},
-			Data:         DataInfo{Source: "data/mnist", Files: map[string]string{"train-images-idx3-ubyte": "abc123"}},
-			Extra:        map[string]any{"note": "test", "warmup": 1.5, "flags": []any{"a", true}},
+			Schema:     SchemaVersion,
+			CreatedAt:  time.Date(2025, 3, 14, 15, 9, 26, 535000000, time.UTC),
+			Command:    []string{"clgraph", "run", "-stream", "split-mnist", "-strategies", "naive;ewc:lambda=100"},
+			Tasks:      tasks,
+			Seeds:      []int64{1, 2},
+			Strategies: []string{"naive", "ewc:lambda=100"},
+			Versions:   map[string]string{"go": "go1.26", "clgraph": "v0.1.0", "gorgonia": "v0.9.18"},
+			Data:       DataInfo{Source: "data/mnist", Files: map[string]string{"train-images-idx3-ubyte": "abc123"}},
+			Extra:      map[string]any{"note": "test", "warmup": 1.5, "flags": []any{"a", true}}, Spec: runspec.Spec{Stream: "split-mnist", Scenario: "class-il", Protocol: "single-head", ClassOrder: []int{0, 1, 2, 3, 4, 5}, Iterations: 500, Batch: 128, EvalBatch: 1000, LR: 0.001, Hidden: []int{400, 400}},
 		},
 		Results: []*Result{
 			{
@@ -151,12 +153,12 @@ func TestCSVFiles(t *testing.T) {
 func TestNonFiniteRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	nan, inf := math.NaN(), math.Inf(1)
-	cfg := Config{Tasks: []string{"a", "b"}, Seeds: []int64{7}, Strategies: []string{"sgd:lr=10"}, LearningRate: inf}
+	cfg := Config{Tasks: []string{"a", "b"}, Seeds: []int64{7}, Strategies: []string{"sgd:lr=10"}}
 	r := &Result{
 		Strategy: "sgd:lr=10", Seed: 7, Status: StatusOK, Tasks: cfg.Tasks,
 		R:       [][]float64{{0.9, nan}, {nan, math.Inf(-1)}},
 		B:       []float64{0.5, 0.5},
-		Metrics: &Metrics{ACC: nan, BWT: nan, FWT: inf, Forgetting: nan, LearningAccuracy: nan},
+		Metrics: metricsOf(map[string]float64{KeyACC: nan, KeyBWT: nan, KeyFWT: inf, KeyForgetting: nan, KeyLearningAccuracy: nan}),
 		Cost:    Cost{TrainSeconds: 0, Steps: 10, StepsPerSecond: inf, SamplesPerSecond: nan},
 	}
 	if err := WriteConfig(dir, cfg); err != nil {
@@ -186,14 +188,11 @@ func TestNonFiniteRoundTrip(t *testing.T) {
 			}
 		}
 	}
-	if !math.IsNaN(g.Metrics.ACC) || !math.IsInf(g.Metrics.FWT, 1) {
+	if !math.IsNaN(g.Metrics.Get(KeyACC)) || !math.IsInf(g.Metrics.Get(KeyFWT), 1) {
 		t.Errorf("metrics = %+v", g.Metrics)
 	}
 	if !math.IsInf(g.Cost.StepsPerSecond, 1) || !math.IsNaN(g.Cost.SamplesPerSecond) || g.Cost.Steps != 10 {
 		t.Errorf("cost = %+v", g.Cost)
-	}
-	if !math.IsInf(got.Config.LearningRate, 1) {
-		t.Errorf("learning rate = %v", got.Config.LearningRate)
 	}
 	// summary.json decodes, including NaN stats and matrix cells.
 	var sj summaryJSON
@@ -201,7 +200,7 @@ func TestNonFiniteRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(data, &sj); err != nil {
 		t.Fatal(err)
 	}
-	if len(sj.Strategies) != 1 || !math.IsNaN(sj.Strategies[0].Metrics.ACC.Mean) || !math.IsNaN(sj.Strategies[0].MeanR[0][1]) {
+	if len(sj.Strategies) != 1 || !math.IsNaN(sj.Strategies[0].Metrics.Get(KeyACC).Mean) || !math.IsNaN(sj.Strategies[0].MeanR[0][1]) {
 		t.Errorf("summary.json = %s", data)
 	}
 }
@@ -260,7 +259,7 @@ func TestReadErrors(t *testing.T) {
 		}
 	})
 	schemaCases := []struct{ file, schema, want string }{
-		{ConfigFile, "clgraph.run/v2", "newer"},
+		{ConfigFile, "clgraph.run/v3", "newer"},
 		{ConfigFile, "clgraph.run/v0", "unknown schema"},
 		{ConfigFile, "something/else", "unknown schema"},
 		{ConfigFile, "", "missing"},
@@ -323,7 +322,7 @@ func TestReadErrors(t *testing.T) {
 }
 
 func TestWriteConfigSchema(t *testing.T) {
-	if err := WriteConfig(t.TempDir(), Config{Schema: "clgraph.run/v2"}); err == nil {
+	if err := WriteConfig(t.TempDir(), Config{Schema: "clgraph.run/v3"}); err == nil {
 		t.Error("WriteConfig accepted a foreign schema")
 	}
 }
@@ -400,12 +399,12 @@ func TestSummary(t *testing.T) {
 		t.Fatalf("order = %v, want %v", names, want)
 	}
 	naive, ewc := sums[0], sums[1]
-	if naive.OK != 1 || naive.Failed != 1 || naive.Metrics.ACC.N != 1 || len(naive.Failures) != 1 || naive.Failures[0].TasksDone != 1 {
+	if naive.OK != 1 || naive.Failed != 1 || naive.Metrics.Get(KeyACC).N != 1 || len(naive.Failures) != 1 || naive.Failures[0].TasksDone != 1 {
 		t.Errorf("naive summary = %+v", naive)
 	}
 	// ewc ACC: seed 1 (0.85+0.9+0.93)/3 = 0.893333, seed 2 (0.8+0.88+0.94)/3 = 0.873333.
-	if ewc.OK != 2 || !near(ewc.Metrics.ACC.Mean, 0.8833333333333333) || ewc.Metrics.ACC.N != 2 {
-		t.Errorf("ewc ACC = %+v", ewc.Metrics.ACC)
+	if acc := ewc.Metrics.Get(KeyACC); ewc.OK != 2 || !near(acc.Mean, 0.8833333333333333) || acc.N != 2 {
+		t.Errorf("ewc ACC = %+v", acc)
 	}
 	// Mean matrix cell R[2][0] = (0.85 + 0.8) / 2.
 	if ewc.MeanRCount != 2 || !near(ewc.MeanR[2][0], 0.825) {

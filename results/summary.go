@@ -3,23 +3,33 @@ package results
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 )
 
-// MetricStats aggregates each metric over the successful seeds of a strategy.
+// MetricStats aggregates each metric of Table over the successful seeds of a
+// strategy, by key. It behaves like a value: Set changes s only, never copies
+// of it. The zero MetricStats holds no metric.
 type MetricStats struct {
-	// ACC aggregates Metrics.ACC.
-	ACC Stat `json:"acc"`
-	// BWT aggregates Metrics.BWT.
-	BWT Stat `json:"bwt"`
-	// FWT aggregates Metrics.FWT.
-	FWT Stat `json:"fwt"`
-	// Forgetting aggregates Metrics.Forgetting.
-	Forgetting Stat `json:"forgetting"`
-	// LearningAccuracy aggregates Metrics.LearningAccuracy.
-	LearningAccuracy Stat `json:"learning_accuracy"`
+	stats map[string]Stat // nil when empty
+}
+
+// Get returns the aggregate of the metric key; the zero Stat (N == 0, shown
+// as "n/a") when s has none.
+func (s MetricStats) Get(key string) Stat { return s.stats[key] }
+
+// Set records st as the aggregate of the metric key.
+func (s *MetricStats) Set(key string, st Stat) { s.stats = cloneWith(s.stats, key, st) }
+
+// Keys returns the keys s has an aggregate for: those of Table in table
+// order, then any others (read from a file written with a larger table) in
+// sorted order.
+func (s MetricStats) Keys() []string {
+	return orderedKeys(func(k string) bool { _, ok := s.stats[k]; return ok }, s.stats, map[string]bool(nil))
 }
 
 // CostStats aggregates cost fields over the successful seeds of a strategy.
@@ -136,7 +146,12 @@ func summarize(strategy string, rs []*Result, tasks []string) StrategySummary {
 		}
 	}
 	T := len(s.Tasks)
-	var acc, bwt, fwt, fgt, la, train, sps, params []float64
+	type metricValues struct {
+		xs      []float64
+		reasons []string // distinct reasons of the results where it is undefined
+	}
+	mv := make([]metricValues, len(Table))
+	var train, sps, params []float64
 	var sum [][]float64
 	for _, res := range rs {
 		if res.Status != StatusOK {
@@ -147,11 +162,13 @@ func summarize(strategy string, rs []*Result, tasks []string) StrategySummary {
 		s.OK++
 		s.Seeds = append(s.Seeds, res.Seed)
 		if m := res.Metrics; m != nil {
-			acc = append(acc, m.ACC)
-			bwt = append(bwt, m.BWT)
-			fwt = append(fwt, m.FWT)
-			fgt = append(fgt, m.Forgetting)
-			la = append(la, m.LearningAccuracy)
+			for i, mt := range Table {
+				if v, ok := m.Lookup(mt.Key); ok {
+					mv[i].xs = append(mv[i].xs, v)
+				} else if r := m.Reason(mt.Key); r != "" && !slices.Contains(mv[i].reasons, r) {
+					mv[i].reasons = append(mv[i].reasons, r)
+				}
+			}
 		}
 		train = append(train, res.Cost.TrainSeconds)
 		sps = append(sps, res.Cost.StepsPerSecond)
@@ -177,7 +194,12 @@ func summarize(strategy string, rs []*Result, tasks []string) StrategySummary {
 		}
 	}
 	s.MeanR = sum
-	s.Metrics = MetricStats{Summarize(acc), Summarize(bwt), Summarize(fwt), Summarize(fgt), Summarize(la)}
+	s.Metrics.stats = make(map[string]Stat, len(Table))
+	for i, mt := range Table {
+		st := Summarize(mv[i].xs)
+		st.Undefined = strings.Join(mv[i].reasons, "; ")
+		s.Metrics.stats[mt.Key] = st
+	}
 	s.Cost = CostStats{Summarize(train), Summarize(sps), Summarize(params)}
 	return s
 }
@@ -194,6 +216,25 @@ func isSquare(R [][]float64, T int) bool {
 	return true
 }
 
+// metricJSON describes a metric of Table in summary.json's "metrics"
+// listing, for readers that do not know the table (the notebooks).
+type metricJSON struct {
+	Key           string `json:"key"`
+	Label         string `json:"label"`
+	Doc           string `json:"doc"`
+	Headline      bool   `json:"headline"`
+	Primary       bool   `json:"primary"`
+	LowerIsBetter bool   `json:"lower_is_better"`
+}
+
+func metricListing() []metricJSON {
+	out := make([]metricJSON, len(Table))
+	for i, m := range Table {
+		out[i] = metricJSON{m.Key, m.Label, m.Doc, m.Headline, m.Primary, m.LowerIsBetter}
+	}
+	return out
+}
+
 // summaryJSON is the layout of summary.json.
 type summaryJSON struct {
 	Schema     string            `json:"schema"`
@@ -202,18 +243,20 @@ type summaryJSON struct {
 	Protocol   string            `json:"protocol"`
 	Tasks      []string          `json:"tasks"`
 	Seeds      []int64           `json:"seeds"`
+	Metrics    []metricJSON      `json:"metrics"`
 	Strategies []StrategySummary `json:"strategies"`
 }
 
 // WriteSummary writes run.Dir/summary.json (the run's Summary plus the
-// stream, scenario, protocol, tasks and seeds) and run.Dir/summary.md
-// (MarkdownSummary).
+// stream, scenario, protocol, tasks and seeds, and the metrics of Table:
+// key, label, doc, headline, primary and lower_is_better of each, in table
+// order) and run.Dir/summary.md (MarkdownSummary).
 func WriteSummary(run *Run) error {
 	if run == nil {
 		return fmt.Errorf("results: WriteSummary: nil run")
 	}
 	c := run.Config
-	sj := summaryJSON{SchemaVersion, c.Stream, c.Scenario, c.Protocol, c.Tasks, c.Seeds, run.Summary()}
+	sj := summaryJSON{SchemaVersion, c.Spec.Stream, c.Spec.Scenario, c.Spec.Protocol, c.Tasks, c.Seeds, metricListing(), run.Summary()}
 	if err := writeJSON(filepath.Join(run.Dir, SummaryJSONFile), sj); err != nil {
 		return err
 	}
@@ -248,13 +291,13 @@ func MarkdownSummary(run *Run) string {
 	var b strings.Builder
 	c := run.Config
 	title := "clgraph run"
-	if c.Stream != "" || c.Scenario != "" {
-		title += ": " + mdEscape(strings.Trim(c.Stream+" / "+c.Scenario, " /"))
+	if c.Spec.Stream != "" || c.Spec.Scenario != "" {
+		title += ": " + mdEscape(strings.Trim(c.Spec.Stream+" / "+c.Spec.Scenario, " /"))
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
-	fmt.Fprintf(&b, "- **Stream:** %s\n", orNA(c.Stream))
-	fmt.Fprintf(&b, "- **Scenario:** %s\n", orNA(c.Scenario))
-	fmt.Fprintf(&b, "- **Protocol:** %s\n", orNA(c.Protocol))
+	fmt.Fprintf(&b, "- **Stream:** %s\n", orNA(c.Spec.Stream))
+	fmt.Fprintf(&b, "- **Scenario:** %s\n", orNA(c.Spec.Scenario))
+	fmt.Fprintf(&b, "- **Protocol:** %s\n", orNA(c.Spec.Protocol))
 	seeds := make([]string, len(c.Seeds))
 	for i, s := range c.Seeds {
 		seeds[i] = strconv.FormatInt(s, 10)
@@ -272,12 +315,23 @@ func MarkdownSummary(run *Run) string {
 
 	sums := run.Summary()
 	b.WriteString("\n## Metrics\n\nMean ± sample std over successful seeds; accuracies are fractions in [0, 1].\n\n")
-	b.WriteString("| Strategy | ok | failed | ACC | BWT | FWT | Forgetting | Learning acc. |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| Strategy | ok | failed |")
+	for _, mt := range Table {
+		fmt.Fprintf(&b, " %s |", mdEscape(mt.Label))
+	}
+	b.WriteString("\n|---|---:|---:|" + strings.Repeat("---:|", len(Table)) + "\n")
 	for _, s := range sums {
-		m := s.Metrics
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s |\n", mdEscape(s.Strategy), s.OK, s.Failed,
-			m.ACC, m.BWT, m.FWT, m.Forgetting, m.LearningAccuracy)
+		fmt.Fprintf(&b, "| %s | %d | %d |", mdEscape(s.Strategy), s.OK, s.Failed)
+		for _, mt := range Table {
+			fmt.Fprintf(&b, " %s |", s.Metrics.Get(mt.Key))
+		}
+		b.WriteString("\n")
+	}
+	if notes := UndefinedNotes(sums, nil); len(notes) > 0 {
+		b.WriteString("\nUndefined metrics (left out of the means):\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+		}
 	}
 	b.WriteString("\n## Cost\n\n")
 	b.WriteString("| Strategy | Train seconds | Steps/s | Params |\n")
@@ -324,3 +378,77 @@ func MarkdownSummary(run *Run) string {
 
 // fmtCell formats an accuracy with three decimals ("NaN", "+Inf" as such).
 func fmtCell(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+// UndefinedNotes lists, for every strategy of sums and every metric of Table
+// that is undefined for some of its results, a line such as "naive, FWT:
+// needs at least 2 tasks (T = 1)", in table order within each strategy. label
+// names the strategies (nil: the spec).
+func UndefinedNotes(sums []StrategySummary, label func(i int) string) []string {
+	var out []string
+	for i, s := range sums {
+		name := s.Strategy
+		if label != nil {
+			name = label(i)
+		}
+		for _, mt := range Table {
+			st := s.Metrics.Get(mt.Key)
+			if st.Undefined == "" {
+				continue
+			}
+			note := name + ", " + mt.Label + ": " + st.Undefined
+			if st.N > 0 {
+				note += fmt.Sprintf(" (for some results; the mean is over the other %d)", st.N)
+			}
+			out = append(out, note)
+		}
+	}
+	return out
+}
+
+// WriteTable writes the run's strategies × metrics (mean ± std over seeds)
+// and cost as a plain-text table for a terminal, as printed by clgraph run:
+// a header line with the stream, scenario, protocol, iterations and seeds,
+// then one row per strategy of Summary with its seed count (failed and
+// interrupted results counted apart), every metric of Table, the mean
+// training time, steps/s and parameters. Column headings are the metrics'
+// labels without a final period ("Learning acc").
+func WriteTable(w io.Writer, run *Run) error {
+	c := run.Config
+	fmt.Fprintf(w, "\n%s, %s-IL, %s protocol (%d iterations/task), seeds %v: mean ± std over seeds\n\n", c.Spec.Stream, c.Spec.Scenario, c.Spec.Protocol, c.Spec.Iterations, c.Seeds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := []string{"strategy", "seeds"}
+	for _, mt := range Table {
+		head = append(head, strings.TrimSuffix(mt.Label, "."))
+	}
+	head = append(head, "train s", "steps/s", "params")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	stopped := map[string]int{} // interrupted runs, which the summary counts as failed
+	for _, r := range run.Results {
+		if r != nil && r.Status == StatusInterrupted {
+			stopped[r.Strategy]++
+		}
+	}
+	for _, s := range run.Summary() {
+		seeds := fmt.Sprint(s.OK)
+		if n := s.Failed - stopped[s.Strategy]; n > 0 {
+			seeds += fmt.Sprintf(" (%d failed)", n)
+		}
+		if n := stopped[s.Strategy]; n > 0 {
+			seeds += fmt.Sprintf(" (%d interrupted)", n)
+		}
+		row := []string{s.Strategy, seeds}
+		if s.OK == 0 {
+			for range len(Table) + 3 {
+				row = append(row, "-")
+			}
+		} else {
+			for _, mt := range Table {
+				row = append(row, s.Metrics.Get(mt.Key).Format(3))
+			}
+			k := s.Cost
+			row = append(row, fmt.Sprintf("%.1f", k.TrainSeconds.Mean), fmt.Sprintf("%.0f", k.StepsPerSecond.Mean), fmt.Sprintf("%.0f", k.Params.Mean))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	return tw.Flush()
+}

@@ -15,9 +15,13 @@ var HeadsOption = Option{Name: "heads", Default: "single", Doc: "output layer: s
 
 // Base is the model most strategies share: an MLP trunk (Env.Hidden) and a single shared output
 // layer or one head per task, trained with Adam on the weighted, masked softmax cross-entropy of
-// the scenario. Strategies embed it and change what they need: a penalty term (EWC), extra rows
-// per step (replay), their own sampling (joint). Its methods implement Strategy.
+// the scenario. Strategies embed it and change what they need: a penalty term (Regularizer), extra
+// rows per step (replay), their own sampling (joint). Its methods implement Strategy and the
+// common optional interfaces: Named (SetSpec, Spec), Requirer (heads=multi needs task identity),
+// Modeler, Optimized and Checkpointer with an empty state (Stateless), which a strategy keeping
+// more state overrides.
 type Base struct {
+	Stateless
 	// Heads is the output layout; set it before Setup.
 	Heads stream.Heads
 	// Penalty, when set before Build, adds a term to the training loss.

@@ -44,7 +44,7 @@ func init() {
 			s.ParseHeads(o)
 			return s, nil
 		})
-	Register(Info{Name: "multihead", Doc: "shared trunk, one output head per task chosen by task identity", TaskIdentity: true},
+	Register(Info{Name: "multihead", Doc: "shared trunk, one output head per task chosen by task identity"},
 		func(o *Options) (Strategy, error) {
 			s := &Multihead{}
 			s.Heads = stream.MultiHead

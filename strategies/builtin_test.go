@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 )
 
 func TestConformance(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 
 // Checkpoints and resumption
 //
-// The runner (benchmarks.Runner) saves a run's complete state at every task boundary, every N
+// The runner (loop.Runner) saves a run's complete state at every task boundary, every N
 // steps and when interrupted, and can resume from it to the bit-identical accuracy matrix of an
 // uninterrupted run. It saves by itself, for every strategy:
 //
@@ -37,7 +37,10 @@ import (
 //
 // A strategy takes part by implementing Checkpointer, even with an empty state: the runner writes
 // no checkpoint for a strategy that does not (it cannot know whether the strategy holds state the
-// runner does not see), and such a run restarts from scratch when resumed.
+// runner does not see), and such a run restarts from scratch when resumed. Base implements it
+// with an empty state (Stateless) and Regularizer with its penalty's, so a strategy that embeds
+// either and keeps more state must override SaveState and LoadState; strategytest.Run checks,
+// with loop.VerifyResume, that every strategy resumes bit for bit.
 
 // Checkpointer is implemented by strategies that can be checkpointed and resumed exactly.
 // SaveState returns whatever state the strategy holds beyond what the runner saves itself (see
@@ -70,8 +73,28 @@ type Optimized interface {
 // Optimizer returns the model's Adam optimizer (nil before Setup).
 func (b *Base) Optimizer() *graphs.Adam { return b.Opt }
 
+// Stateless is an empty Checkpointer: embedded in a strategy that holds nothing beyond what the
+// runner saves itself (its parameters, the optimizer, the random sources), it makes the strategy
+// checkpointable. Base embeds it, so a strategy built on Base writes no SaveState or LoadState
+// unless it keeps more state (a memory, running importances): then it must override both, and
+// strategytest.Run's resume check fails when it does not.
+type Stateless struct{}
+
+// SaveState returns no state.
+func (Stateless) SaveState() ([]byte, error) { return nil, nil }
+
+// LoadState accepts only the empty state SaveState returns.
+func (Stateless) LoadState(data []byte) error {
+	if len(data) != 0 {
+		return fmt.Errorf("strategies: checkpoint holds %d bytes of strategy state, want none (the strategy keeps no state of its own)", len(data))
+	}
+	return nil
+}
+
 // Compile-time interface checks.
 var (
+	_ Checkpointer         = Stateless{}
+	_ Checkpointer         = (*Base)(nil)
 	_ Checkpointer         = (*Naive)(nil)
 	_ Checkpointer         = (*Multihead)(nil)
 	_ Checkpointer         = (*Joint)(nil)
@@ -82,48 +105,8 @@ var (
 	_ Optimized            = (*PNN)(nil)
 )
 
-// SaveState returns no state: naive fine-tuning holds nothing beyond Base's parameters and
-// optimizer, which the runner saves.
-func (*Naive) SaveState() ([]byte, error) { return nil, nil }
-
-// LoadState accepts the empty state SaveState returns.
-func (*Naive) LoadState(data []byte) error { return expectEmpty("naive", data) }
-
-// SaveState returns no state: see Naive.SaveState.
-func (*Multihead) SaveState() ([]byte, error) { return nil, nil }
-
-// LoadState accepts the empty state SaveState returns.
-func (*Multihead) LoadState(data []byte) error { return expectEmpty("multihead", data) }
-
-// SaveState returns no state: joint training's only extra state is its sampler (SaveSampling).
-func (*Joint) SaveState() ([]byte, error) { return nil, nil }
-
-// LoadState accepts the empty state SaveState returns.
-func (*Joint) LoadState(data []byte) error { return expectEmpty("joint", data) }
-
-// SaveState returns no state: the frozen layers and per-layer learning rates are structure,
-// re-applied when the runner replays StartTask on resume.
-func (*Layerwise) SaveState() ([]byte, error) { return nil, nil }
-
-// LoadState accepts the empty state SaveState returns.
-func (*Layerwise) LoadState(data []byte) error { return expectEmpty("layerwise", data) }
-
-// SaveState returns no state: the columns (and which are frozen) are structure the runner
-// rebuilds by replaying StartTask; their weights and the optimizer it saves itself.
-func (*PNN) SaveState() ([]byte, error) { return nil, nil }
-
-// LoadState accepts the empty state SaveState returns.
-func (*PNN) LoadState(data []byte) error { return expectEmpty("pnn", data) }
-
 // Optimizer returns the Adam optimizer of the current column (nil before Setup).
 func (p *PNN) Optimizer() *graphs.Adam { return p.opt }
-
-func expectEmpty(name string, data []byte) error {
-	if len(data) != 0 {
-		return fmt.Errorf("%s: checkpoint holds %d bytes of strategy state, want none", name, len(data))
-	}
-	return nil
-}
 
 // jointSampling is Joint's sampling state: the task its sampler covers (0..Cur) and its position.
 type jointSampling struct {
@@ -451,9 +434,25 @@ func SaveQuadratic(q *graphs.Quadratic) QuadraticState {
 }
 
 // LoadQuadratic copies a saved state into q, in place (the training graph keeps reading q's
-// tensors). q must have the same terms, in order, with the same sizes; nothing is changed when it
-// returns an error.
+// tensors). q must have the same terms, in order, with the same sizes, and the saved scale and
+// offset must be finite; nothing is changed when it returns an error.
 func LoadQuadratic(q *graphs.Quadratic, s QuadraticState) error {
+	if err := checkQuadratic(q, s); err != nil {
+		return err
+	}
+	q.Scale, q.Offset = s.Scale, s.Offset
+	for i := range q.Terms {
+		copy(q.Terms[i].Weights(), s.Terms[i].Weight)
+		copy(q.Terms[i].Anchors(), s.Terms[i].Anchor)
+	}
+	return nil
+}
+
+// checkQuadratic reports why s cannot be loaded into q.
+func checkQuadratic(q *graphs.Quadratic, s QuadraticState) error {
+	if math.IsNaN(s.Scale) || math.IsInf(s.Scale, 0) || math.IsNaN(s.Offset) || math.IsInf(s.Offset, 0) {
+		return fmt.Errorf("strategies: saved penalty has scale %v, offset %v", s.Scale, s.Offset)
+	}
 	if len(s.Terms) != len(q.Terms) {
 		return fmt.Errorf("strategies: saved penalty has %d terms, the strategy's %d", len(s.Terms), len(q.Terms))
 	}
@@ -463,10 +462,31 @@ func LoadQuadratic(q *graphs.Quadratic, s QuadraticState) error {
 			return fmt.Errorf("strategies: saved penalty term %d is %s with %d/%d values, the strategy's is %s with %d", i, st.Param, len(st.Weight), len(st.Anchor), t.Param.Name, t.Param.Size())
 		}
 	}
-	q.Scale, q.Offset = s.Scale, s.Offset
-	for i := range q.Terms {
-		copy(q.Terms[i].Weights(), s.Terms[i].Weight)
-		copy(q.Terms[i].Anchors(), s.Terms[i].Anchor)
-	}
 	return nil
+}
+
+// SaveQuadraticJSON saves q (scale, offset, weights and anchors) as JSON: a SaveState for a
+// strategy whose only state is one penalty (Regularizer saves more).
+func SaveQuadraticJSON(q *graphs.Quadratic) ([]byte, error) {
+	if q == nil {
+		return nil, fmt.Errorf("strategies: penalty state saved before Setup")
+	}
+	b, err := json.Marshal(SaveQuadratic(q))
+	if err != nil {
+		return nil, fmt.Errorf("strategies: saving the penalty: %w", err)
+	}
+	return b, nil
+}
+
+// LoadQuadraticJSON restores into q, in place, a state SaveQuadraticJSON saved; nothing is
+// changed when it returns an error.
+func LoadQuadraticJSON(q *graphs.Quadratic, data []byte) error {
+	if q == nil {
+		return fmt.Errorf("strategies: penalty state loaded before Setup")
+	}
+	var st QuadraticState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("strategies: penalty state: %w", err)
+	}
+	return LoadQuadratic(q, st)
 }

@@ -17,13 +17,11 @@ import (
 // step cost that do not grow with the number of tasks. Online EWC (Schwarz et al. 2018) keeps one
 // anchor, the latest parameters, and F <- Gamma F + F_new.
 //
-// The penalty is one fused op in the training graph (graphs.Quadratic) reading the Fisher and the
-// anchors from tensors updated in place at each task's end: the graph is built once.
+// The penalty is Regularizer's: one fused op in the training graph (graphs.Quadratic) reading
+// the Fisher and the anchors from tensors updated in place at each task's end, so the graph is
+// built once, and saved with checkpoints. Strength is lambda.
 type EWC struct {
-	Base
-	// Lambda is the penalty's strength. With AutoLambda, Setup sets it from EWCLambdas.
-	Lambda     float64
-	AutoLambda bool
+	Regularizer
 	// Gamma decays the accumulated Fisher in online EWC.
 	Gamma float64
 	// Online keeps one anchor and a decayed Fisher instead of one penalty per task.
@@ -32,48 +30,30 @@ type EWC struct {
 	Fisher  FisherKind
 	Samples int
 
-	// Q is the penalty in the training graph; it exists after Setup.
-	Q *graphs.Quadratic
 	// LastFisher is the Fisher estimated at the end of the latest task, per penalised parameter.
+	// It is a diagnostic, not saved: nil after a resume.
 	LastFisher map[*graphs.Param][]float32
 }
 
-// EWCLambdas is the table ewc:lambda=auto picks from, chosen by the sweep in
-// results/reference/sweep-regularization.md (quick protocol; permuted MNIST at Adam 1e-3, 5
-// tasks). Task-IL with one shared head trains exactly like domain-IL and takes its value; class-IL
-// values are ties within noise (no lambda helps there) and take the domain-IL value where so.
-var EWCLambdas = AutoTable{
-	Values: map[string]float64{
-		"split-mnist/task/multi": 1e5,
-		"split-mnist/task":       1e9,
-		"split-mnist/domain":     1e9,
-		"split-mnist/class":      1e9,
-		"permuted-mnist/task":    1e2,
-		"permuted-mnist/domain":  1e2,
-		"permuted-mnist/class":   1e1,
-	},
-	Fallback: 100,
-}
+// EWCLambdas is where ewc:lambda=auto takes its value: the default the stream registers (streams/split.go,
+// streams/permuted.go, tuned by the sweep in results/reference/sweep-regularization.md), else 100.
+var EWCLambdas = AutoTable{Key: "ewc.lambda", Fallback: 100}
 
 // Compile-time interface checks.
 var (
 	_ Strategy     = (*EWC)(nil)
 	_ TaskEnder    = (*EWC)(nil)
-	_ Requirer     = (*EWC)(nil)
-	_ Modeler      = (*EWC)(nil)
 	_ Checkpointer = (*EWC)(nil)
 	_ Resolver     = (*EWC)(nil)
 )
 
 // Setup resolves lambda=auto, then builds the model with the penalty in its training graph.
 func (e *EWC) Setup(env *Env) error {
-	EWCLambdas.Resolve(env, e.Heads, "ewc", "lambda", &e.Lambda, e.AutoLambda)
-	e.Penalty = QuadraticPenalty(&e.Base, &e.Q, e.Lambda/2)
-	if err := e.Base.Setup(env); err != nil {
-		return fmt.Errorf("ewc: %w", err)
+	if err := e.Regularizer.Setup(env); err != nil {
+		return err
 	}
 	if env.Log != nil {
-		env.Log.WithFields(logrus.Fields{"lambda": e.Lambda, "online": e.Online, "fisher": e.Fisher.String(), "samples": e.Samples}).Debug("ewc: set up")
+		env.Log.WithFields(logrus.Fields{"lambda": e.Strength.Value, "online": e.Online, "fisher": e.Fisher.String(), "samples": e.Samples}).Debug("ewc: set up")
 	}
 	return nil
 }
@@ -125,7 +105,7 @@ func init() {
 		Name: "ewc",
 		Doc:  "elastic weight consolidation: (lambda/2) sum F (theta - theta*)^2 with the diagonal Fisher of earlier tasks",
 		Options: []Option{
-			{Name: "lambda", Default: "auto", Doc: "penalty strength; auto picks from a table by stream and scenario (strategies.EWCLambdas; 100 for other streams)"},
+			{Name: "lambda", Default: "auto", Doc: "penalty strength", Auto: &EWCLambdas},
 			{Name: "online", Default: "false", Doc: "online EWC: one anchor (the latest parameters) and F <- gamma F + F_new, instead of one penalty per task"},
 			{Name: "gamma", Default: "1", Doc: "online EWC's decay of the accumulated Fisher, in [0, 1]"},
 			{Name: "fisher", Default: "exact", Doc: "Fisher labels: exact (expectation over the model's prediction), sampled (y ~ p(y|x)), empirical (true label), predicted (argmax)"},
@@ -134,8 +114,7 @@ func init() {
 		},
 	}, func(o *Options) (Strategy, error) {
 		e := &EWC{}
-		e.ParseHeads(o)
-		e.Lambda, e.AutoLambda = FloatOrAuto(o, "lambda")
+		e.ParseRegularizer(o, "lambda", 0.5)
 		e.Online = o.Bool("online")
 		e.Gamma = o.Float("gamma")
 		o.Check("gamma", e.Gamma >= 0 && e.Gamma <= 1, "a number in [0, 1]")
@@ -147,13 +126,3 @@ func init() {
 		return e, nil
 	})
 }
-
-// Resolved returns the lambda the run uses (after lambda=auto).
-func (e *EWC) Resolved() map[string]string { return ResolvedFloat("lambda", e.Lambda) }
-
-// SaveState saves the penalty: its scale, offset, Fisher weights and anchors. LastFisher (a
-// diagnostic) is not saved and is nil after a resume.
-func (e *EWC) SaveState() ([]byte, error) { return saveQuadraticJSON("ewc", e.Q) }
-
-// LoadState restores the penalty SaveState saved, in place.
-func (e *EWC) LoadState(data []byte) error { return loadQuadraticJSON("ewc", e.Q, data) }

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/clgraph/clgraph/benchmarks"
 	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 
@@ -166,7 +166,7 @@ func TestLayerwiseOptions(t *testing.T) {
 	st := strategytest.Synthetic(stream.TaskIL, 2, 2, 16, 10, 1)
 	set := quick
 	set.Iterations = 1
-	_, err := (&benchmarks.Runner{}).Run(context.Background(), st, newStrategy(t, "layerwise:freeze=3"), "layerwise:freeze=3", benchmarks.Settings{Protocol: set, Seed: 1})
+	_, err := (&loop.Runner{}).Run(context.Background(), st, newStrategy(t, "layerwise:freeze=3"), loop.Settings{Spec: set.Cell("layerwise:freeze=3", 1)})
 	if err == nil || !strings.Contains(err.Error(), "freeze takes 0 to 2") {
 		t.Errorf("freeze=3 over 2 hidden layers: %v", err)
 	}

@@ -1,16 +1,13 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand"
-	"strconv"
 	"strings"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
-	"github.com/sirupsen/logrus"
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
 )
@@ -456,84 +453,4 @@ func (w *fisherWork) accumulate(layers []*fisherLayer, in []float32, inW int, de
 			}
 		}
 	}
-}
-
-// AutoTable maps a stream, scenario and output layout to a hyperparameter value, for options
-// that accept "auto" (e.g. ewc:lambda=auto): the values come from the sweeps recorded in
-// results/reference/sweep-regularization.md.
-type AutoTable struct {
-	// Values is keyed by "<stream name>/<scenario>/<heads>" (e.g. "split-mnist/task/multi") or,
-	// for every layout, "<stream name>/<scenario>" (e.g. "split-mnist/class").
-	Values map[string]float64
-	// Fallback is used for any other stream (synthetic test streams, new datasets).
-	Fallback float64
-}
-
-// Pick returns the value for stream st and output layout h: the most specific key that the
-// table has, else Fallback.
-func (a AutoTable) Pick(st *stream.Stream, h stream.Heads) float64 {
-	key := st.Name + "/" + st.Scenario.String()
-	if v, ok := a.Values[key+"/"+h.String()]; ok {
-		return v
-	}
-	if v, ok := a.Values[key]; ok {
-		return v
-	}
-	return a.Fallback
-}
-
-// Resolve sets *v from the table when auto is set (the option was "auto"), and logs the value
-// picked for strategy name's option at info level.
-func (a AutoTable) Resolve(env *Env, h stream.Heads, name, option string, v *float64, auto bool) {
-	if !auto {
-		return
-	}
-	*v = a.Pick(env.Stream, h)
-	if env.Log != nil {
-		env.Log.WithFields(logrus.Fields{option: *v, "stream": env.Stream.Name, "scenario": env.Stream.Scenario.String(), "heads": h.String()}).Info(name + ": " + option + "=auto")
-	}
-}
-
-// FloatOrAuto reads option name as "auto" (returning auto=true) or a non-negative number.
-func FloatOrAuto(o *Options, name string) (v float64, auto bool) {
-	if strings.EqualFold(o.Raw(name), "auto") {
-		return 0, true
-	}
-	v = o.Float(name)
-	o.Check(name, v >= 0 && !math.IsInf(v, 0), "auto or a non-negative number")
-	return v, false
-}
-
-// saveQuadraticJSON saves q (its scale, offset, weights and anchors) as JSON, for strategy name's
-// SaveState.
-func saveQuadraticJSON(name string, q *graphs.Quadratic) ([]byte, error) {
-	b, err := json.Marshal(SaveQuadratic(q))
-	if err != nil {
-		return nil, fmt.Errorf("%s: saving the penalty: %w", name, err)
-	}
-	return b, nil
-}
-
-// loadQuadraticJSON restores into q a state saveQuadraticJSON saved, for strategy name's
-// LoadState.
-func loadQuadraticJSON(name string, q *graphs.Quadratic, data []byte) error {
-	if q == nil {
-		return fmt.Errorf("%s: penalty state loaded before Setup", name)
-	}
-	var st QuadraticState
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("%s: penalty state: %w", name, err)
-	}
-	if math.IsNaN(st.Scale) || math.IsInf(st.Scale, 0) || math.IsNaN(st.Offset) || math.IsInf(st.Offset, 0) {
-		return fmt.Errorf("%s: penalty state: scale %v, offset %v", name, st.Scale, st.Offset)
-	}
-	if err := LoadQuadratic(q, st); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
-}
-
-// ResolvedFloat is the Resolver map of one float option, e.g. {"lambda": "1e+09"}.
-func ResolvedFloat(name string, v float64) map[string]string {
-	return map[string]string{name: strconv.FormatFloat(v, 'g', -1, 64)}
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 
@@ -412,17 +412,20 @@ func TestAutoLambda(t *testing.T) {
 		var got float64
 		switch v := s.(type) {
 		case *strategies.EWC:
-			got = v.Lambda
+			got = v.Strength.Value
 		case *strategies.L2:
-			got = v.Lambda
+			got = v.Strength.Value
 		}
 		if got != c.want {
 			t.Errorf("%s: lambda %v, want %v", c.spec, got, c.want)
 		}
 	}
-	st.Name = "split-mnist"
-	if got := strategies.EWCLambdas.Pick(st, stream.SingleHead); got != strategies.EWCLambdas.Values["split-mnist/class"] {
-		t.Errorf("table lookup gave %v", got)
+	st.Defaults = map[string]float64{"ewc.lambda/class": 7, "ewc.lambda/class/multi": 8}
+	if got := strategies.EWCLambdas.Pick(st, stream.SingleHead); got != 7 {
+		t.Errorf("the stream's default: lookup gave %v, want 7", got)
+	}
+	if got := strategies.EWCLambdas.Pick(st, stream.MultiHead); got != 8 {
+		t.Errorf("the stream's default for heads=multi: lookup gave %v, want 8", got)
 	}
 	for _, bad := range []string{"ewc:lambda=-1", "ewc:lambda=x", "ewc:gamma=2", "ewc:fisher=true", "ewc:samples=-3", "l2:lambda=nan"} {
 		if _, err := strategies.Default.New(bad); err == nil {

@@ -23,6 +23,10 @@ import (
 // not exist yet (before their StartTask) score 0 on every unit, so PNN's FWT is 0 by construction.
 // It needs task identities (task-IL only).
 type PNN struct {
+	// Stateless makes PNN checkpointable with no state of its own: its columns (and which are
+	// frozen) are structure the runner rebuilds by replaying StartTask; their weights and the
+	// optimizer it saves itself.
+	Stateless
 	// Width is the hidden widths of every column: nil means Env.Hidden, one value is used for
 	// every layer, otherwise one value per layer of Env.Hidden. Set it before Setup.
 	Width []int
@@ -296,7 +300,6 @@ func init() {
 			{Name: "width", Default: "", Doc: "hidden widths of each column: one for every layer (256) or one per layer (400/200); empty: the protocol's --hidden"},
 			{Name: "adapter", Default: "false", Doc: "non-linear lateral adapters (learned scale, projection and ReLU before U), as in the paper"},
 		},
-		TaskIdentity: true,
 	}, func(o *Options) (Strategy, error) {
 		s := &PNN{Adapter: o.Bool("adapter")}
 		w, ok := parseWidths(o.String("width"))

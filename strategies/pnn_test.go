@@ -2,15 +2,17 @@ package strategies_test
 
 import (
 	"context"
+	"github.com/clgraph/clgraph/runspec"
 	"math/rand"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/clgraph/clgraph/benchmarks"
 	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/loop"
+	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 
@@ -21,7 +23,7 @@ func TestPNNConformance(t *testing.T) {
 }
 
 // quick are small settings for the tests below.
-var quick = benchmarks.Protocol{Name: "test", Iterations: 25, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{10, 10}}
+var quick = runspec.Spec{Protocol: "test", Iterations: 25, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{10, 10}}
 
 func newStrategy(t *testing.T, spec string) strategies.Strategy {
 	t.Helper()
@@ -76,7 +78,7 @@ func TestPNNParameterGrowth(t *testing.T) {
 			s := newStrategy(t, tc.spec)
 			set := quick
 			set.Iterations = 2
-			res, err := (&benchmarks.Runner{}).Run(context.Background(), st, s, tc.spec, benchmarks.Settings{Protocol: set, Seed: 1})
+			res, err := (&loop.Runner{}).Run(context.Background(), st, s, loop.Settings{Spec: set.Cell(tc.spec, 1)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,17 +104,17 @@ func TestPNNNoForgetting(t *testing.T) {
 			s := newStrategy(t, spec)
 			p := s.(*strategies.PNN)
 			snap := map[*graphs.Param][]float32{}
-			r := &benchmarks.Runner{Hooks: []benchmarks.Hook{func(e benchmarks.Event) {
-				if e.Kind != benchmarks.TaskEnd {
+			r := &loop.Runner{Hooks: []loop.Hook{loop.Observe(func(e loop.Event) {
+				if e.Kind != loop.TaskEnd {
 					return
 				}
 				for _, q := range p.Network().Columns[e.Task].Params() {
 					snap[q] = append([]float32(nil), q.Data()...)
 				}
-			}}}
+			})}}
 			set := quick
 			set.Iterations = 60
-			res, err := r.Run(context.Background(), st, s, spec, benchmarks.Settings{Protocol: set, Seed: 3})
+			res, err := r.Run(context.Background(), st, s, loop.Settings{Spec: set.Cell(spec, 3)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,11 +144,11 @@ func TestPNNNoForgetting(t *testing.T) {
 					}
 				}
 			}
-			if res.Metrics.BWT != 0 || res.Metrics.Forgetting != 0 {
-				t.Errorf("BWT %v and forgetting %v, want exactly 0", res.Metrics.BWT, res.Metrics.Forgetting)
+			if res.Metrics.Get(results.KeyBWT) != 0 || res.Metrics.Get(results.KeyForgetting) != 0 {
+				t.Errorf("BWT %v and forgetting %v, want exactly 0", res.Metrics.Get(results.KeyBWT), res.Metrics.Get(results.KeyForgetting))
 			}
-			if res.Metrics.LearningAccuracy < 0.85 {
-				t.Errorf("learning accuracy %v: the columns did not learn", res.Metrics.LearningAccuracy)
+			if res.Metrics.Get(results.KeyLearningAccuracy) < 0.85 {
+				t.Errorf("learning accuracy %v: the columns did not learn", res.Metrics.Get(results.KeyLearningAccuracy))
 			}
 		})
 	}
@@ -224,12 +226,12 @@ func TestPNNNeedsTaskIdentity(t *testing.T) {
 			t.Fatal("pnn does not require task identities")
 		}
 		steps := 0
-		r := &benchmarks.Runner{Hooks: []benchmarks.Hook{func(e benchmarks.Event) {
-			if e.Kind == benchmarks.Step {
+		r := &loop.Runner{Hooks: []loop.Hook{loop.Observe(func(e loop.Event) {
+			if e.Kind == loop.Step {
 				steps++
 			}
-		}}}
-		_, err := r.Run(context.Background(), st, s, "pnn", benchmarks.Settings{Protocol: quick, Seed: 1})
+		})}}
+		_, err := r.Run(context.Background(), st, s, loop.Settings{Spec: quick.Cell("pnn", 1)})
 		if err == nil || !strings.Contains(err.Error(), "--scenario task") || steps > 0 {
 			t.Errorf("%s-IL: err %v after %d steps, want a refusal naming --scenario task before training", sc, err, steps)
 		}

@@ -3,6 +3,7 @@ package strategies
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,20 +13,41 @@ import (
 var ErrUnknown = errors.New("strategies: unknown")
 
 // Option documents one option a strategy accepts.
+//
+// An option is of one of two kinds. A plain option holds text its factory reads with one of
+// Options' typed accessors (Float, Int, Bool, Choice, String). An auto option (Auto set) is a
+// non-negative number or "auto": the value the stream registers for it (AutoTable), settled when
+// the strategy is set up on a stream; the factory reads it with Options.FloatOrAuto, and
+// Regularizer resolves it and reports it (Resolver) without more code.
 type Option struct {
 	Name    string
 	Default string // the value used when the option is not given
 	Doc     string
+	// Auto, when set, makes this an auto option: "auto" takes the stream's default from this
+	// table. Listings describe it (Help).
+	Auto *AutoTable
 }
 
-// Info describes a registered strategy for listings and option checking.
+// Help is the option's documentation for listings: Doc and, for an auto option, what "auto"
+// means, e.g. "penalty strength; auto: the stream's default (ewc.lambda), else 100".
+func (o Option) Help() string {
+	if o.Auto == nil {
+		return o.Doc
+	}
+	h := "auto: the stream's default (" + o.Auto.Key + "), else " + strconv.FormatFloat(o.Auto.Fallback, 'g', -1, 64)
+	if o.Doc == "" {
+		return h
+	}
+	return o.Doc + "; " + h
+}
+
+// Info describes a registered strategy for listings and option checking. What a strategy needs
+// from the scenario is not declared here but asked of the strategy itself (Requirer), for its
+// default options or any spec: see Registry.Requirements.
 type Info struct {
 	Name    string
 	Doc     string   // one line
 	Options []Option // every option the strategy accepts
-	// TaskIdentity is true when the strategy (with its default options) needs task identities at
-	// test time and so runs only in task-IL.
-	TaskIdentity bool
 }
 
 // Factory builds a strategy from its parsed options.
@@ -50,8 +72,8 @@ var Default = NewRegistry()
 // Register adds a strategy to the Default registry. See Registry.Register.
 func Register(info Info, f Factory) { Default.Register(info, f) }
 
-// Register adds a strategy. It panics on an empty or malformed name, a nil factory or a duplicate
-// name: these are programming errors found at start-up.
+// Register adds a strategy. It panics on an empty or malformed name, a nil factory, a duplicate
+// name or an auto option whose table has no Key: these are programming errors found at start-up.
 func (r *Registry) Register(info Info, f Factory) {
 	if info.Name == "" || strings.ContainsAny(info.Name, ":,= ") {
 		panic(fmt.Sprintf("strategies: invalid strategy name %q", info.Name))
@@ -61,6 +83,11 @@ func (r *Registry) Register(info Info, f Factory) {
 	}
 	if _, dup := r.m[info.Name]; dup {
 		panic("strategies: Register called twice for " + info.Name)
+	}
+	for _, o := range info.Options {
+		if o.Auto != nil && o.Auto.Key == "" {
+			panic("strategies: Register of " + info.Name + ": auto option " + o.Name + " has a table without a Key")
+		}
 	}
 	r.m[info.Name] = entry{info: info, factory: f}
 }
@@ -88,6 +115,19 @@ func (r *Registry) Infos() []Info {
 func (r *Registry) Lookup(name string) (Info, bool) {
 	e, ok := r.m[name]
 	return e.info, ok
+}
+
+// Requirements returns what the strategy built from spec needs from the scenario: a strategy
+// name gives its default options' requirements (what a listing shows), a full spec those of its
+// options (e.g. naive:heads=multi needs task identity, naive does not). It asks the strategy New
+// builds (RequirementsOf), the very value the runner checks, so a listing and a run cannot
+// disagree.
+func (r *Registry) Requirements(spec string) (Requirements, error) {
+	s, err := r.New(spec)
+	if err != nil {
+		return Requirements{}, err
+	}
+	return RequirementsOf(s), nil
 }
 
 // Spec is a parsed strategy spec: a name and options, e.g. "ewc:lambda=100,online=true".
@@ -221,12 +261,40 @@ func (o *Options) Raw(name string) string {
 	if v, ok := o.spec.Options[name]; ok {
 		return v
 	}
-	for _, op := range o.info.Options {
-		if op.Name == name {
-			return op.Default
-		}
+	if op, ok := o.option(name); ok {
+		return op.Default
 	}
 	return ""
+}
+
+// option returns the Info's documentation of option name.
+func (o *Options) option(name string) (Option, bool) {
+	for _, op := range o.info.Options {
+		if op.Name == name {
+			return op, true
+		}
+	}
+	return Option{}, false
+}
+
+// FloatOrAuto reads an auto option (Option.Auto set): "auto" (any case), which Resolve settles
+// at Setup from the option's table, or a finite non-negative number.
+func (o *Options) FloatOrAuto(name string) AutoFloat {
+	a := AutoFloat{Name: name}
+	op, _ := o.option(name)
+	if op.Auto != nil {
+		a.Table = *op.Auto
+	}
+	if v := o.Raw(name); strings.EqualFold(v, "auto") {
+		if op.Auto == nil {
+			o.fail(name, v, "a non-negative number (the option has no automatic value)")
+		}
+		a.Auto = true
+		return a
+	}
+	a.Value = o.Float(name)
+	o.Check(name, a.Value >= 0 && !math.IsInf(a.Value, 0), "auto or a non-negative number")
+	return a
 }
 
 func (o *Options) fail(name, v, want string) {

@@ -2,16 +2,18 @@ package strategies_test
 
 import (
 	"context"
+	"github.com/clgraph/clgraph/runspec"
 	"os"
 	"sync"
 	"testing"
 
-	"github.com/clgraph/clgraph/benchmarks"
-	"github.com/clgraph/clgraph/benchmarks/mnist"
+	"github.com/clgraph/clgraph/datasets/mnist"
 	"github.com/clgraph/clgraph/graphs/blas"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
+	"github.com/clgraph/clgraph/streams"
 )
 
 // The long tests train on real MNIST for minutes. They run only with CLGRAPH_LONG=1 and without
@@ -19,14 +21,14 @@ import (
 //
 //	CLGRAPH_LONG=1 go test -run Long -v -timeout 60m ./strategies/
 
-func longTest(t *testing.T) *benchmarks.Data {
+func longTest(t *testing.T) *streams.Data {
 	t.Helper()
 	if os.Getenv("CLGRAPH_LONG") != "1" || testing.Short() {
 		t.Skip("long test: set CLGRAPH_LONG=1 (and no -short) to run it")
 	}
 	longOnce.Do(func() {
 		t.Logf("%v", blas.Setup())
-		longData, longErr = benchmarks.LoadMNIST(context.Background(), mnist.Options{})
+		longData, longErr = streams.LoadMNIST(context.Background(), mnist.Options{})
 	})
 	if longErr != nil {
 		t.Fatalf("loading MNIST: %v", longErr)
@@ -36,24 +38,24 @@ func longTest(t *testing.T) *benchmarks.Data {
 
 var (
 	longOnce sync.Once
-	longData *benchmarks.Data
+	longData *streams.Data
 	longErr  error
 )
 
 // longRun trains spec over st with protocol p and seed 1, and returns its metrics.
-func longRun(t *testing.T, st *stream.Stream, spec string, p benchmarks.Protocol) results.Metrics {
+func longRun(t *testing.T, st *stream.Stream, spec string, p runspec.Spec) results.Metrics {
 	t.Helper()
 	s, err := strategies.Default.New(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := benchmarks.Runner{}
-	res, err := r.Run(context.Background(), st, s, spec, benchmarks.Settings{Protocol: p, Seed: 1})
+	r := loop.Runner{}
+	res, err := r.Run(context.Background(), st, s, loop.Settings{Spec: p.Cell(spec, 1)})
 	if err != nil {
 		t.Fatalf("%s: %v", spec, err)
 	}
 	m := *res.Metrics
-	t.Logf("%-28s ACC %.3f  BWT %+.3f  forgetting %.3f  learning acc %.3f  (%.0f s)", spec, m.ACC, m.BWT, m.Forgetting, m.LearningAccuracy, res.Cost.TrainSeconds)
+	t.Logf("%-28s ACC %.3f  BWT %+.3f  forgetting %.3f  learning acc %.3f  (%.0f s)", spec, m.Get(results.KeyACC), m.Get(results.KeyBWT), m.Get(results.KeyForgetting), m.Get(results.KeyLearningAccuracy), res.Cost.TrainSeconds)
 	return m
 }
 
@@ -64,12 +66,12 @@ func longRun(t *testing.T, st *stream.Stream, spec string, p benchmarks.Protocol
 // each have a BWT at least 0.05 above naive fine-tuning's.
 func TestLongPermutedForgetsLess(t *testing.T) {
 	data := longTest(t)
-	p, err := benchmarks.ProtocolFor("quick", "permuted-mnist")
+	p, err := streams.Preset("permuted-mnist", "quick", "domain")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.LR = 1e-3
-	st, err := benchmarks.BuildStream(data, benchmarks.StreamConfig{Name: "permuted-mnist", Scenario: stream.DomainIL, Tasks: 5, Seed: 1, TestLimit: p.TestLimit})
+	p.LR, p.Tasks = 1e-3, 5
+	st, err := streams.Build(data, p.Cell("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +79,8 @@ func TestLongPermutedForgetsLess(t *testing.T) {
 	naive := longRun(t, st, "naive", p)
 	for _, spec := range []string{"ewc", "ewc:online=true", "l2", "replay"} {
 		m := longRun(t, st, spec, p)
-		if m.BWT < naive.BWT+margin {
-			t.Errorf("%s: BWT %+.3f, not above naive's %+.3f by %.2f", spec, m.BWT, naive.BWT, margin)
+		if m.Get(results.KeyBWT) < naive.Get(results.KeyBWT)+margin {
+			t.Errorf("%s: BWT %+.3f, not above naive's %+.3f by %.2f", spec, m.Get(results.KeyBWT), naive.Get(results.KeyBWT), margin)
 		}
 	}
 }
@@ -88,17 +90,17 @@ func TestLongPermutedForgetsLess(t *testing.T) {
 // with its default memory (1000 examples, class-balanced) ends at least 0.4 higher in ACC and BWT.
 func TestLongReplayClassIL(t *testing.T) {
 	data := longTest(t)
-	p, err := benchmarks.ProtocolFor("quick", "split-mnist")
+	p, err := streams.Preset("split-mnist", "quick", "class")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := benchmarks.BuildStream(data, benchmarks.StreamConfig{Name: "split-mnist", Scenario: stream.ClassIL, TestLimit: p.TestLimit})
+	st, err := streams.Build(data, p.Cell("", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	naive := longRun(t, st, "naive", p)
 	replay := longRun(t, st, "replay", p)
-	if replay.ACC < naive.ACC+0.4 || replay.BWT < naive.BWT+0.4 {
-		t.Errorf("replay ACC %.3f BWT %+.3f vs naive ACC %.3f BWT %+.3f: want both 0.4 higher", replay.ACC, replay.BWT, naive.ACC, naive.BWT)
+	if replay.Get(results.KeyACC) < naive.Get(results.KeyACC)+0.4 || replay.Get(results.KeyBWT) < naive.Get(results.KeyBWT)+0.4 {
+		t.Errorf("replay ACC %.3f BWT %+.3f vs naive ACC %.3f BWT %+.3f: want both 0.4 higher", replay.Get(results.KeyACC), replay.Get(results.KeyBWT), naive.Get(results.KeyACC), naive.Get(results.KeyBWT))
 	}
 }

@@ -2,11 +2,12 @@ package strategies_test
 
 import (
 	"context"
+	"github.com/clgraph/clgraph/runspec"
 	"testing"
 
-	"github.com/clgraph/clgraph/benchmarks"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 
@@ -23,7 +24,7 @@ func TestRegularizationConformance(t *testing.T) {
 // TestRegularizationResumes checks that every strategy of this family resumes from its
 // checkpoints to the uninterrupted run's results and parameters, bit for bit.
 func TestRegularizationResumes(t *testing.T) {
-	set := benchmarks.Settings{Protocol: benchmarks.Protocol{Name: "test", Iterations: 30, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{24, 16}}, Seed: 5}
+	set := loop.Settings{Spec: runspec.Spec{Protocol: "test", Iterations: 30, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{24, 16}, Seed: 5}}
 	for _, tc := range []struct {
 		spec string
 		sc   stream.Scenario
@@ -38,9 +39,15 @@ func TestRegularizationResumes(t *testing.T) {
 		t.Run(tc.spec+"/"+tc.sc.String(), func(t *testing.T) {
 			st := strategytest.Synthetic(tc.sc, 3, 2, 12, 40, 9)
 			build := func() (strategies.Strategy, error) { return strategies.Default.New(tc.spec) }
-			if err := benchmarks.VerifyResume(context.Background(), t.TempDir(), st, build, tc.spec, set, 7, 6); err != nil {
+			if err := loop.VerifyResume(context.Background(), t.TempDir(), st, build, withStrategy(set, tc.spec), 7, 6); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
+}
+
+// withStrategy returns set for strategy spec.
+func withStrategy(set loop.Settings, spec string) loop.Settings {
+	set.Strategy = spec
+	return set
 }

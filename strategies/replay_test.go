@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 

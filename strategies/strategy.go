@@ -32,8 +32,9 @@ type StepInfo struct {
 // Strategy is a continual-learning method: it builds a Gorgonia graph for a stream, trains it one
 // mini-batch at a time, and scores examples. The runner calls Setup once, then for each task
 // (StartTask if implemented), Step Iterations times, (EndTask if implemented), and Scores to
-// evaluate. Optional capabilities are extra interfaces: TaskStarter, TaskEnder, Sampler,
-// Requirer.
+// evaluate. Optional capabilities are extra interfaces, listed in the package documentation
+// (TaskStarter, TaskEnder, Sampler, SamplingCheckpointer, Requirer, Modeler, Optimized, Named,
+// Checkpointer, Resolver); Base provides the common ones.
 type Strategy interface {
 	// Setup builds the model for env's stream. It is called once, before the first task.
 	Setup(env *Env) error
@@ -75,7 +76,8 @@ type Requirements struct {
 }
 
 // Requirer is implemented by strategies with requirements; the runner checks them before
-// training starts.
+// training starts, and listings ask them too (Registry.Requirements), so they are declared here
+// only. Base implements it (heads=multi needs task identity).
 type Requirer interface {
 	Requires() Requirements
 }

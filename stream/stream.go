@@ -93,6 +93,11 @@ type Stream struct {
 	InputDim int
 	// Outputs is the size of the global output space in which targets and scores live.
 	Outputs int
+	// Defaults are default values of strategies' automatic options on this stream (e.g. the
+	// strength ewc:lambda=auto takes), registered with the stream. Keys are
+	// "<strategy>.<option>/<scenario>/<heads>" or, for every layout, "<strategy>.<option>/<scenario>"
+	// (e.g. "ewc.lambda/task/multi", "ewc.lambda/class"). Nil holds none.
+	Defaults map[string]float64
 }
 
 // Heads says how a model lays out its output layer.

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"github.com/clgraph/clgraph/runspec"
 	"math"
 	"math/rand"
 	"testing"
 
-	"github.com/clgraph/clgraph/benchmarks"
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/strategies/strategytest"
+	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 
@@ -142,10 +143,10 @@ func TestPathIntegralDuringTraining(t *testing.T) {
 // TestResumes checks that SI resumes from its checkpoints (mid-task ones included, where the path
 // integral is half-accumulated) to the uninterrupted run's results and parameters, bit for bit.
 func TestResumes(t *testing.T) {
-	set := benchmarks.Settings{Protocol: benchmarks.Protocol{Name: "test", Iterations: 30, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{24, 16}}, Seed: 5}
+	set := loop.Settings{Spec: runspec.Spec{Protocol: "test", Iterations: 30, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{24, 16}, Seed: 5, Strategy: "si:c=2"}}
 	st := strategytest.Synthetic(stream.DomainIL, 3, 2, 12, 40, 9)
 	build := func() (strategies.Strategy, error) { return strategies.Default.New("si:c=2") }
-	if err := benchmarks.VerifyResume(context.Background(), t.TempDir(), st, build, "si:c=2", set, 7, 6); err != nil {
+	if err := loop.VerifyResume(context.Background(), t.TempDir(), st, build, set, 7, 6); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,8 +11,10 @@
 //     line per strategy with the spread over seeds shaded (mean ± sample
 //     standard deviation);
 //   - each task's accuracy over time, one small panel per task;
-//   - a bar chart of ACC, BWT, FWT and forgetting with error bars (sample
-//     standard deviation over seeds) and the same numbers as a table;
+//   - a bar chart of the headline metrics of results.Table (ACC, BWT, FWT
+//     and forgetting) with error bars (sample standard deviation over seeds),
+//     and every metric of the table as a table, with the metrics that are
+//     undefined for some results and why;
 //   - the cost (train and evaluation time, steps/s, parameters, peak RSS) as
 //     a table;
 //   - the configuration of every run (protocol, iterations, learning rate,

@@ -100,6 +100,9 @@ type pageRun struct {
 type page struct {
 	CSP, Script template.HTML
 	Title, Lead string
+	MetricHeads []string // the labels of results.Table
+	MetricDocs  string   // "ACC: average final accuracy; ..."
+	Undefined   []string // results.UndefinedNotes of every series
 	Metrics     []pageRow
 	Costs       []pageRow
 	Failures    []pageFailure
@@ -131,12 +134,14 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a><a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">Failures</a>{{end}}<a href="#config">Configuration</a></nav>
 
 <h2 id="metrics">Metrics</h2>
-<p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. ACC: average final accuracy; BWT: backward transfer (negative means forgetting); FWT: forward transfer against the untrained model; Forgetting: average drop from a task's best accuracy; Learning acc.: accuracy on each task right after training on it.</p>
+<p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. {{.MetricDocs}}.</p>
 <table>
-<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}<th>ok</th><th>failed</th><th>ACC</th><th>BWT</th><th>FWT</th><th>Forgetting</th><th>Learning acc.</th></tr>
+<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}<th>ok</th><th>failed</th>{{range .MetricHeads}}<th>{{.}}</th>{{end}}</tr>
 {{range .Metrics}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}<td class="num">{{.OK}}</td><td class="num{{if .Failed}} fail{{end}}">{{.Failed}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}</table>
-{{with .MetricsFig}}{{template "fig" .}}{{end}}
+{{if .Undefined}}<p class="small muted">Undefined metrics (left out of the means):</p>
+<ul class="small muted">{{range .Undefined}}<li>{{.}}</li>{{end}}</ul>
+{{end}}{{with .MetricsFig}}{{template "fig" .}}{{end}}
 
 <h2 id="average">Average accuracy</h2>
 {{with .CurveFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
@@ -190,7 +195,7 @@ func scenarioName(s string) string {
 func reportTitle(runs []*results.Run) string {
 	c := runs[0].Config
 	parts := []string{}
-	for _, s := range []string{c.Stream, scenarioName(c.Scenario)} {
+	for _, s := range []string{c.Spec.Stream, scenarioName(c.Spec.Scenario)} {
 		if s != "" {
 			parts = append(parts, s)
 		}
@@ -215,11 +220,11 @@ func reportLead(runs []*results.Run, ss []*series, tasks []string) string {
 	} else {
 		b.WriteString("ies")
 	}
-	if c.Protocol != "" {
-		fmt.Fprintf(&b, "; %s protocol", c.Protocol)
+	if c.Spec.Protocol != "" {
+		fmt.Fprintf(&b, "; %s protocol", c.Spec.Protocol)
 	}
 	fmt.Fprintf(&b, ", %d tasks (%s), %d iterations per task, batch %d, learning rate %s, hidden %s.",
-		len(tasks), strings.Join(tasks, ", "), c.Iterations, c.BatchSize, fmtFloat(c.LearningRate), fmtInts(c.Hidden))
+		len(tasks), strings.Join(tasks, ", "), c.Spec.Iterations, c.Spec.Batch, fmtFloat(c.Spec.LR), fmtInts(c.Spec.Hidden))
 	return b.String()
 }
 
@@ -259,13 +264,42 @@ func shellQuote(args []string) string {
 	return strings.Join(out, " ")
 }
 
+// metricCells formats the series' metrics, one cell per entry of results.Table.
 func metricCells(s *series) []string {
-	m := s.sum.Metrics
 	out := []string{}
-	for _, st := range []results.Stat{m.ACC, m.BWT, m.FWT, m.Forgetting, m.LearningAccuracy} {
-		out = append(out, st.Format(3))
+	for _, mt := range results.Table {
+		out = append(out, s.sum.Metrics.Get(mt.Key).Format(3))
 	}
 	return out
+}
+
+// metricDocs explains the given metrics: "ACC: average final accuracy; BWT: ...".
+func metricDocs(ms []results.Metric) string {
+	parts := make([]string, len(ms))
+	for i, mt := range ms {
+		parts[i] = mt.Label + ": " + mt.Doc
+	}
+	return strings.Join(parts, "; ")
+}
+
+// metricLabels returns the labels of ms.
+func metricLabels(ms []results.Metric) []string {
+	out := make([]string, len(ms))
+	for i, mt := range ms {
+		out[i] = mt.Label
+	}
+	return out
+}
+
+// undefinedNotes lists the metrics that are undefined for some results of
+// some series (see results.UndefinedNotes), labelling the series as the
+// report does.
+func undefinedNotes(ss []*series) []string {
+	sums := make([]results.StrategySummary, len(ss))
+	for i, s := range ss {
+		sums[i] = s.sum
+	}
+	return results.UndefinedNotes(sums, func(i int) string { return ss[i].label })
 }
 
 func mib(st results.Stat) results.Stat {
@@ -292,18 +326,18 @@ func configFields(r *results.Run) (fields, data, vers []kv) {
 	if !c.CreatedAt.IsZero() {
 		add("Created", c.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
-	add("Stream", c.Stream)
-	add("Scenario", scenarioName(c.Scenario))
-	add("Protocol", c.Protocol)
+	add("Stream", c.Spec.Stream)
+	add("Scenario", scenarioName(c.Spec.Scenario))
+	add("Protocol", c.Spec.Protocol)
 	add("Tasks", fmt.Sprintf("%d: %s", len(c.Tasks), strings.Join(c.Tasks, ", ")))
-	if len(c.ClassOrder) > 0 {
-		add("Class order", strings.Trim(fmt.Sprint(c.ClassOrder), "[]"))
+	if len(c.Spec.ClassOrder) > 0 {
+		add("Class order", strings.Trim(fmt.Sprint(c.Spec.ClassOrder), "[]"))
 	}
-	add("Iterations per task", strconv.Itoa(c.Iterations))
-	add("Batch size", strconv.Itoa(c.BatchSize))
-	add("Evaluation batch", strconv.Itoa(c.EvalBatch))
-	add("Learning rate", fmtFloat(c.LearningRate))
-	add("Hidden layers", fmtInts(c.Hidden))
+	add("Iterations per task", strconv.Itoa(c.Spec.Iterations))
+	add("Batch size", strconv.Itoa(c.Spec.Batch))
+	add("Evaluation batch", strconv.Itoa(c.Spec.EvalBatch))
+	add("Learning rate", fmtFloat(c.Spec.LR))
+	add("Hidden layers", fmtInts(c.Spec.Hidden))
 	add("Seeds", fmtSeeds(c.Seeds))
 	add("Strategies", strings.Join(c.Strategies, "; "))
 	add("Resolved options", resolvedOptions(r))
@@ -360,6 +394,10 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 		Lead:     reportLead(runs, ss, tasks),
 		Schema:   results.SchemaVersion,
 		MultiRun: len(runs) > 1,
+
+		MetricHeads: metricLabels(results.Table),
+		MetricDocs:  metricDocs(results.Table),
+		Undefined:   undefinedNotes(ss),
 	}
 	for _, s := range ss {
 		p.Metrics = append(p.Metrics, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, OK: s.sum.OK, Failed: s.sum.Failed, Cells: metricCells(s)})
@@ -443,11 +481,22 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		}
 		return fmt.Sprintf(" %d |", s.run+1)
 	}
-	b.WriteString("| Strategy |" + runCol(true, nil) + " ok | failed | ACC | BWT | FWT | Forgetting | Learning acc. |\n|---|" + runCol(false, nil) + "---:|---:|---:|---:|---:|---:|---:|\n")
+	heads := metricLabels(results.Table)
+	for i, h := range heads {
+		heads[i] = mdEscape(h)
+	}
+	b.WriteString("| Strategy |" + runCol(true, nil) + " ok | failed | " + strings.Join(heads, " | ") + " |\n|---|" + runCol(false, nil) + "---:|---:|" + strings.Repeat("---:|", len(heads)) + "\n")
 	for _, s := range ss {
 		fmt.Fprintf(&b, "| %s |%s %d | %d | %s |\n", mdEscape(s.label), runCol(false, s), s.sum.OK, s.sum.Failed, strings.Join(metricCells(s), " | "))
 	}
 	b.WriteString("\n")
+	if notes := undefinedNotes(ss); len(notes) > 0 {
+		b.WriteString("Undefined metrics (left out of the means):\n\n")
+		for _, n := range notes {
+			b.WriteString("- " + mdEscape(n) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	for _, f := range byKind["metrics"] {
 		mdFigure(&b, f)
 	}

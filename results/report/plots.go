@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/clgraph/clgraph/results"
 	"gonum.org/v1/plot"
@@ -493,12 +494,14 @@ func tasksFigure(ss []*series, tasks []string) (*figure, error) {
 	return f.renderChart(&chart{plots: grid, legend: leg})
 }
 
-// metricNames are the metrics of the bar chart, in order.
-var metricNames = []string{"ACC", "BWT", "FWT", "Forgetting"}
-
+// metricStats returns the series' aggregates of the bar chart's metrics
+// (results.HeadlineMetrics), in order.
 func metricStats(s *series) []results.Stat {
-	m := s.sum.Metrics
-	return []results.Stat{m.ACC, m.BWT, m.FWT, m.Forgetting}
+	var out []results.Stat
+	for _, mt := range results.HeadlineMetrics() {
+		out = append(out, s.sum.Metrics.Get(mt.Key))
+	}
+	return out
 }
 
 func metricsPlotted(ss []*series) bool {
@@ -515,8 +518,9 @@ func metricsPlotted(ss []*series) bool {
 // bars is a grouped bar chart with error bars: one group per metric, one bar
 // per series.
 type bars struct {
-	vals   [][]results.Stat // [series][metric]
-	colors []color.NRGBA
+	metrics int              // number of metrics (groups)
+	vals    [][]results.Stat // [series][metric]
+	colors  []color.NRGBA
 }
 
 func (b *bars) width() float64 { return 0.8 / float64(max(1, len(b.vals))) }
@@ -525,7 +529,7 @@ func (b *bars) width() float64 { return 0.8 / float64(max(1, len(b.vals))) }
 func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
 	w := b.width()
-	nm := len(metricNames)
+	nm := b.metrics
 	zero := draw.LineStyle{Color: color.Gray{0x40}, Width: vg.Points(0.8)}
 	c.StrokeLine2(zero, trX(-0.5), trY(0), trX(float64(nm)-0.5), trY(0))
 	for s, vs := range b.vals {
@@ -567,7 +571,7 @@ func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
 			ymax = math.Max(ymax, st.Mean+sd)
 		}
 	}
-	return -0.5, float64(len(metricNames)) - 0.5, ymin, ymax
+	return -0.5, float64(b.metrics) - 0.5, ymin, ymax
 }
 
 // stepTicks puts major ticks every 0.1, 0.2, 0.25 or 0.5 (about five to
@@ -609,14 +613,25 @@ func (s swatch) Thumbnail(c *draw.Canvas) {
 	c.FillPolygon(withAlpha(color.NRGBA(s), 0xd0), pts)
 }
 
+// joinAnd joins xs as "a, b and c".
+func joinAnd(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+// metricsFigure draws the bar chart of the headline metrics of results.Table.
 func metricsFigure(ss []*series) (*figure, error) {
+	ms := results.HeadlineMetrics()
+	names := metricLabels(ms)
 	f := &figure{
 		name:    "metrics",
-		title:   "ACC, BWT, FWT and forgetting",
-		caption: "Mean over seeds; error bars are ± one sample standard deviation. ACC: final average accuracy; BWT: backward transfer (negative = forgetting); FWT: forward transfer; Forgetting: average drop from the best accuracy.",
+		title:   joinAnd(names),
+		caption: "Mean over seeds; error bars are ± one sample standard deviation. " + metricDocs(ms) + ".",
 		kind:    "metrics",
 	}
-	b := &bars{}
+	b := &bars{metrics: len(ms)}
 	leg := newLegend()
 	for _, s := range ss {
 		if s.sum.OK == 0 {
@@ -626,12 +641,12 @@ func metricsFigure(ss []*series) (*figure, error) {
 		b.colors = append(b.colors, seriesColor(s.index))
 		leg.Add(s.label, swatch(seriesColor(s.index)))
 	}
-	p := newPlot("ACC, BWT, FWT and forgetting (mean ± std over seeds)", "", "value (accuracy fraction)")
+	p := newPlot(f.title+" (mean ± std over seeds)", "", "value (accuracy fraction)")
 	g := plotter.NewGrid()
 	g.Vertical.Width = 0
 	g.Horizontal.Color = color.Gray{0xe0}
 	p.Add(g, b)
-	p.NominalX(metricNames...)
+	p.NominalX(names...)
 	_, _, ymin, ymax := b.DataRange()
 	pad := 0.05 * math.Max(0.1, ymax-ymin)
 	p.Y.Min, p.Y.Max = ymin-pad, ymax+pad
@@ -639,7 +654,7 @@ func metricsFigure(ss []*series) (*figure, error) {
 		p.Y.Min = 0
 	}
 	p.Y.Tick.Marker = stepTicks{}
-	f.w = vg.Length(math.Max(6, 1.4*float64(len(metricNames))+0.25*float64(len(b.vals)*len(metricNames))))*vg.Inch + legendWidth(leg)
+	f.w = vg.Length(math.Max(6, 1.4*float64(len(ms))+0.25*float64(len(b.vals)*len(ms))))*vg.Inch + legendWidth(leg)
 	f.w = min(f.w, 13*vg.Inch)
 	f.h = 3.8 * vg.Inch
 	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/results"
 )
@@ -39,44 +40,6 @@ type Files struct {
 	SVG []string
 }
 
-// field is one setting that must match between compared runs.
-type field struct {
-	name string
-	get  func(c *results.Config) (string, bool) // value, and whether the run has it
-}
-
-func always(f func(c *results.Config) string) func(c *results.Config) (string, bool) {
-	return func(c *results.Config) (string, bool) { return f(c), true }
-}
-
-// extraField compares Config.Extra[key] when both runs have it.
-func extraField(key string) field {
-	return field{"extra." + key, func(c *results.Config) (string, bool) {
-		v, ok := c.Extra[key]
-		if !ok {
-			return "", false
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Sprint(v), true
-		}
-		return string(b), true
-	}}
-}
-
-var matchFields = []field{
-	{"stream", always(func(c *results.Config) string { return c.Stream })},
-	{"scenario", always(func(c *results.Config) string { return c.Scenario })},
-	{"protocol", always(func(c *results.Config) string { return c.Protocol })},
-	{"tasks", always(func(c *results.Config) string { return "[" + strings.Join(c.Tasks, " ") + "]" })},
-	{"iterations", always(func(c *results.Config) string { return strconv.Itoa(c.Iterations) })},
-	{"batch_size", always(func(c *results.Config) string { return strconv.Itoa(c.BatchSize) })},
-	{"learning_rate", always(func(c *results.Config) string { return strconv.FormatFloat(c.LearningRate, 'g', -1, 64) })},
-	{"hidden", always(func(c *results.Config) string { return fmt.Sprint(c.Hidden) })},
-	extraField("train_limit"),
-	extraField("test_limit"),
-}
-
 // runName names run i (0-based) of a report in messages: "run 2 (DIR)".
 func runName(i int, r *results.Run) string {
 	if r.Dir == "" {
@@ -103,13 +66,15 @@ func Check(runs []*results.Run) error {
 	}
 	a := runs[0]
 	for i, b := range runs[1:] {
-		for _, f := range matchFields {
-			va, oka := f.get(&a.Config)
-			vb, okb := f.get(&b.Config)
-			if oka && okb && va != vb {
-				return fmt.Errorf("report: %s has %s %s, %s has %s: %w",
-					runName(i+1, b), f.name, quoteVal(vb), runName(0, a), quoteVal(va), ErrMismatch)
-			}
+		if ta, tb := "["+strings.Join(a.Config.Tasks, " ")+"]", "["+strings.Join(b.Config.Tasks, " ")+"]"; ta != tb {
+			return fmt.Errorf("report: %s has tasks %s, %s has %s: %w", runName(i+1, b), tb, runName(0, a), ta, ErrMismatch)
+		}
+		// The settings that change results must match (runspec.Diff; the data folder, the
+		// evaluation batch and the checkpoint cadence may differ).
+		if ds := runspec.Diff(a.Config.Spec, b.Config.Spec, runspec.Compare); len(ds) > 0 {
+			d := ds[0]
+			return fmt.Errorf("report: %s has %s %s, %s has %s: %w",
+				runName(i+1, b), d.Name(), d.Show(d.B), runName(0, a), d.Show(d.A), ErrMismatch)
 		}
 		files := make([]string, 0, len(b.Config.Data.Files))
 		for name := range b.Config.Data.Files {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clgraph/clgraph/runspec"
+
 	"github.com/clgraph/clgraph/results"
 )
 
@@ -27,12 +29,10 @@ func synthRun(dir, scenario string, T int, specs []string, seeds []int64) *resul
 	}
 	run := &results.Run{Dir: dir, Config: results.Config{
 		Schema: results.SchemaVersion, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		Command: []string{"clgraph", "run", "--seeds", "1,2", "--out", dir}, Stream: "split-mnist", Scenario: scenario,
-		Protocol: "quick", Tasks: tasks, Iterations: 30, BatchSize: 128, EvalBatch: 1000, LearningRate: 0.001,
-		Hidden: []int{64}, Seeds: seeds, Strategies: specs,
+		Command: []string{"clgraph", "run", "--seeds", "1,2", "--out", dir}, Tasks: tasks, Seeds: seeds, Strategies: specs,
 		Versions: map[string]string{"go": "go1.26", "gorgonia.org/gorgonia": "v0.9.18"},
 		Data:     results.DataInfo{Source: "synthetic", Files: map[string]string{"train-images-idx3-ubyte.gz": "abc123"}},
-		Extra:    map[string]any{"test_limit": 0, "train_limit": 0},
+		Extra:    map[string]any{"test_limit": 0, "train_limit": 0}, Spec: runspec.Spec{Stream: "split-mnist", Scenario: scenario, Protocol: "quick", Iterations: 30, Batch: 128, EvalBatch: 1000, LR: 0.001, Hidden: []int{64}},
 	}}
 	for si, spec := range specs {
 		for _, seed := range seeds {
@@ -193,8 +193,8 @@ func TestWriteSyntheticRun(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"loss is NaN at step 17",                                     // the failure
-		sums[0].Metrics.ACC.Format(3), sums[1].Metrics.BWT.Format(3), // metrics table
+		"loss is NaN at step 17",                                                                     // the failure
+		sums[0].Metrics.Get(results.KeyACC).Format(3), sums[1].Metrics.Get(results.KeyBWT).Format(3), // metrics table
 		"50371",                                  // parameters in the cost table
 		"400 ± 0",                                // peak RSS in MiB
 		"abc123",                                 // data checksum
@@ -251,15 +251,15 @@ func TestWriteRefusesMismatch(t *testing.T) {
 		change func(c *results.Config)
 		want   string
 	}{
-		{"scenario", func(c *results.Config) { c.Scenario = "class" }, `run 2 (/runs/b) has scenario "class", run 1 (/runs/a) has "task": reports compare runs of one stream, scenario and protocol`},
-		{"stream", func(c *results.Config) { c.Stream = "permuted-mnist" }, `has stream "permuted-mnist"`},
-		{"protocol", func(c *results.Config) { c.Protocol = "paper" }, `has protocol "paper", run 1 (/runs/a) has "quick"`},
-		{"iterations", func(c *results.Config) { c.Iterations = 31 }, "has iterations 31, run 1 (/runs/a) has 30"},
-		{"lr", func(c *results.Config) { c.LearningRate = 0.01 }, "has learning_rate 0.01"},
-		{"hidden", func(c *results.Config) { c.Hidden = []int{400, 400} }, "has hidden [400 400], run 1 (/runs/a) has [64]"},
-		{"batch", func(c *results.Config) { c.BatchSize = 64 }, "has batch_size 64"},
+		{"scenario", func(c *results.Config) { c.Spec.Scenario = "class" }, `run 2 (/runs/b) has scenario "class", run 1 (/runs/a) has "task": reports compare runs of one stream, scenario and protocol`},
+		{"stream", func(c *results.Config) { c.Spec.Stream = "permuted-mnist" }, `has stream "permuted-mnist"`},
+		{"protocol", func(c *results.Config) { c.Spec.Protocol = "paper" }, `has protocol "paper", run 1 (/runs/a) has "quick"`},
+		{"iterations", func(c *results.Config) { c.Spec.Iterations = 31 }, "has iterations 31, run 1 (/runs/a) has 30"},
+		{"lr", func(c *results.Config) { c.Spec.LR = 0.01 }, "has learning rate (lr) 0.01"},
+		{"hidden", func(c *results.Config) { c.Spec.Hidden = []int{400, 400} }, "has hidden 400,400, run 1 (/runs/a) has 64"},
+		{"batch", func(c *results.Config) { c.Spec.Batch = 64 }, "has batch size (batch) 64"},
 		{"tasks", func(c *results.Config) { c.Tasks = []string{"1/0", "2/3", "4/5"} }, "has tasks [1/0 2/3 4/5]"},
-		{"train_limit", func(c *results.Config) { c.Extra["train_limit"] = 100 }, "has extra.train_limit 100"},
+		{"train_limit", func(c *results.Config) { c.Spec.TrainLimit = 100 }, "has train limit 100"},
 		{"data", func(c *results.Config) { c.Data.Files["train-images-idx3-ubyte.gz"] = "def456" }, "has data file train-images-idx3-ubyte.gz with SHA-256 def456, run 1 (/runs/a) has abc123"},
 	}
 	for _, tc := range cases {
@@ -282,7 +282,7 @@ func TestWriteRefusesMismatch(t *testing.T) {
 	}
 	// What may differ: seeds, strategies, versions, eval batch, data source, a missing extra entry.
 	a, b := base(), synthRun("/runs/b", "task", 3, []string{"joint"}, []int64{5, 6})
-	b.Config.EvalBatch = 10
+	b.Config.Spec.EvalBatch = 10
 	b.Config.Data.Source = "elsewhere"
 	b.Config.Versions = nil
 	delete(b.Config.Extra, "test_limit")
@@ -302,7 +302,7 @@ func TestWriteEdgeCases(t *testing.T) {
 	failed.Config.Strategies = append(failed.Config.Strategies, "ewc")
 	nan := synthRun("/runs/nan", "task", 2, []string{"naive"}, []int64{1, 2})
 	nan.Results[0].R[1][0] = math.NaN()
-	nan.Results[0].Metrics.ACC = math.NaN()
+	nan.Results[0].Metrics.Set(results.KeyACC, math.NaN())
 	for name, run := range map[string]*results.Run{"one task": one, "no results": empty, "all seeds failed": failed, "NaN": nan} {
 		t.Run(name, func(t *testing.T) {
 			files, err := Write([]*results.Run{run}, t.TempDir())

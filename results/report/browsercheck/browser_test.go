@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clgraph/clgraph/runspec"
+
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/results/report"
 )
@@ -131,10 +133,8 @@ func synthRun() *results.Run {
 	seeds := []int64{1, 2, 3}
 	run := &results.Run{Dir: "synthetic", Config: results.Config{
 		Schema: results.SchemaVersion, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		Command: []string{"clgraph", "run", "--seeds", "1-3"}, Stream: "split-mnist", Scenario: "task",
-		Protocol: "quick", Tasks: tasks, Iterations: 30, BatchSize: 128, EvalBatch: 1000, LearningRate: 0.001,
-		Hidden: []int{64}, Seeds: seeds, Strategies: specs, Versions: map[string]string{"go": "go1.26"},
-		Data: results.DataInfo{Source: "synthetic", Files: map[string]string{"train-images-idx3-ubyte.gz": "00ff"}},
+		Command: []string{"clgraph", "run", "--seeds", "1-3"}, Tasks: tasks, Seeds: seeds, Strategies: specs, Versions: map[string]string{"go": "go1.26"},
+		Data: results.DataInfo{Source: "synthetic", Files: map[string]string{"train-images-idx3-ubyte.gz": "00ff"}}, Spec: runspec.Spec{Stream: "split-mnist", Scenario: "task", Protocol: "quick", Iterations: 30, Batch: 128, EvalBatch: 1000, LR: 0.001, Hidden: []int{64}},
 	}}
 	T := len(tasks)
 	for si, spec := range specs {

@@ -1,0 +1,434 @@
+// Package runspec holds the one type that defines a run: Spec, every setting of a stream, its
+// scenario, the protocol, the strategy, the seed, the data source and the checkpoint cadence. It
+// is written as-is into a run folder's config.json, a checkpoint's header and a sweep's manifest;
+// command-line flags and sweep files change it through one Overrides type; and Diff compares two
+// specs, naming the settings that differ (resume, report, merge).
+//
+// Each setting is one field of Spec, with its key (the json and yaml name, and with '_' read as
+// '-' the command-line flag) and documentation in the field's tags. Adding a setting is adding a
+// field: flags, overrides, files and Diff pick it up.
+//
+// The package imports nothing of the project, so that results files can be read without training
+// code.
+package runspec
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Spec is everything that defines a run. The stream's presets for the protocol (streams.Spec)
+// fill it, overrides change it, Validate checks it. A command over several strategies and seeds
+// (clgraph run, a sweep group) carries one Spec with Strategy and Seed empty and lists them
+// beside it; each cell's Spec names its own.
+//
+// Tags: key is the field's name in files and flags; label names it in messages; doc documents
+// it; free:"true" marks settings that do not change results (the data folder, the checkpoint
+// cadence: Diff's Results mode skips them, so a resume accepts them different); free:"compare"
+// marks one that may change results only in the last bits (the evaluation batch: a report
+// compares runs that differ in it, a resume does not accept it).
+type Spec struct {
+	// Stream names the registered task stream, e.g. "split-mnist".
+	Stream string `json:"stream" yaml:"stream" key:"stream" doc:"task stream (see 'clgraph streams')"`
+	// Scenario is task, domain or class.
+	Scenario string `json:"scenario" yaml:"scenario" key:"scenario" doc:"scenario: task, domain or class"`
+	// Tasks is the number of tasks; 0 means the stream's default (resolved specs hold the count).
+	Tasks int `json:"tasks" yaml:"tasks" key:"tasks" label:"number of tasks" doc:"number of tasks (0: the stream's default)"`
+	// ClassOrder is the order in which a class-split stream deals classes into tasks; nil means
+	// the natural order.
+	ClassOrder []int `json:"class_order" yaml:"class_order" key:"class_order" doc:"class order of split streams, e.g. 1,0,3,2,5,4,7,6,9,8 (empty: natural order)"`
+	// TrainLimit keeps the first TrainLimit training examples of each task; 0 keeps all.
+	TrainLimit int `json:"train_limit" yaml:"train_limit" key:"train_limit" doc:"training examples per task (0: all)"`
+	// TestLimit keeps the first TestLimit test examples of each task; 0 keeps all.
+	TestLimit int `json:"test_limit" yaml:"test_limit" key:"test_limit" doc:"test examples per task (0: all)"`
+
+	// Protocol names the preset the settings below started from: paper or quick.
+	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings) or quick (same shapes, fewer iterations)"`
+	// Iterations is the number of training steps per task.
+	Iterations int `json:"iterations" yaml:"iterations" key:"iterations" doc:"training steps per task"`
+	// Batch is the mini-batch size of the current task.
+	Batch int `json:"batch" yaml:"batch" key:"batch" label:"batch size" doc:"mini-batch size"`
+	// EvalBatch is the number of rows per evaluation-graph run.
+	EvalBatch int `json:"eval_batch" yaml:"eval_batch" key:"eval_batch" label:"evaluation batch" doc:"rows per evaluation pass" free:"compare"`
+	// LR is Adam's learning rate.
+	LR float64 `json:"lr" yaml:"lr" key:"lr" label:"learning rate" doc:"Adam learning rate"`
+	// Hidden are the hidden layer sizes of the MLP trunk.
+	Hidden []int `json:"hidden" yaml:"hidden" key:"hidden" doc:"hidden layer sizes, e.g. 400,400"`
+
+	// Strategy is the canonical strategy spec of one run, e.g. "ewc:lambda=100"; empty for a
+	// command over several strategies.
+	Strategy string `json:"strategy,omitempty" yaml:"strategy,omitempty" key:"strategy" doc:"strategy spec" flag:"-"`
+	// Seed seeds one run's random sources; 0 for a command over several seeds.
+	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty" key:"seed" doc:"random seed" flag:"-"`
+
+	// DataDir is the folder the data was read from; empty means the default sources (for MNIST:
+	// $CLGRAPH_DATA, the Go module cache, a download). The data's checksums, not its folder, must
+	// match on resume.
+	DataDir string `json:"data_dir,omitempty" yaml:"data_dir,omitempty" key:"data_dir" doc:"folder with the dataset's files (default: $CLGRAPH_DATA, else the Go module cache, else download)" free:"true"`
+	// CheckpointEvery saves a run's state every CheckpointEvery training steps as well as at task
+	// boundaries; 0 saves at task boundaries only, -1 saves no checkpoints.
+	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every" key:"checkpoint_every" doc:"save each run's state every N training steps as well as at task boundaries (0: task boundaries only; -1: no checkpoints)" free:"true"`
+}
+
+// Validate checks the settings that need no registry: positive sizes, a sane learning rate.
+// Stream, scenario and strategy names are checked where they are registered.
+func (s Spec) Validate() error {
+	switch {
+	case s.Iterations < 1:
+		return fmt.Errorf("iterations must be at least 1, got %d", s.Iterations)
+	case s.Batch < 1:
+		return fmt.Errorf("batch size must be at least 1, got %d", s.Batch)
+	case s.EvalBatch < 1:
+		return fmt.Errorf("evaluation batch must be at least 1, got %d", s.EvalBatch)
+	case !(s.LR > 0) || s.LR > 10:
+		return fmt.Errorf("learning rate must be in (0, 10], got %v", s.LR)
+	case len(s.Hidden) == 0:
+		return fmt.Errorf("at least one hidden layer is needed")
+	case s.Tasks < 0:
+		return fmt.Errorf("tasks must be positive, got %d (0 takes the stream's default)", s.Tasks)
+	case s.TrainLimit < 0:
+		return fmt.Errorf("train_limit must be 0 (all) or positive, got %d", s.TrainLimit)
+	case s.TestLimit < 0:
+		return fmt.Errorf("test_limit must be 0 (all) or positive, got %d", s.TestLimit)
+	case s.CheckpointEvery < -1:
+		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
+	}
+	for _, h := range s.Hidden {
+		if h < 1 {
+			return fmt.Errorf("hidden sizes must be positive, got %v", s.Hidden)
+		}
+	}
+	return nil
+}
+
+// Cell returns a copy of s for one run of strategy with seed.
+func (s Spec) Cell(strategy string, seed int64) Spec {
+	c := s.Clone()
+	c.Strategy, c.Seed = strategy, seed
+	return c
+}
+
+// Clone returns a deep copy of s (slices are not shared).
+func (s Spec) Clone() Spec {
+	s.ClassOrder = slices.Clone(s.ClassOrder)
+	s.Hidden = slices.Clone(s.Hidden)
+	return s
+}
+
+// Field describes one setting of Spec.
+type Field struct {
+	// Key names the setting in files and overrides; Flag is its command-line flag ("" when the
+	// setting has none).
+	Key, Flag string
+	// Doc documents it.
+	Doc string
+	// Label names it in messages, e.g. "learning rate" (the key when the field has no label).
+	Label string
+	// Free marks a setting that does not change results; Comparable one that a comparison of
+	// runs may ignore (Free ones included).
+	Free, Comparable bool
+	index            int
+	kind             reflect.Kind
+	elem             reflect.Kind // slices: element kind
+}
+
+// Fields lists Spec's settings in declaration order.
+func Fields() []Field { return slices.Clone(fields()) }
+
+var fields = sync.OnceValue(func() []Field {
+	t := reflect.TypeFor[Spec]()
+	var out []Field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		fd := Field{Key: f.Tag.Get("key"), Doc: f.Tag.Get("doc"), Label: f.Tag.Get("label"), Free: f.Tag.Get("free") == "true", Comparable: f.Tag.Get("free") != "", index: i, kind: f.Type.Kind()}
+		if fd.Key == "" {
+			panic("runspec: field " + f.Name + " has no key tag")
+		}
+		if fd.Label == "" {
+			fd.Label = strings.ReplaceAll(fd.Key, "_", " ")
+		}
+		if f.Tag.Get("flag") != "-" {
+			fd.Flag = strings.ReplaceAll(fd.Key, "_", "-")
+		}
+		if fd.kind == reflect.Slice {
+			fd.elem = f.Type.Elem().Kind()
+		}
+		out = append(out, fd)
+	}
+	return out
+})
+
+// Lookup returns the setting named key (its file key, or its flag name).
+func Lookup(key string) (Field, bool) {
+	k := strings.ReplaceAll(key, "-", "_")
+	for _, f := range fields() {
+		if f.Key == k {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Keys returns every setting's key, in declaration order.
+func Keys() []string {
+	var k []string
+	for _, f := range fields() {
+		k = append(k, f.Key)
+	}
+	return k
+}
+
+// Get returns setting key of s as text, in the form Overrides.Set reads.
+func (s Spec) Get(key string) string {
+	f, ok := Lookup(key)
+	if !ok {
+		return ""
+	}
+	return format(reflect.ValueOf(s).Field(f.index))
+}
+
+func format(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		return v.String()
+	case reflect.Int, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10)
+	case reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool())
+	case reflect.Slice:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = format(v.Index(i))
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// parse reads text into a value of f's type.
+func (f Field) parse(text string) (reflect.Value, error) {
+	t := reflect.TypeFor[Spec]().Field(f.index).Type
+	v := reflect.New(t).Elem()
+	text = strings.TrimSpace(text)
+	switch f.kind {
+	case reflect.String:
+		v.SetString(text)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return v, fmt.Errorf("%s: %q is not an integer", f.Key, text)
+		}
+		v.SetInt(n)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(text, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return v, fmt.Errorf("%s: %q is not a finite number", f.Key, text)
+		}
+		v.SetFloat(x)
+	case reflect.Slice:
+		if text == "" {
+			return v, nil // nil: the default
+		}
+		ints, err := ParseInts(text)
+		if err != nil {
+			return v, fmt.Errorf("%s: %v", f.Key, err)
+		}
+		s := reflect.MakeSlice(t, len(ints), len(ints))
+		for i, x := range ints {
+			s.Index(i).SetInt(x)
+		}
+		v.Set(s)
+	default:
+		return v, fmt.Errorf("runspec: setting %s has an unsupported type %s", f.Key, t)
+	}
+	return v, nil
+}
+
+// ParseInts reads "1,2,3" or a range "1-5" (or a mix, "1,3-5").
+func ParseInts(s string) ([]int64, error) {
+	var out []int64
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(part, "-"); ok && lo != "" {
+			a, err1 := strconv.ParseInt(lo, 10, 64)
+			b, err2 := strconv.ParseInt(hi, 10, 64)
+			if err1 != nil || err2 != nil || b < a || b-a > 10000 {
+				return nil, fmt.Errorf("%q is not a range like 1-5", part)
+			}
+			for v := a; v <= b; v++ {
+				out = append(out, v)
+			}
+			continue
+		}
+		v, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer", part)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Overrides are settings given explicitly (flags, a sweep file's overrides), in the order they
+// were set, each as text. The zero value is empty and usable; copies are independent.
+type Overrides struct {
+	keys []string
+	vals map[string]string
+}
+
+// Set records setting key (a file key or flag name) as text, checking that the setting exists
+// and that the text parses. A later Set of the same key replaces the earlier one.
+func (o *Overrides) Set(key, text string) error {
+	f, ok := Lookup(key)
+	if !ok {
+		return fmt.Errorf("unknown setting %q (known: %s)", key, strings.Join(Keys(), ", "))
+	}
+	if _, err := f.parse(text); err != nil {
+		return err
+	}
+	// Copy on write: a copy of an Overrides value (o2 := o) never shares changes with o.
+	vals := make(map[string]string, len(o.vals)+1)
+	maps.Copy(vals, o.vals)
+	keys := slices.Clone(o.keys)
+	if _, dup := vals[f.Key]; !dup {
+		keys = append(keys, f.Key)
+	}
+	vals[f.Key] = text
+	o.keys, o.vals = keys, vals
+	return nil
+}
+
+// SetValue records setting key from a typed value (a string, an int, an int64, a float64 or a
+// []int), as files decode them.
+func (o *Overrides) SetValue(key string, v any) error {
+	return o.Set(key, format(reflect.ValueOf(v)))
+}
+
+// Type is the Go type of the setting's values.
+func (f Field) Type() reflect.Type { return reflect.TypeFor[Spec]().Field(f.index).Type }
+
+// Get returns the text of setting key and whether it was set.
+func (o Overrides) Get(key string) (string, bool) {
+	f, ok := Lookup(key)
+	if !ok {
+		return "", false
+	}
+	v, ok := o.vals[f.Key]
+	return v, ok
+}
+
+// Has reports whether setting key was set.
+func (o Overrides) Has(key string) bool { _, ok := o.Get(key); return ok }
+
+// Keys returns the keys set, in the order first set.
+func (o Overrides) Keys() []string { return slices.Clone(o.keys) }
+
+// Len is the number of settings set.
+func (o Overrides) Len() int { return len(o.keys) }
+
+// Over returns o with every setting of top set over it (top wins).
+func (o Overrides) Over(top Overrides) Overrides {
+	var out Overrides
+	for _, k := range o.keys {
+		out.Set(k, o.vals[k])
+	}
+	for _, k := range top.keys {
+		out.Set(k, top.vals[k])
+	}
+	return out
+}
+
+// Apply writes every setting of o into s.
+func (o Overrides) Apply(s *Spec) error {
+	rv := reflect.ValueOf(s).Elem()
+	for _, k := range o.keys {
+		f, _ := Lookup(k)
+		v, err := f.parse(o.vals[k])
+		if err != nil {
+			return err
+		}
+		rv.Field(f.index).Set(v)
+	}
+	return nil
+}
+
+// Difference is one setting that two specs hold differently.
+type Difference struct {
+	// Key names the setting and Label describes it; A and B are its values in the two specs,
+	// as text.
+	Key, Label, A, B string
+	text             bool // a string setting: values are quoted in messages
+}
+
+// Show returns a value of the setting for messages: quoted for text settings, "(none)" when
+// empty.
+func (d Difference) Show(v string) string {
+	switch {
+	case v == "":
+		return "(none)"
+	case d.text:
+		return strconv.Quote(v)
+	}
+	return v
+}
+
+// Name returns "label (key)", or the key when the label only spells it out.
+func (d Difference) Name() string {
+	if d.Label == strings.ReplaceAll(d.Key, "_", " ") {
+		return d.Label
+	}
+	return d.Label + " (" + d.Key + ")"
+}
+
+// String writes "key: A vs B".
+func (d Difference) String() string {
+	return fmt.Sprintf("%s: %s vs %s", d.Name(), d.Show(d.A), d.Show(d.B))
+}
+
+// DiffMode says which settings Diff compares.
+type DiffMode int
+
+const (
+	// All compares every setting.
+	All DiffMode = iota
+	// Results compares the settings that change results, skipping the free ones (data_dir,
+	// checkpoint_every): resume.
+	Results
+	// Compare also skips the settings a comparison of runs may ignore (eval_batch): reports.
+	Compare
+)
+
+// Diff returns the settings a and b hold differently, in declaration order. A nil and an empty
+// list are equal.
+func Diff(a, b Spec, mode DiffMode) []Difference {
+	var out []Difference
+	for _, f := range fields() {
+		if (mode == Results && f.Free) || (mode == Compare && f.Comparable) {
+			continue
+		}
+		if x, y := a.Get(f.Key), b.Get(f.Key); x != y {
+			out = append(out, Difference{Key: f.Key, Label: f.Label, A: x, B: y, text: f.kind == reflect.String})
+		}
+	}
+	return out
+}
+
+// Differences joins differences into one line, e.g. "iterations: 200 vs 50; lr: 0.001 vs 0.01".
+func Differences(ds []Difference) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, "; ")
+}

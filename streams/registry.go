@@ -1,0 +1,231 @@
+// Package streams is the registry of task streams, in the style of image.RegisterFormat and
+// database/sql: each stream registers its name, documentation, builder, protocol presets and the
+// default strengths of strategies' automatic options in one file (split.go, permuted.go), and
+// the CLI, sweeps and tests find it by name. Datasets are loaded by their own packages
+// (datasets/mnist); Data holds one in memory for every stream and seed built over it.
+//
+// Adding a stream is one file that calls Register in an init function, plus its tests.
+package streams
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/stream"
+)
+
+// Def is a registered stream.
+type Def struct {
+	// Name is the stream's name, e.g. "split-mnist"; Aliases are other names it answers to.
+	Name    string
+	Aliases []string
+	// Doc is one line for listings.
+	Doc string
+	// DefaultTasks is the number of tasks when the spec gives 0.
+	DefaultTasks int
+	// Scenarios are the scenarios the stream can be built in.
+	Scenarios []stream.Scenario
+	// Build builds the stream over data for spec (stream, scenario, tasks, class order, limits
+	// and seed; spec.Tasks is resolved, never 0). It returns an error for settings it cannot
+	// build, before any training.
+	Build func(data *Data, spec runspec.Spec, sc stream.Scenario) (*stream.Stream, error)
+	// Protocols are the protocol presets: name -> the settings that protocol fixes (iterations,
+	// batch, evaluation batch, learning rate, hidden sizes, test limit). Every stream has
+	// "paper" and "quick".
+	Protocols map[string]runspec.Spec
+	// Defaults are the default values of strategies' automatic options on this stream, copied
+	// into every stream built (stream.Stream.Defaults documents the keys).
+	Defaults map[string]float64
+}
+
+// Registry maps stream names to their definitions. The zero value is not usable: call
+// NewRegistry.
+type Registry struct {
+	mu sync.RWMutex
+	m  map[string]*Def // name and aliases -> def
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{m: map[string]*Def{}} }
+
+// Default is the registry the CLI uses; the built-in streams register themselves in it.
+var Default = NewRegistry()
+
+// Register adds d to the Default registry. See Registry.Register.
+func Register(d Def) { Default.Register(d) }
+
+// Register adds a stream. It panics on an empty name, a nil builder, a missing paper or quick
+// preset, or a name or alias already taken: these are programming errors found at start-up.
+func (r *Registry) Register(d Def) {
+	if d.Name == "" || strings.ContainsAny(d.Name, " ,:=/") {
+		panic(fmt.Sprintf("streams: invalid stream name %q", d.Name))
+	}
+	if d.Build == nil {
+		panic("streams: Register of " + d.Name + " with a nil builder")
+	}
+	for _, p := range []string{"paper", "quick"} {
+		if _, ok := d.Protocols[p]; !ok {
+			panic("streams: " + d.Name + " registers no " + p + " protocol")
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range append([]string{d.Name}, d.Aliases...) {
+		if _, dup := r.m[n]; dup {
+			panic("streams: Register called twice for " + n)
+		}
+	}
+	def := d
+	for _, n := range append([]string{d.Name}, d.Aliases...) {
+		r.m[n] = &def
+	}
+}
+
+// Lookup returns the stream registered under name or one of its aliases.
+func (r *Registry) Lookup(name string) (*Def, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	d, ok := r.m[name]
+	return d, ok
+}
+
+// Defs returns every registered stream, sorted by name.
+func (r *Registry) Defs() []*Def {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Def
+	for n, d := range r.m {
+		if n == d.Name {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Def) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Names returns the registered stream names (not aliases), sorted.
+func (r *Registry) Names() []string {
+	var n []string
+	for _, d := range r.Defs() {
+		n = append(n, d.Name)
+	}
+	return n
+}
+
+// Protocols returns the protocol names the stream registers, sorted.
+func (d *Def) ProtocolNames() []string {
+	var n []string
+	for k := range d.Protocols {
+		n = append(n, k)
+	}
+	slices.Sort(n)
+	return n
+}
+
+// DefaultSpec is the spec of a run with no settings given: split MNIST, task-IL, the quick
+// protocol.
+var DefaultSpec = runspec.Spec{Stream: "split-mnist", Scenario: "task", Protocol: "quick"}
+
+// Spec resolves a run's settings: it starts from DefaultSpec with o's stream, scenario and
+// protocol, takes the stream's preset for the protocol, applies o over it, fills the stream's
+// default task count and checks the result. Errors say which setting is wrong.
+func (r *Registry) Spec(o runspec.Overrides) (runspec.Spec, error) {
+	s := DefaultSpec.Clone()
+	if err := o.Apply(&s); err != nil {
+		return s, err
+	}
+	d, ok := r.Lookup(s.Stream)
+	if !ok {
+		return s, fmt.Errorf("unknown stream %q (known: %s)", s.Stream, strings.Join(r.Names(), ", "))
+	}
+	preset, ok := d.Protocols[s.Protocol]
+	if !ok {
+		return s, fmt.Errorf("unknown protocol %q for %s (known: %s)", s.Protocol, d.Name, strings.Join(d.ProtocolNames(), ", "))
+	}
+	out := preset.Clone()
+	out.Stream, out.Scenario, out.Protocol = d.Name, s.Scenario, s.Protocol
+	out.CheckpointEvery = 0
+	if err := o.Apply(&out); err != nil {
+		return out, err
+	}
+	out.Stream = d.Name // an alias given by the overrides reads as the stream's name
+	if !o.Has("tasks") && out.Tasks == 0 {
+		out.Tasks = d.DefaultTasks
+	}
+	if o.Has("tasks") && out.Tasks < 1 {
+		return out, fmt.Errorf("tasks must be positive, got %d (leave it out for the stream's default, %d)", out.Tasks, d.DefaultTasks)
+	}
+	sc, err := stream.ParseScenario(out.Scenario)
+	if err != nil {
+		return out, err
+	}
+	if !slices.Contains(d.Scenarios, sc) {
+		return out, fmt.Errorf("stream %s cannot be built in the %s-IL scenario", d.Name, sc)
+	}
+	out.Scenario = sc.String()
+	if err := out.Validate(); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// Build builds the stream spec names over data, with spec.Seed drawing whatever the stream
+// draws (e.g. permutations). It returns an error, before any training, for an unknown stream or
+// scenario or settings the stream cannot build.
+func (r *Registry) Build(data *Data, spec runspec.Spec) (*stream.Stream, error) {
+	d, ok := r.Lookup(spec.Stream)
+	if !ok {
+		return nil, fmt.Errorf("streams: unknown stream %q (known: %s)", spec.Stream, strings.Join(r.Names(), ", "))
+	}
+	if spec.Scenario == "" {
+		return nil, fmt.Errorf("streams: no scenario given (valid: task, domain, class)")
+	}
+	sc, err := stream.ParseScenario(spec.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Tasks == 0 {
+		spec.Tasks = d.DefaultTasks
+	}
+	s, err := d.Build(data, spec, sc)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Defaults) > 0 {
+		s.Defaults = make(map[string]float64, len(d.Defaults))
+		for k, v := range d.Defaults {
+			s.Defaults[k] = v
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Lookup returns the stream registered in Default under name or an alias.
+func Lookup(name string) (*Def, bool) { return Default.Lookup(name) }
+
+// Names returns the Default registry's stream names, sorted.
+func Names() []string { return Default.Names() }
+
+// Spec resolves settings against the Default registry (Registry.Spec).
+func Spec(o runspec.Overrides) (runspec.Spec, error) { return Default.Spec(o) }
+
+// Build builds a stream of the Default registry (Registry.Build).
+func Build(data *Data, spec runspec.Spec) (*stream.Stream, error) { return Default.Build(data, spec) }
+
+// Preset returns the spec of protocol on stream with no overrides (e.g. Preset("split-mnist",
+// "paper", "class")).
+func Preset(name, protocol, scenario string) (runspec.Spec, error) {
+	var o runspec.Overrides
+	for k, v := range map[string]string{"stream": name, "protocol": protocol, "scenario": scenario} {
+		if err := o.Set(k, v); err != nil {
+			return runspec.Spec{}, err
+		}
+	}
+	return Spec(o)
+}
