@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/clgraph/clgraph/loop"
@@ -78,16 +77,15 @@ func shapeKey(g *Group, c Cell) string {
 	return fmt.Sprintf("%s/%s %d tasks, hidden %v, batch %d: %s%s", g.Spec.Stream, g.Spec.Scenario, g.Spec.Tasks, g.Spec.Hidden, g.Spec.Batch, c.Base, heads)
 }
 
-// testExamples estimates the number of test examples of each of a group's tasks in MNIST.
-func testExamples(g *Group) int {
-	n := mnistTestPerClass * mnistClasses
-	if strings.HasPrefix(g.Spec.Stream, "split") {
-		n = mnistTestPerClass * mnistClasses / max(1, g.Spec.Tasks)
+// testExamples estimates the number of test examples of each of a group's tasks in MNIST: the
+// group's stream built over data with MNIST's test-set shape (1000 examples per class), so every
+// stream counts its own way.
+func testExamples(data *streams.Data, g *Group) (int, error) {
+	st, err := streams.Build(data, g.Spec.Cell("", 1))
+	if err != nil {
+		return 0, err
 	}
-	if g.Spec.TestLimit > 0 {
-		n = min(n, g.Spec.TestLimit)
-	}
-	return n
+	return st.Tasks[0].Test.Len(), nil
 }
 
 // Calibrate times steps training steps (the fastest, after three warm-up steps) and a run of the
@@ -100,6 +98,8 @@ func (p *Plan) Calibrate(ctx context.Context, reg *strategies.Registry, cells []
 		steps = 1
 	}
 	data := SyntheticData(200, 100)
+	shape := SyntheticData(1, mnistTestPerClass) // MNIST's test-set shape, for test-set sizes
+	tests := map[int]int{}                       // group -> test examples per task
 	est := &Estimate{CellSeconds: make([]float64, len(p.Cells))}
 	byShape := map[string]int{}
 	for _, c := range cells {
@@ -122,7 +122,15 @@ func (p *Plan) Calibrate(ctx context.Context, reg *strategies.Registry, cells []
 		cal := &est.Calibrations[i]
 		cal.Cells++
 		T := float64(g.Spec.Tasks)
-		runs := float64((testExamples(g) + g.Spec.EvalBatch - 1) / g.Spec.EvalBatch)
+		n, ok := tests[c.Group]
+		if !ok {
+			var err error
+			if n, err = testExamples(shape, g); err != nil {
+				return nil, fmt.Errorf("sweep: calibrating %s: %w", key, err)
+			}
+			tests[c.Group] = n
+		}
+		runs := float64((n + g.Spec.EvalBatch - 1) / g.Spec.EvalBatch)
 		est.CellSeconds[c.Index] = cal.SetupSeconds + T*float64(g.Spec.Iterations)*cal.StepSeconds +
 			(T+1)*T*runs*cal.EvalSecondsPerRun
 	}

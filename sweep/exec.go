@@ -237,6 +237,9 @@ func (r *cellRunner) count(f func(*Report)) {
 
 // one runs cell c unless it is complete; it reports whether c is locked by a live process.
 func (r *cellRunner) one(ctx context.Context, c Cell) (locked bool) {
+	if ctx.Err() != nil {
+		return false // interrupted before this cell started: leave it untouched
+	}
 	e, p := r.e, r.e.Plan
 	g := p.Groups[c.Group]
 	cd := p.CellDir(e.Dir, c)

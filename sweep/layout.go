@@ -250,7 +250,18 @@ func (p *Plan) CheckGroup(dir string, g *Group) error {
 		return &ConflictError{path, "this folder holds a run that is not part of a sweep; use another sweep folder (--out)"}
 	}
 	if m.Extra.Sweep.GroupID != g.ID {
-		return &ConflictError{path, fmt.Sprintf("holds results of other settings (%s); use another sweep folder (--out), or restore the file's settings", keyDiff(m.Extra.Sweep.Key, g.Key))}
+		what := keyDiff(m.Extra.Sweep.Key, g.Key)
+		var cfg results.Config
+		if json.Unmarshal(data, &cfg) == nil {
+			if ds := runspec.Diff(cfg.Spec, g.Spec, runspec.Results); len(ds) > 0 {
+				parts := make([]string, len(ds))
+				for i, d := range ds {
+					parts[i] = fmt.Sprintf("%s: %s there, %s here", d.Key, d.Show(d.A), d.Show(d.B))
+				}
+				what = strings.Join(parts, "; ")
+			}
+		}
+		return &ConflictError{path, fmt.Sprintf("holds results of other settings (%s); use another sweep folder (--out), or restore the file's settings", what)}
 	}
 	return nil
 }
