@@ -42,8 +42,11 @@ func (a *App) graphFlagSet(f *graphFlags) *flag.FlagSet {
 		fmt.Fprint(fs.Output(), `Usage: clgraph graph --strategy SPEC [flags]
 
 Writes the Gorgonia training graph that a strategy has built by the start of task k as Graphviz
-DOT (and SVG when Graphviz's dot is installed). Nothing is trained unless --steps is given; the
-default synthetic data has the stream's shapes, so no MNIST download is needed.
+DOT (and SVG when Graphviz's dot is installed). The strategy runs through clgraph run's own loop
+(the same seeding and calls) and is stopped at the start of task k: the graph drawn is the graph
+the run builds. Each earlier task trains --steps steps (at least one, the loop's minimum), and with
+--steps N task k trains N steps before it is drawn. The default synthetic data has the stream's
+shapes, so no MNIST download is needed.
 
 Flags:
 `)
@@ -56,7 +59,7 @@ Flags:
 	fs.IntVar(&f.tasks, "tasks", 0, "number of tasks (default: 5 split, 10 permuted)")
 	fs.StringVar(&f.hidden, "hidden", "", "hidden layer sizes, e.g. 400,400 (default: the quick protocol's)")
 	fs.IntVar(&f.batch, "batch", 0, "mini-batch size (default: the quick protocol's)")
-	fs.IntVar(&f.steps, "steps", 0, "training steps per task before drawing (0: build only)")
+	fs.IntVar(&f.steps, "steps", 0, "training steps per task before drawing (0: task k untrained, earlier tasks one step each)")
 	fs.Int64Var(&f.seed, "seed", 1, "random seed")
 	fs.StringVar(&f.data, "data", "synthetic", "data: synthetic (random pixels with MNIST's shapes) or mnist (real MNIST)")
 	fs.StringVar(&f.dataDir, "data-dir", mnist.DirFromEnv(), "folder with the MNIST IDX files, for --data mnist")

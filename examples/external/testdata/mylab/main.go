@@ -7,8 +7,8 @@ import (
 	"os"
 
 	"github.com/clgraph/clgraph/cli"
-	"github.com/clgraph/clgraph/stream"
 	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/stream"
 )
 
 // Shrink is naive fine-tuning that halves its learning rate at every task boundary: the kind of
@@ -35,7 +35,9 @@ func (s *Shrink) Setup(env *strategies.Env) error {
 }
 
 // Step trains on one batch.
-func (s *Shrink) Step(cur int, b *stream.Batch) (strategies.StepInfo, error) { return s.Base.Step(cur, b) }
+func (s *Shrink) Step(cur int, b *stream.Batch) (strategies.StepInfo, error) {
+	return s.Base.Step(cur, b)
+}
 
 func init() {
 	strategies.Register(strategies.Info{
