@@ -217,3 +217,52 @@ func TestSecondSignal(t *testing.T) {
 	}
 	close(done)
 }
+
+// TestProcessSweepInterrupt stops a real `clgraph sweep` with SIGINT in the middle of a cell's
+// task: it must exit 130 and leave the cell's checkpoint (no result); the same command again
+// resumes the cell where it stopped, and the grid ends with the uninterrupted sweep's matrices,
+// bit for bit. (Issue: an interrupted sweep exited 1, kept no checkpoint and restarted its cells
+// from step 0.)
+func TestProcessSweepInterrupt(t *testing.T) {
+	bin := buildCLI(t)
+	data := mnistDir(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "grid.yaml")
+	os.WriteFile(file, []byte(`name: grid
+streams: [split-mnist]
+scenarios: [class]
+strategies: {naive: {}, joint: {}}
+seeds: [1]
+overrides: {iterations: 60, hidden: [64], train_limit: 1000, test_limit: 200, checkpoint_every: 7}
+`), 0o644)
+	ref := filepath.Join(dir, "ref")
+	if code, _, stderr := runCLI(t, "sweep", file, "--out", ref, "--workers", "1", "--data-dir", data, "--log-level", "warn"); code != 0 {
+		t.Fatalf("reference sweep: %s", stderr)
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{"sweep", file, "--out", out, "--workers", "1", "--data-dir", data}
+	p := start(t, bin, args...)
+	ck := checkpointPath(filepath.Join(out, "split-mnist-class"), "naive", 1)
+	if !p.waitMidTask(t, ck) {
+		t.Fatalf("the sweep ended before it could be interrupted:\n%s", p.stderr.String())
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	if code := p.wait(t, time.Minute); code != ExitInterrupted {
+		t.Fatalf("exit %d after SIGINT, want %d\n%s", code, ExitInterrupted, p.stderr.String())
+	}
+	c, err := loop.ReadCheckpoint(ck)
+	if err != nil {
+		t.Fatalf("no checkpoint after SIGINT: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(ck), results.ResultFile)); err == nil {
+		t.Fatal("the interrupted cell wrote a result")
+	}
+	p2 := start(t, bin, args...)
+	if code := p2.wait(t, 5*time.Minute); code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", code, p2.stderr.String())
+	}
+	if !strings.Contains(p2.stderr.String(), "cell resumes from its checkpoint") {
+		t.Errorf("the rerun did not resume the cell (checkpoint at task %d, step %d):\n%s", c.Header.Task+1, c.Header.Step, p2.stderr.String())
+	}
+	sameRuns(t, filepath.Join(ref, "split-mnist-class"), filepath.Join(out, "split-mnist-class"))
+}

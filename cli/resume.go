@@ -112,6 +112,11 @@ func (a *App) checkResume(p *plan, prior *results.Run, data *streams.Data, strea
 			return nil, usagef("cannot resume %s: the stream's tasks are %v, the run's %v", dir, names, c.Tasks)
 		}
 	}
+	// Every result kept must have been made with the folder's settings (an edited config.json,
+	// a result copied in from elsewhere): refuse rather than mix them.
+	if err := prior.CheckSpecs(); err != nil {
+		return nil, usagef("cannot resume %s: %v (restore config.json, or move that result away to rerun it)", dir, oneLine(err))
+	}
 	rs := &resumeState{prior: prior, done: map[runKey]*results.Result{}}
 	status := map[runKey]*results.Result{}
 	for _, r := range prior.Results {

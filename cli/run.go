@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/clgraph/clgraph/streams"
+	"github.com/clgraph/clgraph/sweep"
 	"github.com/sirupsen/logrus"
 )
 
@@ -225,9 +227,18 @@ func canonical(s strategies.Strategy, spec string) string {
 }
 
 // prepareOut checks that the run folder can be written and does not hold another run.
-func prepareOut(dir string, force bool) error {
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil && !force {
-		return usagef("--out %s already holds a run (config.json); continue it with --resume %s, choose another folder, or pass --force to overwrite it", dir, dir)
+// With force, a run already in dir is moved aside, whole, to dir.replaced-<time> (and moved reports
+// so), so that nothing of it (results, checkpoints, summaries) can be taken for the new run's.
+func (a *App) prepareOut(dir string, force bool) error {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		if !force {
+			return usagef("--out %s already holds a run (config.json); continue it with --resume %s, choose another folder, or pass --force to replace it", dir, dir)
+		}
+		old := strings.TrimRight(dir, string(filepath.Separator)) + ".replaced-" + time.Now().Format("20060102-150405")
+		if err := os.Rename(dir, old); err != nil {
+			return usagef("--force: cannot move the previous run in %s aside: %v (remove it yourself, or choose another --out)", dir, err)
+		}
+		a.Log.WithFields(logrus.Fields{"previous": old}).Warn("--force: moved the run that was in " + dir + " aside; delete it when you no longer need it")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return usagef("cannot create the run folder: %v (choose a writable --out)", err)
@@ -305,7 +316,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		if resumed, err = a.checkResume(p, prior, data, streamOf, cell); err != nil {
 			return err
 		}
-	} else if err := prepareOut(p.out, f.force); err != nil {
+	} else if err := a.prepareOut(p.out, f.force); err != nil {
 		return err
 	}
 	first := streamOf[p.seeds[0]]
@@ -326,7 +337,8 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	run := &results.Run{Dir: p.out, Config: cfg}
 	progress := newProgress(f.progress, a.Stderr, a.Log)
 	runner := &loop.Runner{Hooks: []loop.Hook{loop.Observe(progress.hook), loop.Observe(a.checkpointHook)}, Log: a.Log}
-	failed, stopped := 0, 0
+	failed, stopped, elsewhere := 0, 0, 0
+	owner := sweep.Self("run")
 	total := len(p.specs) * len(p.seeds)
 	var stopErr error
 loop:
@@ -345,7 +357,30 @@ loop:
 				loop.RemoveCheckpoint(c.CheckpointPath())
 				continue
 			}
-			res, err := runner.RunCell(ctx, c)
+			// One process per run: a second clgraph run --resume of the folder leaves the runs the
+			// first is training to it.
+			if err := os.MkdirAll(c.ResultDir(), 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", c.ResultDir(), err)
+			}
+			lock, err := sweep.TryLock(filepath.Join(c.ResultDir(), sweep.LockFile), owner, sweep.DefaultStaleAfter)
+			if errors.Is(err, sweep.ErrLocked) {
+				elsewhere++
+				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn("another process is running this run (" + err.Error() + "): left to it")
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("locking %s seed %d: %w", spec, seed, err)
+			}
+			last := time.Now()
+			refresh := loop.Observe(func(e loop.Event) {
+				if time.Since(last) > sweep.DefaultHeartbeat {
+					lock.Refresh()
+					last = time.Now()
+				}
+			})
+			cr := &loop.Runner{Hooks: append(slices.Clone(runner.Hooks), refresh), Log: runner.Log}
+			res, err := cr.RunCell(ctx, c)
+			lock.Release()
 			var werr *loop.WriteError
 			switch {
 			case errors.As(err, &werr):
@@ -376,6 +411,9 @@ loop:
 	fmt.Fprintf(a.Stdout, "\nResults: %s (summary.md, summary.json, config.json, <strategy>/seed-<n>/)\n", p.out)
 	if stopErr != nil {
 		return interruptedError{fmt.Sprintf("interrupted: %d of %d runs finished; continue the others (from their checkpoints) with: clgraph run --resume %s", len(run.Results)-stopped, total, p.out)}
+	}
+	if elsewhere > 0 {
+		fmt.Fprintf(a.Stdout, "%d runs were left to another process running this folder; their results land in %s when it finishes\n", elsewhere, p.out)
 	}
 	if failed > 0 {
 		return failedRuns{failed, total}

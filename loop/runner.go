@@ -147,7 +147,8 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	// first call in a process does anything.
 	blas.Setup()
 	T := len(st.Tasks)
-	res = &results.Result{Strategy: name, Seed: set.Seed, Status: results.StatusOK}
+	spec := set.Spec.Clone()
+	res = &results.Result{Strategy: name, Seed: set.Seed, Status: results.StatusOK, Spec: &spec}
 	for _, t := range st.Tasks {
 		res.Tasks = append(res.Tasks, t.Name)
 	}

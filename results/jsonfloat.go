@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/clgraph/clgraph/runspec"
 )
 
 // jfloat is a float64 that survives JSON: finite values are plain numbers,
@@ -284,6 +286,7 @@ type resultJSON struct {
 	Metrics  *Metrics          `json:"metrics"`
 	Cost     Cost              `json:"cost"`
 	Resolved map[string]string `json:"resolved,omitempty"`
+	Spec     *runspec.Spec     `json:"spec,omitempty"`
 }
 
 // MarshalJSON encodes r in the result.json layout (including the "schema"
@@ -291,7 +294,7 @@ type resultJSON struct {
 func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
 		Schema: SchemaVersion, Strategy: r.Strategy, Seed: r.Seed, Status: r.Status, Error: r.Error,
-		Tasks: r.Tasks, R: toJ2(r.R), B: toJ(r.B), Metrics: r.Metrics, Cost: r.Cost, Resolved: r.Resolved,
+		Tasks: r.Tasks, R: toJ2(r.R), B: toJ(r.B), Metrics: r.Metrics, Cost: r.Cost, Resolved: r.Resolved, Spec: r.Spec,
 	})
 }
 
@@ -304,7 +307,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	*r = Result{
 		Strategy: a.Strategy, Seed: a.Seed, Status: a.Status, Error: a.Error,
-		Tasks: a.Tasks, R: fromJ2(a.R), B: fromJ(a.B), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved,
+		Tasks: a.Tasks, R: fromJ2(a.R), B: fromJ(a.B), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved, Spec: a.Spec,
 	}
 	return nil
 }

@@ -183,6 +183,10 @@ type Result struct {
 	// Resolved holds options the strategy settled at setup (strategies.Resolver), e.g.
 	// {"lambda": "1e+09"} for ewc with lambda=auto; omitted when none.
 	Resolved map[string]string `json:"resolved,omitempty"`
+	// Spec is the run spec the result was made with (Strategy and Seed included), so a resume
+	// or a report can check it against its folder's config.json; nil in files written before
+	// schema v2.
+	Spec *runspec.Spec `json:"spec,omitempty"`
 }
 
 // Run is a run directory loaded into memory.
@@ -525,4 +529,38 @@ func cmpIndexed[T cmp.Ordered](idx map[T]int, a, b T) int {
 		return 1
 	}
 	return cmp.Compare(a, b)
+}
+
+// ErrMixedSettings is wrapped by CheckSpecs's error: a result of the folder was made with other
+// settings than its config.json.
+var ErrMixedSettings = errors.New("results: a result was made with other settings than config.json")
+
+// CheckSpecs checks that every result of the run was made with the settings of its config.json:
+// its spec (the settings that change results; runspec.Diff) or, for results written before
+// results recorded their spec, its task names and the training steps of a finished run. The
+// error (wrapping ErrMixedSettings) names the first result and the settings that differ.
+func (run *Run) CheckSpecs() error {
+	c := run.Config
+	for _, r := range run.Results {
+		who := fmt.Sprintf("%s seed %d", r.Strategy, r.Seed)
+		if len(r.Tasks) > 0 && len(c.Tasks) > 0 && !slices.Equal(r.Tasks, c.Tasks) {
+			return fmt.Errorf("%w: %s has tasks %v, config.json %v", ErrMixedSettings, who, r.Tasks, c.Tasks)
+		}
+		if r.Spec != nil {
+			s := r.Spec.Clone()
+			s.Strategy, s.Seed = "", 0
+			if ds := runspec.Diff(c.Spec, s, runspec.Results); len(ds) > 0 {
+				parts := make([]string, len(ds))
+				for i, d := range ds {
+					parts[i] = fmt.Sprintf("%s %s in config.json, %s in the result", d.Name(), d.Show(d.A), d.Show(d.B))
+				}
+				return fmt.Errorf("%w: %s: %s", ErrMixedSettings, who, strings.Join(parts, "; "))
+			}
+			continue
+		}
+		if want := c.Spec.Iterations * len(c.Tasks); r.Status == StatusOK && want > 0 && r.Cost.Steps != want {
+			return fmt.Errorf("%w: %s trained %d steps, config.json says %d iterations x %d tasks = %d", ErrMixedSettings, who, r.Cost.Steps, c.Spec.Iterations, len(c.Tasks), want)
+		}
+	}
+	return nil
 }

@@ -89,6 +89,13 @@ func Check(runs []*results.Run) error {
 			}
 		}
 	}
+	// A folder whose results were made with other settings than its config.json (an old run's
+	// results left in it, an edited config) would put them under the wrong header.
+	for i, r := range runs {
+		if err := r.CheckSpecs(); err != nil {
+			return fmt.Errorf("report: %s: %w", runName(i, r), err)
+		}
+	}
 	return nil
 }
 
