@@ -65,6 +65,9 @@ Usage:
 Run 'clgraph run -h' for the run flags.
 `
 
+// commands are the commands Run dispatches, in usageText's order.
+var commands = []string{"run", "strategies", "streams", "graph", "sweep", "merge", "report", "bench", "version"}
+
 // Run executes one command and returns its exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
 	if a.Log == nil {
@@ -98,7 +101,7 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(a.Stdout, usageText)
 	default:
-		err = usagef("unknown command %q (commands: run, strategies, streams, version)", args[0])
+		err = usagef("unknown command %q (commands: %s; run 'clgraph help' for what each does)", args[0], strings.Join(commands, ", "))
 	}
 	return a.exit(err)
 }

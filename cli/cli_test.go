@@ -3,14 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/strategytest"
+	"github.com/clgraph/clgraph/stream"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -209,5 +215,171 @@ func TestBadDataDir(t *testing.T) {
 	code, _, stderr := runCLI(t, "run", "--data-dir", dir, "--out", filepath.Join(dir, "out"))
 	if code != ExitUsage || !strings.Contains(stderr, "train-images-idx3-ubyte") {
 		t.Fatalf("corrupt data dir: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestRefusedBeforeTraining checks settings that used to be refused only after setup, or not at
+// all (issue 14, item 5): each is a usage error (exit 2) naming the setting, and no run folder is
+// written.
+func TestRefusedBeforeTraining(t *testing.T) {
+	dir := t.TempDir()
+	for i, tc := range []struct {
+		args []string
+		want []string
+	}{
+		// Known only at setup: the trunk's depth (pre-flight).
+		{[]string{"--strategies", "naive,layerwise:freeze=99"}, []string{"layerwise:freeze=99", "freeze=99", "trunk has 1 hidden layers"}},
+		{[]string{"--strategies", "pnn:width=8/8"}, []string{"pnn:width=8/8", "has 2 layers"}},
+		// Strengths are applied in float32.
+		{[]string{"--strategies", "ewc:lambda=1e300"}, []string{"ewc:lambda=1e300", "lambda", "float32"}},
+		{[]string{"--strategies", "l2:lambda=1e39"}, []string{"l2:lambda=1e39", "float32"}},
+		{[]string{"--strategies", "layerwise:decay=1e-60"}, []string{"decay", "float32"}},
+		// The same configuration twice, once defaults are filled in.
+		{[]string{"--strategies", "ewc;ewc:lambda=auto"}, []string{"ewc and ewc:lambda=auto", "same configuration"}},
+		{[]string{"--strategies", "naive,naive:heads=single"}, []string{"naive and naive:heads=single", "same configuration"}},
+		{[]string{"--strategies", "ewc:lambda=100;ewc:lambda=1e2"}, []string{"ewc:lambda=100 and ewc:lambda=1e2"}},
+		{[]string{"--strategies", "naive,naive"}, []string{"lists naive twice"}},
+		{[]string{"--progress", "fancy"}, []string{"progress", `"fancy"`, "auto, bar, log, none"}},
+		{[]string{"--hidden", "1-3"}, []string{"hidden", `"1-3"`}},
+		{[]string{"--class-order", "0-9"}, []string{"class_order", `"0-9"`}},
+	} {
+		out := filepath.Join(dir, strconv.Itoa(i))
+		args := append([]string{"run", "--strategies", "naive", "--seeds", "1", "--iterations", "2", "--hidden", "8",
+			"--train-limit", "50", "--test-limit", "20", "--progress", "none", "--out", out}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", tc.args, code, ExitUsage, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: stderr %q does not say %q", tc.args, stderr, w)
+			}
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: the refused run created %s", tc.args, out)
+		}
+	}
+}
+
+// TestUnknownCommandListsAll checks that an unknown command lists every command (issue 14,
+// item 8).
+func TestUnknownCommandListsAll(t *testing.T) {
+	code, _, stderr := runCLI(t, "frobnicate")
+	if code != ExitUsage {
+		t.Fatalf("exit %d, want %d", code, ExitUsage)
+	}
+	for _, c := range []string{"run", "strategies", "streams", "graph", "sweep", "merge", "report", "bench", "version"} {
+		if !strings.Contains(stderr, c) {
+			t.Errorf("the unknown-command error %q does not list %s", stderr, c)
+		}
+	}
+}
+
+// TestResumeNamesTheBrokenFile checks that a folder --resume cannot read is refused with the
+// file at fault and what to do about it (issue 14, item 8: a broken config.json was met with
+// "repair a damaged result.json").
+func TestResumeNamesTheBrokenFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := results.Config{Spec: runspec.Spec{Stream: "split-mnist", Scenario: "task", Protocol: "quick"}, Seeds: []int64{1}, Strategies: []string{"naive"}, Tasks: []string{"0/1"}}
+	good := func(name string) string {
+		d := filepath.Join(dir, name)
+		if err := results.WriteConfig(d, cfg); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	badConfig := good("bad-config")
+	os.WriteFile(filepath.Join(badConfig, results.ConfigFile), []byte("{"), 0o644)
+	newerConfig := good("newer-config")
+	os.WriteFile(filepath.Join(newerConfig, results.ConfigFile), []byte(`{"schema": "clgraph.run/v99"}`), 0o644)
+	badResult := good("bad-result")
+	rd := results.ResultDir(badResult, "naive", 1)
+	os.MkdirAll(rd, 0o755)
+	os.WriteFile(filepath.Join(rd, results.ResultFile), []byte("{"), 0o644)
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	for _, tc := range []struct {
+		dir       string
+		want, not []string
+	}{
+		{badConfig, []string{"config.json", "malformed", "restore"}, []string{"result.json"}},
+		{newerConfig, []string{"config.json", "newer", "the build that"}, []string{"result.json"}},
+		{badResult, []string{filepath.Join(rd, results.ResultFile), "delete"}, []string{"restore config.json"}},
+		{empty, []string{"config.json", "give a folder written by clgraph run"}, []string{"result.json"}},
+	} {
+		code, _, stderr := runCLI(t, "run", "--resume", tc.dir)
+		if code != ExitUsage {
+			t.Errorf("%s: exit %d, want %d (%s)", tc.dir, code, ExitUsage, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: %q does not say %q", filepath.Base(tc.dir), stderr, w)
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(stderr, w) {
+				t.Errorf("%s: %q says %q", filepath.Base(tc.dir), stderr, w)
+			}
+		}
+	}
+}
+
+// TestPreflightLeavesRunsAlone checks that the pre-flight setup of every strategy changes no
+// run's result (its random sources and the stream are the runs' own), and that it turns a setup
+// error into a usage error naming the strategy.
+func TestPreflightLeavesRunsAlone(t *testing.T) {
+	app := &App{Registry: strategies.Default}
+	specs := []string{"naive", "joint", "ewc", "l2:lambda=10", "layerwise", "replay", "pnn"}
+	spec := runspec.Spec{Stream: "synthetic", Scenario: "task", Iterations: 4, Batch: 8, EvalBatch: 16, LR: 0.01, Hidden: []int{8, 8}}
+	run := func(st *stream.Stream, name string) *results.Result {
+		t.Helper()
+		s, err := strategies.Default.New(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&loop.Runner{}).Run(context.Background(), st, s, loop.Settings{Spec: spec.Cell(name, 7)})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	synth := func() *stream.Stream { return strategytest.Synthetic(stream.TaskIL, 2, 2, 6, 30, 1) }
+	st := synth()
+	if err := app.preflight(specs, st, spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range specs {
+		want, got := run(synth(), name), run(st, name)
+		if !reflect.DeepEqual(want.R, got.R) || !reflect.DeepEqual(want.B, got.B) {
+			t.Errorf("%s: the pre-flight changed the run's results", name)
+		}
+	}
+	err := app.preflight([]string{"naive", "layerwise:freeze=3"}, st, spec)
+	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "layerwise:freeze=3") || !strings.Contains(err.Error(), "freeze=3") {
+		t.Errorf("layerwise:freeze=3 on 2 hidden layers: %v, want a usage error naming it", err)
+	}
+}
+
+// TestInterruptBeforeAnyCheckpoint checks that a run stopped before any checkpoint was written
+// does not promise to continue from checkpoints (issue 14, item 8).
+func TestInterruptBeforeAnyCheckpoint(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	args := func(out string) []string {
+		return []string{"run", "--strategies", "naive", "--seeds", "1", "--iterations", "2", "--hidden", "8",
+			"--train-limit", "50", "--test-limit", "20", "--progress", "none", "--out", out}
+	}
+	// Load the data once (the tests share a copy), then stop before the first run starts, as a
+	// SIGINT right after loading does.
+	if code, _, stderr := runCLI(t, args(out+"-warm")...); code != 0 {
+		t.Fatalf("warm-up run: %s", stderr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, _, stderr := runApp(ctx, strategies.Default, args(out)...)
+	if code != ExitInterrupted {
+		t.Fatalf("exit %d, want %d: %s", code, ExitInterrupted, stderr)
+	}
+	if strings.Contains(stderr, "from their checkpoints") || !strings.Contains(stderr, "no checkpoint") || !strings.Contains(stderr, "--resume "+out) {
+		t.Errorf("stopped before any checkpoint: %q", stderr)
 	}
 }

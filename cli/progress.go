@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,27 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressModes are the values of --progress.
+var progressModes = []string{"auto", "bar", "log", "none"}
+
+// progressFlag is the --progress flag: one of progressModes, refused otherwise when parsed.
+type progressFlag struct{ mode *string }
+
+func (f progressFlag) String() string {
+	if f.mode == nil {
+		return ""
+	}
+	return *f.mode
+}
+
+func (f progressFlag) Set(v string) error {
+	if !slices.Contains(progressModes, v) {
+		return fmt.Errorf("%q is not a progress display: want one of %s", v, strings.Join(progressModes, ", "))
+	}
+	*f.mode = v
+	return nil
 }
 
 func newProgress(mode string, w io.Writer, log *logrus.Logger) *progress {

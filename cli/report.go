@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/results/report"
+	"github.com/clgraph/clgraph/sweep"
 )
 
 // ReportDir is the folder, inside a run directory, where 'clgraph run' and
@@ -21,15 +23,27 @@ Writes a report comparing the strategies of one or more run folders:
 report.html (self-contained, opens offline), report.md, and the plots as PNG
 and SVG files. Runs compare when they share stream, scenario, protocol,
 tasks, iterations, batch size, learning rate, hidden layers and data; seeds
-and strategies may differ. The default --out is the first RUN_DIR's report/.
+and strategies may differ; each folder may be named once. The default --out is
+the first RUN_DIR's report/.
+
+A run that is incomplete (interrupted runs, or strategy and seed pairs of its
+config.json without a result.json: not run yet or still running) is reported
+all the same, over the seeds that finished; the report and a line on stderr
+say so, with how to resume it.
 
 Flags:
 `
 
 // cmdReport implements 'clgraph report RUN_DIR... [--out DIR]'. Flags may
 // come before, between or after the run folders. Missing or unreadable run
-// folders and runs that do not compare are usage errors (exit 2); failing
-// to write the report exits 1.
+// folders, runs that do not compare and a folder named twice are usage errors
+// (exit 2); failing to write the report exits 1.
+//
+// An incomplete run gets a one-line notice on stderr (incompleteNotice) and
+// its report, which says so too, is written: the exit status stays 0, since
+// reporting on a run that is still going, or on the finished part of an
+// interrupted one, is a normal use and the report is correct about what it
+// shows; scripts that need a complete run check summary.json's counts.
 func (a *App) cmdReport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
@@ -69,6 +83,11 @@ func (a *App) cmdReport(ctx context.Context, args []string) error {
 	if err := report.Check(runs); err != nil {
 		return usageError{err}
 	}
+	for _, r := range runs {
+		if msg := incompleteNotice(r); msg != "" {
+			fmt.Fprintln(a.Stderr, msg)
+		}
+	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join(dirs[0], ReportDir)
@@ -83,6 +102,34 @@ func (a *App) cmdReport(ctx context.Context, args []string) error {
 	fmt.Fprintf(a.Stdout, "Report: %s (and %s, %d PNG and %d SVG plots in %s)\n",
 		files.HTML, report.MarkdownFile, len(files.PNG), len(files.SVG), files.Dir)
 	return nil
+}
+
+// incompleteNotice returns "" for a complete run, else a line such as "run DIR is incomplete: 3
+// of 6 runs finished, 1 interrupted, 2 missing; resume it with clgraph run --resume DIR".
+// Missing runs whose folder holds a lock file are said to be perhaps still running.
+func incompleteNotice(run *results.Run) string {
+	sums := run.Summary()
+	c := results.CompletionOf(sums)
+	if c.Complete() {
+		return ""
+	}
+	locked := 0
+	for _, s := range sums {
+		for _, seed := range s.MissingSeeds {
+			if _, err := os.Stat(filepath.Join(results.ResultDir(run.Dir, s.Strategy, seed), sweep.LockFile)); err == nil {
+				locked++
+			}
+		}
+	}
+	msg := fmt.Sprintf("run %s is incomplete: %s", run.Dir, c)
+	if locked > 0 {
+		them := "them"
+		if locked == 1 {
+			them = "it"
+		}
+		msg += fmt.Sprintf(" (%d of them locked: a clgraph run may still be running %s)", locked, them)
+	}
+	return msg + "; resume it with clgraph run --resume " + run.Dir
 }
 
 // writeRunReport writes the report of a finished run into its report/

@@ -12,6 +12,7 @@ import (
 	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/sweep"
 )
 
 // reportCLI runs 'clgraph ARGS' and returns its exit code and output.
@@ -127,5 +128,85 @@ func TestReportUsageErrors(t *testing.T) {
 	os.WriteFile(blocker, nil, 0o644)
 	if code, _, stderr := reportCLI(t, "report", task, "--out", filepath.Join(blocker, "sub")); code != ExitFailure {
 		t.Errorf("exit %d, want %d (stderr: %s)", code, ExitFailure, stderr)
+	}
+}
+
+// TestReportIncompleteRun: a run with an interrupted and a missing result is reported with a
+// notice on stderr, exit 0, and the report counts the interrupted run as interrupted.
+func TestReportIncompleteRun(t *testing.T) {
+	run := writeTestRun(t, "task")
+	// naive seed 2 was interrupted after one task; joint seed 2 never wrote its result.
+	tasks := []string{"0/1", "2/3", "4/5"}
+	if err := results.WriteResult(run, &results.Result{Strategy: "naive", Seed: 2, Status: results.StatusInterrupted,
+		Error: "interrupted", Tasks: tasks, R: [][]float64{{0.99, 0.5, 0.5}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(results.ResultDir(run, "joint", 2)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := reportCLI(t, "report", run)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	want := "run " + run + " is incomplete: 2 of 4 runs finished, 1 interrupted, 1 missing; resume it with clgraph run --resume " + run + "\n"
+	if stderr != want {
+		t.Errorf("stderr = %q, want %q", stderr, want)
+	}
+	if !strings.Contains(stdout, "report.html") {
+		t.Errorf("stdout does not name the report:\n%s", stdout)
+	}
+	md, err := os.ReadFile(filepath.Join(run, ReportDir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"is incomplete: 2 of 4 runs finished, 1 interrupted, 1 missing", "| naive | 1 | 0 | 1 | 0 |", "| joint | 1 | 0 | 0 | 1 |"} {
+		if !strings.Contains(string(md), w) {
+			t.Errorf("report.md lacks %q:\n%s", w, md)
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(run, ReportDir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "is incomplete: 2 of 4 runs finished") {
+		t.Errorf("report.html does not say the run is incomplete")
+	}
+
+	// A missing run whose folder is locked may still be running.
+	if err := os.MkdirAll(results.ResultDir(run, "joint", 2), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(results.ResultDir(run, "joint", 2), sweep.LockFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, stderr = reportCLI(t, "report", run); !strings.Contains(stderr, "1 missing (1 of them locked: a clgraph run may still be running it); resume it") {
+		t.Errorf("stderr = %q, want the missing run said to be locked", stderr)
+	}
+
+	// A complete run: nothing on stderr.
+	if code, _, stderr := reportCLI(t, "report", writeTestRun(t, "task")); code != ExitOK || stderr != "" {
+		t.Errorf("complete run: exit %d, stderr %q; want 0 and nothing", code, stderr)
+	}
+}
+
+// TestReportSameFolderTwice: naming one folder twice (also as DIR/ or through a symbolic link)
+// is a usage error that names it, rather than a report with every row twice.
+func TestReportSameFolderTwice(t *testing.T) {
+	run := writeTestRun(t, "task")
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(run, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{run, run}, {run, run + string(filepath.Separator)}, {run, link}} {
+		code, _, stderr := reportCLI(t, append([]string{"report"}, args...)...)
+		if code != ExitUsage {
+			t.Errorf("report %v: exit %d, want %d (stderr: %s)", args, code, ExitUsage, stderr)
+		}
+		if !strings.Contains(stderr, args[1]) || !strings.Contains(stderr, "a report lists each run folder once") {
+			t.Errorf("report %v: stderr %q does not name %s", args, stderr, args[1])
+		}
+	}
+	if _, err := os.Stat(filepath.Join(run, ReportDir)); err == nil {
+		t.Errorf("a refused report wrote %s", filepath.Join(run, ReportDir))
 	}
 }

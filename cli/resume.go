@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,28 @@ func visited(fs *flag.FlagSet) map[string]bool {
 	return given
 }
 
+// readFix says what to do about results.Read's error for run folder dir, by the file it names:
+// config.json missing (not a run folder), config.json unreadable (the run's settings: restore it),
+// or a result.json (delete it to rerun its run), each unreadable or of a newer schema.
+func readFix(dir string, err error) string {
+	cfg := filepath.Join(dir, results.ConfigFile)
+	newer := errors.Is(err, results.ErrUnsupportedSchema)
+	msg := err.Error()
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && strings.Contains(msg, "missing "+results.ConfigFile):
+		return "give a folder written by clgraph run, which holds a config.json"
+	case strings.Contains(msg, cfg) && newer:
+		return "its config.json was written by another clgraph version: resume it with the build that wrote it"
+	case strings.Contains(msg, cfg):
+		return "config.json holds the run's settings and cannot be rebuilt: restore it from a copy, or start a new run without --resume"
+	case strings.Contains(msg, results.ResultFile) && newer:
+		return "that result.json was written by another clgraph version: resume with the build that wrote it, or delete it to rerun its run"
+	case strings.Contains(msg, results.ResultFile):
+		return "delete or repair that result.json to rerun its run; the others are kept"
+	}
+	return "give a folder written by clgraph run"
+}
+
 // resumePlan reads the run folder f.resume and returns the plan that continues its command: the
 // spec of its config.json (with --data-dir and --checkpoint-every when given), the strategies and
 // seeds it lists.
@@ -58,7 +81,7 @@ func (a *App) resumePlan(f *runFlags) (*plan, *results.Run, error) {
 	}
 	prior, err := results.Read(dir)
 	if err != nil {
-		return nil, nil, usagef("cannot resume %s: %v (give a folder written by clgraph run; delete or repair a damaged result.json to rerun that run)", dir, oneLine(err))
+		return nil, nil, usagef("cannot resume %s: %v (%s)", dir, oneLine(err), readFix(dir, err))
 	}
 	c := prior.Config
 	if cur := versions(); !maps.Equal(c.Versions, cur) {

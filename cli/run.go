@@ -99,7 +99,8 @@ func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.BoolVar(&f.force, "force", false, "write into --out even if it already holds a run")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
+	f.progress = "auto"
+	fs.Var(progressFlag{&f.progress}, "progress", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
 	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder with its config.json: keep finished results, resume interrupted runs from their checkpoints, run the missing ones")
 	return fs
 }
@@ -196,17 +197,24 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 	if len(specs) == 0 {
 		return nil, usagef("--strategies is empty (see 'clgraph strategies')")
 	}
-	dup := map[string]bool{}
+	dup := map[string]string{} // Registry.Key -> the canonical spec that has it
 	for _, spec := range specs {
 		st, err := a.Registry.New(spec)
 		if err != nil {
 			return nil, usageError{err}
 		}
 		name := canonical(st, spec)
-		if dup[name] {
-			return nil, usagef("--strategies lists %s twice", name)
+		key, err := a.Registry.Key(spec)
+		if err != nil {
+			return nil, usageError{err}
 		}
-		dup[name] = true
+		if prev, ok := dup[key]; ok {
+			if prev == name {
+				return nil, usagef("--strategies lists %s twice", name)
+			}
+			return nil, usagef("--strategies lists %s and %s, the same configuration once defaults are filled in (%s): drop one", prev, name, key)
+		}
+		dup[key] = name
 		if strategies.RequirementsOf(st).TaskIdentity && sc != stream.TaskIL {
 			return nil, usagef("strategy %s needs task identities at test time, which the %s-IL scenario does not give; run it with --scenario task, or drop it from --strategies", name, sc)
 		}
@@ -305,6 +313,11 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 			return usageError{err}
 		}
 		streamOf[seed] = st
+	}
+	// Set every strategy up once before any run trains, so that what only setup can see is a
+	// usage error and nothing is written.
+	if err := a.preflight(p.specs, streamOf[p.seeds[0]], p.spec); err != nil {
+		return err
 	}
 	meta := loop.Meta(data.Files)
 	cell := func(spec string, seed int64) loop.Cell {
@@ -410,7 +423,24 @@ loop:
 	printTable(a.Stdout, run)
 	fmt.Fprintf(a.Stdout, "\nResults: %s (summary.md, summary.json, config.json, <strategy>/seed-<n>/)\n", p.out)
 	if stopErr != nil {
-		return interruptedError{fmt.Sprintf("interrupted: %d of %d runs finished; continue the others (from their checkpoints) with: clgraph run --resume %s", len(run.Results)-stopped, total, p.out)}
+		finished := len(run.Results) - stopped
+		saved := 0 // unfinished runs with a checkpoint (a finished run's checkpoint is removed)
+		for _, spec := range p.specs {
+			for _, seed := range p.seeds {
+				c := cell(spec, seed)
+				if _, err := os.Stat(c.CheckpointPath()); err == nil {
+					saved++
+				}
+			}
+		}
+		how := "the unfinished runs continue from their checkpoints"
+		switch left := total - finished; {
+		case saved == 0:
+			how = "no checkpoint was written yet: the unfinished runs start from the beginning"
+		case saved < left:
+			how = fmt.Sprintf("%d unfinished runs continue from their checkpoints, the other %d start from the beginning", saved, left-saved)
+		}
+		return interruptedError{fmt.Sprintf("interrupted: %d of %d runs finished; continue with: clgraph run --resume %s (%s)", finished, total, p.out, how)}
 	}
 	if elsewhere > 0 {
 		fmt.Fprintf(a.Stdout, "%d runs were left to another process running this folder; their results land in %s when it finishes\n", elsewhere, p.out)

@@ -13,6 +13,10 @@ type Forward func(b *Binder, x *G.Node) (*G.Node, error)
 
 // Penalty builds an extra scalar term of the training loss (e.g. EWC's quadratic penalty) in b's
 // graph; it may return nil for no term.
+//
+// Neither a Forward nor a Penalty may leave in the graph anything that leads back to the Model
+// (an op or a G.Read target holding the strategy that owns it, say): Gorgonia's TapeMachines
+// carry finalizers, and a machine that can reach itself through its graph is never freed.
 type Penalty func(b *Binder) (*G.Node, error)
 
 // Config describes a Model. Every field must be set unless its comment says otherwise.
@@ -40,14 +44,20 @@ type Model struct {
 
 	tx, tw, tm *tensor.Dense // training input, target weights, mask
 	vm         G.VM
-	lossV      G.Value
-	penV       G.Value
-	grads      map[*Param]*G.Node
-	trainable  []*Param
+	// The values the graphs' Read nodes write live in their own allocations, never in the
+	// Model: a Read op keeps a pointer to its target, so a target inside the Model would make
+	// the graph point back at the Model and through it at its TapeMachines. Gorgonia sets a
+	// finalizer on every TapeMachine, and an object with a finalizer that can reach itself is
+	// never finalized nor freed: every Model built in a process, its graphs, op buffers,
+	// parameters and optimiser state (and the strategy its Forward belongs to) would stay live.
+	lossV     *G.Value
+	penV      *G.Value // nil without a penalty
+	grads     map[*Param]*G.Node
+	trainable []*Param
 
 	ex     *tensor.Dense
 	evm    G.VM
-	eoutV  G.Value
+	eoutV  *G.Value
 	evalBD *Binder
 	trainB *Binder
 }
@@ -101,7 +111,8 @@ func (m *Model) buildTrain() error {
 	if err != nil {
 		return err
 	}
-	G.Read(loss, &m.lossV)
+	m.lossV = new(G.Value)
+	G.Read(loss, m.lossV)
 	cost := loss
 	if c.Penalty != nil {
 		pen, err := c.Penalty(b)
@@ -109,7 +120,8 @@ func (m *Model) buildTrain() error {
 			return fmt.Errorf("penalty: %w", err)
 		}
 		if pen != nil {
-			G.Read(pen, &m.penV)
+			m.penV = new(G.Value)
+			G.Read(pen, m.penV)
 			if cost, err = G.Add(loss, pen); err != nil {
 				return fmt.Errorf("penalty: %w", err)
 			}
@@ -145,7 +157,8 @@ func (m *Model) buildEval() error {
 	if err != nil {
 		return err
 	}
-	G.Read(z, &m.eoutV)
+	m.eoutV = new(G.Value)
+	G.Read(z, m.eoutV)
 	m.evm = G.NewTapeMachine(b.g)
 	return nil
 }
@@ -178,9 +191,9 @@ func (m *Model) Step() (loss, penalty float32, err error) {
 	if err := m.vm.RunAll(); err != nil {
 		return 0, 0, fmt.Errorf("graphs: training step: %w", err)
 	}
-	loss = scalar(m.lossV)
+	loss = scalar(*m.lossV)
 	if m.penV != nil {
-		penalty = scalar(m.penV)
+		penalty = scalar(*m.penV)
 	}
 	return loss, penalty, nil
 }
@@ -230,7 +243,7 @@ func (m *Model) Forward(x []float32, n int, out []float32) error {
 		if err != nil {
 			return fmt.Errorf("graphs: evaluation: %w", err)
 		}
-		z, _, err := f32s(m.eoutV)
+		z, _, err := f32s(*m.eoutV)
 		if err != nil {
 			return fmt.Errorf("graphs: evaluation: %w", err)
 		}

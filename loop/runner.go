@@ -280,7 +280,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 			}
 			info, err := s.Step(t, batch)
 			if err == nil && (math.IsNaN(float64(info.Loss+info.Penalty)) || math.IsInf(float64(info.Loss+info.Penalty), 0)) {
-				err = fmt.Errorf("%w (loss %v, penalty %v)", strategies.ErrDiverged, info.Loss, info.Penalty)
+				err = strategies.Diverged(info.Loss, info.Penalty)
 			}
 			if err != nil {
 				return res, fmt.Errorf("%s: task %d, step %d: %w", name, t+1, i+1, err)

@@ -42,10 +42,12 @@ type CostStats struct {
 	Params Stat `json:"params"`
 }
 
-// Failure describes a failed result.
+// Failure describes a result that did not finish: status "failed" or "interrupted".
 type Failure struct {
-	// Seed is the seed of the failed result.
+	// Seed is the seed of the result.
 	Seed int64 `json:"seed"`
+	// Status is its status, StatusFailed or StatusInterrupted.
+	Status string `json:"status"`
 	// Error is its error message.
 	Error string `json:"error"`
 	// TasksDone is the number of rows of its (partial) accuracy matrix.
@@ -62,8 +64,16 @@ type StrategySummary struct {
 	Slug string `json:"slug"`
 	// OK is the number of results with status "ok".
 	OK int `json:"ok"`
-	// Failed is the number of other results.
+	// Failed is the number of results with status "failed".
 	Failed int `json:"failed"`
+	// Interrupted is the number of results with status "interrupted" (stopped by a signal;
+	// clgraph run --resume continues them).
+	Interrupted int `json:"interrupted"`
+	// Missing is the number of seeds of Config.Seeds without a result of the strategy (not
+	// run yet, or still running), 0 for a strategy not in Config.Strategies.
+	Missing int `json:"missing"`
+	// MissingSeeds are those seeds, in Config.Seeds order.
+	MissingSeeds []int64 `json:"missing_seeds"`
 	// Seeds are the seeds of the results with status "ok".
 	Seeds []int64 `json:"seeds"`
 	// Metrics aggregates the metrics of the "ok" results that have metrics.
@@ -77,8 +87,63 @@ type StrategySummary struct {
 	MeanR [][]float64 `json:"mean_r"`
 	// MeanRCount is the number of matrices averaged into MeanR.
 	MeanRCount int `json:"mean_r_count"`
-	// Failures lists the failed results.
+	// Failures lists the results that did not finish (failed and interrupted), in result
+	// order.
 	Failures []Failure `json:"failures"`
+}
+
+// Total is the number of results the strategy has or should have: OK + Failed + Interrupted +
+// Missing.
+func (s StrategySummary) Total() int { return s.OK + s.Failed + s.Interrupted + s.Missing }
+
+// Completion counts the results of a run by status, and the results its config.json asks for
+// (every strategy with every seed) that are missing; see Run.Completion.
+type Completion struct {
+	// OK, Failed and Interrupted count the results with that status.
+	OK, Failed, Interrupted int
+	// Missing counts the strategy and seed pairs of config.json without a result.
+	Missing int
+}
+
+// CompletionOf adds up the counts of sums.
+func CompletionOf(sums []StrategySummary) Completion {
+	var c Completion
+	for _, s := range sums {
+		c.OK += s.OK
+		c.Failed += s.Failed
+		c.Interrupted += s.Interrupted
+		c.Missing += s.Missing
+	}
+	return c
+}
+
+// Completion counts the run's results by status and its missing results (see Summary).
+func (r *Run) Completion() Completion { return CompletionOf(r.Summary()) }
+
+// Total is the number of results the run has or should have.
+func (c Completion) Total() int { return c.OK + c.Failed + c.Interrupted + c.Missing }
+
+// Finished is the number of results that ran to their end: OK + Failed (clgraph run --resume
+// keeps both).
+func (c Completion) Finished() int { return c.OK + c.Failed }
+
+// Complete reports whether no result is interrupted or missing.
+func (c Completion) Complete() bool { return c.Interrupted == 0 && c.Missing == 0 }
+
+// String describes c as "3 of 6 runs finished (1 failed), 1 interrupted, 2 missing", leaving
+// out the parts that are zero.
+func (c Completion) String() string {
+	s := fmt.Sprintf("%d of %d runs finished", c.Finished(), c.Total())
+	if c.Failed > 0 {
+		s += fmt.Sprintf(" (%d failed)", c.Failed)
+	}
+	if c.Interrupted > 0 {
+		s += fmt.Sprintf(", %d interrupted", c.Interrupted)
+	}
+	if c.Missing > 0 {
+		s += fmt.Sprintf(", %d missing", c.Missing)
+	}
+	return s
 }
 
 // MarshalJSON encodes s, writing non-finite values as "NaN", "Inf" or "-Inf".
@@ -108,7 +173,9 @@ func (s *StrategySummary) UnmarshalJSON(data []byte) error {
 
 // Summary aggregates the results per strategy, in the order of
 // Config.Strategies (strategies without results included), followed by
-// strategies that only appear in Results, in order of first appearance.
+// strategies that only appear in Results, in order of first appearance. The
+// seeds of Config.Seeds that a strategy of Config.Strategies has no result for
+// are its missing ones.
 func (r *Run) Summary() []StrategySummary {
 	var order []string
 	groups := map[string][]*Result{}
@@ -128,9 +195,27 @@ func (r *Run) Summary() []StrategySummary {
 		add(res.Strategy)
 		groups[res.Strategy] = append(groups[res.Strategy], res)
 	}
+	listed := make(map[string]bool, len(r.Config.Strategies))
+	for _, s := range r.Config.Strategies {
+		listed[s] = true
+	}
 	out := make([]StrategySummary, 0, len(order))
 	for _, s := range order {
-		out = append(out, summarize(s, groups[s], r.Config.Tasks))
+		sum := summarize(s, groups[s], r.Config.Tasks)
+		if listed[s] {
+			have := map[int64]bool{}
+			for _, res := range groups[s] {
+				have[res.Seed] = true
+			}
+			for _, seed := range r.Config.Seeds {
+				if !have[seed] {
+					have[seed] = true // a seed listed twice is missing once
+					sum.Missing++
+					sum.MissingSeeds = append(sum.MissingSeeds, seed)
+				}
+			}
+		}
+		out = append(out, sum)
 	}
 	return out
 }
@@ -155,8 +240,12 @@ func summarize(strategy string, rs []*Result, tasks []string) StrategySummary {
 	var sum [][]float64
 	for _, res := range rs {
 		if res.Status != StatusOK {
-			s.Failed++
-			s.Failures = append(s.Failures, Failure{Seed: res.Seed, Error: res.Error, TasksDone: len(res.R), Tasks: len(res.Tasks)})
+			if res.Status == StatusInterrupted {
+				s.Interrupted++
+			} else {
+				s.Failed++
+			}
+			s.Failures = append(s.Failures, Failure{Seed: res.Seed, Status: res.Status, Error: res.Error, TasksDone: len(res.R), Tasks: len(res.Tasks)})
 			continue
 		}
 		s.OK++
@@ -267,11 +356,14 @@ func WriteSummary(run *Run) error {
 	return nil
 }
 
+// mdReplacer escapes Markdown (see mdEscape); built once, as building a Replacer costs more than
+// using it.
+var mdReplacer = strings.NewReplacer(`\`, `\\`, "|", `\|`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;")
+
 // mdEscape makes s safe inside a Markdown table cell or list item.
 func mdEscape(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	r := strings.NewReplacer(`\`, `\\`, "|", `\|`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
+	return mdReplacer.Replace(s)
 }
 
 func orNA(s string) string {
@@ -284,8 +376,10 @@ func orNA(s string) string {
 // MarkdownSummary renders the run as a Markdown page: a header with the
 // stream, scenario, protocol, tasks and seeds; a table of strategies ×
 // metrics (mean ± std over successful seeds); a cost table; and for each
-// strategy its mean accuracy matrix and its failed runs with their errors.
-// The output depends only on Config and Results (not on Dir), so it is
+// strategy its mean accuracy matrix, its failed and interrupted runs with their
+// errors and its missing seeds. A run that is not complete (see Completion)
+// says so in the header, and its metric table gains interrupted and missing
+// columns. The output depends only on Config and Results (not on Dir), so it is
 // reproducible.
 func MarkdownSummary(run *Run) string {
 	var b strings.Builder
@@ -298,11 +392,7 @@ func MarkdownSummary(run *Run) string {
 	fmt.Fprintf(&b, "- **Stream:** %s\n", orNA(c.Spec.Stream))
 	fmt.Fprintf(&b, "- **Scenario:** %s\n", orNA(c.Spec.Scenario))
 	fmt.Fprintf(&b, "- **Protocol:** %s\n", orNA(c.Spec.Protocol))
-	seeds := make([]string, len(c.Seeds))
-	for i, s := range c.Seeds {
-		seeds[i] = strconv.FormatInt(s, 10)
-	}
-	fmt.Fprintf(&b, "- **Seeds:** %s\n", orNA(strings.Join(seeds, ", ")))
+	fmt.Fprintf(&b, "- **Seeds:** %s\n", orNA(joinSeeds(c.Seeds)))
 	if len(c.Tasks) > 0 {
 		fmt.Fprintf(&b, "- **Tasks:** %d (%s)\n", len(c.Tasks), mdEscape(strings.Join(c.Tasks, ", ")))
 	}
@@ -314,14 +404,28 @@ func MarkdownSummary(run *Run) string {
 	}
 
 	sums := run.Summary()
+	done := CompletionOf(sums)
+	if !done.Complete() {
+		fmt.Fprintf(&b, "- **Incomplete:** %s\n", done)
+	}
 	b.WriteString("\n## Metrics\n\nMean ± sample std over successful seeds; accuracies are fractions in [0, 1].\n\n")
 	b.WriteString("| Strategy | ok | failed |")
+	if !done.Complete() {
+		b.WriteString(" interrupted | missing |")
+	}
 	for _, mt := range Table {
 		fmt.Fprintf(&b, " %s |", mdEscape(mt.Label))
 	}
-	b.WriteString("\n|---|---:|---:|" + strings.Repeat("---:|", len(Table)) + "\n")
+	b.WriteString("\n|---|---:|---:|")
+	if !done.Complete() {
+		b.WriteString("---:|---:|")
+	}
+	b.WriteString(strings.Repeat("---:|", len(Table)) + "\n")
 	for _, s := range sums {
 		fmt.Fprintf(&b, "| %s | %d | %d |", mdEscape(s.Strategy), s.OK, s.Failed)
+		if !done.Complete() {
+			fmt.Fprintf(&b, " %d | %d |", s.Interrupted, s.Missing)
+		}
 		for _, mt := range Table {
 			fmt.Fprintf(&b, " %s |", s.Metrics.Get(mt.Key))
 		}
@@ -369,11 +473,27 @@ func MarkdownSummary(run *Run) string {
 				if msg == "" {
 					msg = "(no error message)"
 				}
+				if f.Status == StatusInterrupted {
+					fmt.Fprintf(&b, "- seed %d interrupted (after %d of %d tasks): %s\n", f.Seed, f.TasksDone, f.Tasks, mdEscape(msg))
+					continue
+				}
 				fmt.Fprintf(&b, "- seed %d (after %d of %d tasks): %s\n", f.Seed, f.TasksDone, f.Tasks, mdEscape(msg))
 			}
 		}
+		if len(s.MissingSeeds) > 0 {
+			fmt.Fprintf(&b, "\nMissing runs (no result yet): seed %s\n", joinSeeds(s.MissingSeeds))
+		}
 	}
 	return b.String()
+}
+
+// joinSeeds lists seeds as "1, 2, 3".
+func joinSeeds(seeds []int64) string {
+	out := make([]string, len(seeds))
+	for i, s := range seeds {
+		out[i] = strconv.FormatInt(s, 10)
+	}
+	return strings.Join(out, ", ")
 }
 
 // fmtCell formats an accuracy with three decimals ("NaN", "+Inf" as such).
@@ -422,19 +542,13 @@ func WriteTable(w io.Writer, run *Run) error {
 	}
 	head = append(head, "train s", "steps/s", "params")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	stopped := map[string]int{} // interrupted runs, which the summary counts as failed
-	for _, r := range run.Results {
-		if r != nil && r.Status == StatusInterrupted {
-			stopped[r.Strategy]++
-		}
-	}
 	for _, s := range run.Summary() {
 		seeds := fmt.Sprint(s.OK)
-		if n := s.Failed - stopped[s.Strategy]; n > 0 {
-			seeds += fmt.Sprintf(" (%d failed)", n)
+		if s.Failed > 0 {
+			seeds += fmt.Sprintf(" (%d failed)", s.Failed)
 		}
-		if n := stopped[s.Strategy]; n > 0 {
-			seeds += fmt.Sprintf(" (%d interrupted)", n)
+		if s.Interrupted > 0 {
+			seeds += fmt.Sprintf(" (%d interrupted)", s.Interrupted)
 		}
 		row := []string{s.Strategy, seeds}
 		if s.OK == 0 {

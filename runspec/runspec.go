@@ -237,7 +237,7 @@ func (f Field) parse(text string) (reflect.Value, error) {
 		if text == "" {
 			return v, nil // nil: the default
 		}
-		ints, err := ParseInts(text)
+		ints, err := ParseList(text)
 		if err != nil {
 			return v, fmt.Errorf("%s: %v", f.Key, err)
 		}
@@ -252,7 +252,26 @@ func (f Field) parse(text string) (reflect.Value, error) {
 	return v, nil
 }
 
-// ParseInts reads "1,2,3" or a range "1-5" (or a mix, "1,3-5").
+// ParseList reads a plain comma-separated list of integers, "400,400". It is how list settings
+// (hidden, class_order) are read: a range there ("1-3") is refused rather than read as 1,2,3.
+func ParseList(s string) ([]int64, error) {
+	var out []int64
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an integer (give a comma-separated list, e.g. 400,400)", part)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ParseInts reads "1,2,3" or a range "1-5" (or a mix, "1,3-5"), as seed lists are given. List
+// settings of Spec are read with ParseList, which takes no ranges.
 func ParseInts(s string) ([]int64, error) {
 	var out []int64
 	for _, part := range strings.Split(s, ",") {

@@ -67,6 +67,10 @@ func TestOverridesErrors(t *testing.T) {
 		{"iterations", "five", "not an integer"},
 		{"lr", "NaN", "not a finite number"},
 		{"hidden", "4,x", "not an integer"},
+		// List settings take plain lists: a range is a typo, not 1,2,3 (issue 14).
+		{"hidden", "1-3", `"1-3" is not an integer`},
+		{"class_order", "0-9", `"0-9" is not an integer`},
+		{"hidden", "400, 400-", "not an integer"},
 	} {
 		if err := o.Set(tc.key, tc.val); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Set(%s, %s): %v, want %q", tc.key, tc.val, err, tc.want)

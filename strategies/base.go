@@ -196,6 +196,26 @@ func (b *Base) Fill(cur int, parts ...Part) error {
 // ErrDiverged is returned when the training loss is NaN or infinite.
 var ErrDiverged = errors.New("strategies: loss diverged")
 
+// Diverged returns the error (wrapping ErrDiverged) for a step whose loss + penalty is NaN or
+// infinite, naming the term that became non-finite: "the penalty term became +Inf (loss
+// 0.31)", "the loss term became NaN (penalty 0)", or, when both terms are finite, that their
+// float32 sum overflowed.
+func Diverged(loss, penalty float32) error {
+	bad := func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }
+	var what string
+	switch {
+	case bad(loss) && bad(penalty):
+		what = fmt.Sprintf("the loss term became %v and the penalty term %v", loss, penalty)
+	case bad(penalty):
+		what = fmt.Sprintf("the penalty term became %v (loss %v): its strength may be too large", penalty, loss)
+	case bad(loss):
+		what = fmt.Sprintf("the loss term became %v (penalty %v)", loss, penalty)
+	default:
+		what = fmt.Sprintf("loss + penalty overflowed float32 (loss %v, penalty %v)", loss, penalty)
+	}
+	return fmt.Errorf("%w: %s", ErrDiverged, what)
+}
+
 // Train runs the filled step: forward, backward and an Adam update of the trainable parameters.
 func (b *Base) Train() (StepInfo, error) {
 	loss, pen, err := b.Net.Step()
@@ -203,7 +223,7 @@ func (b *Base) Train() (StepInfo, error) {
 		return StepInfo{}, err
 	}
 	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return StepInfo{Loss: loss, Penalty: pen}, fmt.Errorf("%w (loss %v, penalty %v)", ErrDiverged, loss, pen)
+		return StepInfo{Loss: loss, Penalty: pen}, Diverged(loss, pen)
 	}
 	b.Opt.Update(b.Net.Trainable(), b.Net.Grad)
 	return StepInfo{Loss: loss, Penalty: pen}, nil

@@ -208,7 +208,7 @@ func (p *PNN) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	}
 	info := StepInfo{Loss: loss, Penalty: pen, Samples: bt.N}
 	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return info, fmt.Errorf("%w (loss %v)", ErrDiverged, loss)
+		return info, Diverged(loss, pen)
 	}
 	p.opt.Update(p.model.Trainable(), p.model.Grad)
 	return info, nil

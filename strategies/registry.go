@@ -198,13 +198,44 @@ type Resolver interface {
 
 // New parses spec, checks its name and options against the registry, and builds the strategy.
 func (r *Registry) New(spec string) (Strategy, error) {
+	st, _, err := r.build(spec)
+	return st, err
+}
+
+// Key returns the configuration spec stands for, to tell whether two specs train the same: the
+// strategy's name and every option it accepts, given or defaulted, sorted by name, with the
+// values its factory reads through Options' typed accessors in normal form (numbers as
+// strconv.FormatFloat or Itoa writes them, booleans true or false, "auto" in lower case). So
+// "ewc" and "ewc:lambda=auto", or "ewc:lambda=100" and "ewc:lambda=1e2", have one Key, though
+// their canonical specs (Spec.String, which names results folders and sweep cells) differ.
+// Options left empty are omitted. It returns New's error for a spec New refuses.
+func (r *Registry) Key(spec string) (string, error) {
+	_, opts, err := r.build(spec)
+	if err != nil {
+		return "", err
+	}
+	k := Spec{Name: opts.spec.Name, Options: map[string]string{}}
+	for _, op := range opts.info.Options {
+		v := opts.Raw(op.Name)
+		if n, ok := opts.norm[op.Name]; ok {
+			v = n
+		}
+		if v != "" {
+			k.Options[op.Name] = v
+		}
+	}
+	return k.String(), nil
+}
+
+// build is New, also returning the Options the factory read.
+func (r *Registry) build(spec string) (Strategy, *Options, error) {
 	s, err := ParseSpec(spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	e, ok := r.m[s.Name]
 	if !ok {
-		return nil, fmt.Errorf("%w strategy %q (known: %s)", ErrUnknown, s.Name, strings.Join(r.Names(), ", "))
+		return nil, nil, fmt.Errorf("%w strategy %q (known: %s)", ErrUnknown, s.Name, strings.Join(r.Names(), ", "))
 	}
 	known := map[string]bool{}
 	var names []string
@@ -218,7 +249,7 @@ func (r *Registry) New(spec string) (Strategy, error) {
 			if list == "" {
 				list = "none"
 			}
-			return nil, fmt.Errorf("%w option %q for strategy %s (known: %s)", ErrUnknown, k, s.Name, list)
+			return nil, nil, fmt.Errorf("%w option %q for strategy %s (known: %s)", ErrUnknown, k, s.Name, list)
 		}
 	}
 	opts := &Options{spec: s, info: e.info}
@@ -227,12 +258,12 @@ func (r *Registry) New(spec string) (Strategy, error) {
 		err = opts.Err()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("strategies: %s: %w", spec, err)
+		return nil, nil, fmt.Errorf("strategies: %s: %w", spec, err)
 	}
 	if n, ok := st.(Named); ok {
 		n.SetSpec(s.String())
 	}
-	return st, nil
+	return st, opts, nil
 }
 
 // Options gives a factory typed access to a spec's options, falling back to the defaults in the
@@ -241,6 +272,8 @@ type Options struct {
 	spec Spec
 	info Info
 	err  error
+	// norm holds the options read by a typed accessor, in normal form (Registry.Key).
+	norm map[string]string
 }
 
 // NewOptions returns Options for a spec string checked against info, for tests and wrappers that
@@ -277,8 +310,16 @@ func (o *Options) option(name string) (Option, bool) {
 	return Option{}, false
 }
 
+// note records the normal form of option name's value, as a typed accessor read it.
+func (o *Options) note(name, v string) {
+	if o.norm == nil {
+		o.norm = map[string]string{}
+	}
+	o.norm[name] = v
+}
+
 // FloatOrAuto reads an auto option (Option.Auto set): "auto" (any case), which Resolve settles
-// at Setup from the option's table, or a finite non-negative number.
+// at Setup from the option's table, or a non-negative number float32 can hold (see Float).
 func (o *Options) FloatOrAuto(name string) AutoFloat {
 	a := AutoFloat{Name: name}
 	op, _ := o.option(name)
@@ -290,6 +331,7 @@ func (o *Options) FloatOrAuto(name string) AutoFloat {
 			o.fail(name, v, "a non-negative number (the option has no automatic value)")
 		}
 		a.Auto = true
+		o.note(name, "auto")
 		return a
 	}
 	a.Value = o.Float(name)
@@ -306,12 +348,29 @@ func (o *Options) fail(name, v, want string) {
 // String returns the option's value.
 func (o *Options) String(name string) string { return o.Raw(name) }
 
-// Float returns the option as a float64.
+// float32Want describes the numbers float32 can hold, for option errors.
+var float32Want = "a number float32 can hold (at most " + strconv.FormatFloat(math.MaxFloat32, 'g', -1, 32) + " in magnitude, and 0 or at least " + strconv.FormatFloat(math.SmallestNonzeroFloat32, 'g', -1, 32) + "): strategies apply their options in float32"
+
+// InFloat32 reports whether float32 can hold v: v is finite, at most math.MaxFloat32 in
+// magnitude and, unless 0, at least math.SmallestNonzeroFloat32 (smaller values become 0).
+func InFloat32(v float64) bool {
+	a := math.Abs(v)
+	return a <= math.MaxFloat32 && (a == 0 || a >= math.SmallestNonzeroFloat32)
+}
+
+// Float returns the option as a float64. Strategies apply their options in float32 arithmetic
+// (the training graph, the optimizer, the penalty), so a value float32 cannot hold (InFloat32:
+// NaN, infinities, beyond math.MaxFloat32, or so small it becomes 0) is refused.
 func (o *Options) Float(name string) float64 {
 	v := o.Raw(name)
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
+	switch {
+	case err != nil && !errors.Is(err, strconv.ErrRange):
 		o.fail(name, v, "a number")
+	case err != nil || !InFloat32(f):
+		o.fail(name, v, float32Want)
+	default:
+		o.note(name, strconv.FormatFloat(f, 'g', -1, 64))
 	}
 	return f
 }
@@ -322,6 +381,8 @@ func (o *Options) Int(name string) int {
 	i, err := strconv.Atoi(v)
 	if err != nil {
 		o.fail(name, v, "an integer")
+	} else {
+		o.note(name, strconv.Itoa(i))
 	}
 	return i
 }
@@ -331,8 +392,10 @@ func (o *Options) Bool(name string) bool {
 	v := strings.ToLower(o.Raw(name))
 	switch v {
 	case "true", "1", "yes":
+		o.note(name, "true")
 		return true
 	case "false", "0", "no":
+		o.note(name, "false")
 		return false
 	}
 	o.fail(name, v, "true or false")
@@ -344,6 +407,7 @@ func (o *Options) Choice(name string, choices ...string) string {
 	v := o.Raw(name)
 	for _, c := range choices {
 		if v == c {
+			o.note(name, v)
 			return v
 		}
 	}

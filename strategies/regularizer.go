@@ -3,6 +3,8 @@ package strategies
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/clgraph/clgraph/graphs"
@@ -60,11 +62,31 @@ var (
 
 // ParseRegularizer reads, in a factory, the heads option (HeadsOption) and the strength option
 // (an auto option: its Option needs Auto set) into r, with factor the penalty's scale per unit
-// of strength (see Factor).
+// of strength (see Factor). A strength whose penalty gradient factor, 2 * factor * strength,
+// float32 cannot hold is refused (see checkStrength).
 func (r *Regularizer) ParseRegularizer(o *Options, strength string, factor float64) {
 	r.ParseHeads(o)
 	r.Strength = o.FloatOrAuto(strength)
 	r.Factor = factor
+	if !r.Strength.Auto && o.Err() == nil {
+		if err := r.checkStrength(); err != nil {
+			o.Check(strength, false, err.Error())
+		}
+	}
+}
+
+// checkStrength reports a strength the penalty cannot apply: the penalty's gradient is
+// 2 * Strength * Factor times the weighted distance, computed in float32 (graphs.Quadratic), so
+// that factor must be one float32 holds.
+func (r *Regularizer) checkStrength() error {
+	f := r.Factor
+	if f == 0 {
+		f = 1
+	}
+	if g := 2 * r.Strength.Value * f; !InFloat32(g) {
+		return fmt.Errorf("a strength whose penalty gradient factor 2*%g*%s = %g float32 can hold (at most %s): the penalty is applied in float32", f, r.Strength.Name, g, strconv.FormatFloat(math.MaxFloat32, 'g', -1, 32))
+	}
+	return nil
 }
 
 // name is the strategy's name for errors: the strategy of the strength's table key, else of the
@@ -85,6 +107,9 @@ func (r *Regularizer) name() string {
 // creates its own (Buffer) after calling it.
 func (r *Regularizer) Setup(env *Env) error {
 	r.Strength.Resolve(env, r.Heads)
+	if err := r.checkStrength(); err != nil {
+		return fmt.Errorf("%s: %s=%g: want %v", r.name(), r.Strength.Name, r.Strength.Value, err)
+	}
 	f := r.Factor
 	if f == 0 {
 		f = 1

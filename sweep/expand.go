@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/clgraph/clgraph/streams"
+	"github.com/sirupsen/logrus"
 )
 
 // Plan is an expanded experiment file: its groups (one per stream and scenario, each a run
@@ -123,11 +125,14 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 		taskIdentity bool
 	}
 	var settings []setting
-	seen := map[string]int{}
+	// seen maps a setting's configuration (Registry.Key: defaults filled in; the canonical spec
+	// without a registry) to the first setting that has it.
+	seen := map[string]setting{}
 	for _, e := range f.Strategies {
 		for _, opts := range product(e.Grid) {
 			spec := strategies.Spec{Name: e.Name, Options: opts}.String()
 			s := setting{spec: spec, base: e.Name, line: e.Line}
+			key := spec
 			if reg != nil {
 				st, err := reg.New(spec)
 				if err != nil {
@@ -138,12 +143,20 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 					s.spec = n.Spec()
 				}
 				s.taskIdentity = strategies.RequirementsOf(st).TaskIdentity
+				if key, err = reg.Key(spec); err != nil {
+					el.add(e.Line, "%s", strings.TrimPrefix(err.Error(), "strategies: "))
+					break
+				}
 			}
-			if prev, dup := seen[s.spec]; dup {
-				el.add(e.Line, "strategy setting %s is also produced at line %d", s.spec, prev)
+			if prev, dup := seen[key]; dup {
+				if prev.spec == s.spec {
+					el.add(e.Line, "strategy setting %s is also produced at line %d", s.spec, prev.line)
+				} else {
+					el.add(e.Line, "strategy setting %s is the same configuration as %s, produced at line %d, once defaults are filled in (%s): drop one", s.spec, prev.spec, prev.line, key)
+				}
 				continue
 			}
-			seen[s.spec] = e.Line
+			seen[key] = s
 			settings = append(settings, s)
 		}
 	}
@@ -216,6 +229,14 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 					p.Skipped = append(p.Skipped, Skip{Group: g.Dir, Strategy: s.spec, Reason: "needs task identity at test time, which the " + sce.Scenario.String() + " scenario does not give"})
 					continue
 				}
+				if reg != nil {
+					// What a strategy can only refuse at setup (a layer count beyond the trunk,
+					// a strength float32 cannot apply), on data of the stream's shape.
+					if err := TrySetup(reg, s.spec, st, spec); err != nil {
+						el.add(s.line, "strategy %s in %s: %s", s.spec, g.Dir, oneLine(err))
+						continue
+					}
+				}
 				g.Strategies = append(g.Strategies, s.spec)
 				for _, seed := range f.Seeds {
 					p.Cells = append(p.Cells, Cell{Index: len(p.Cells), ID: hashID(CellKey(g, s.spec, seed)), Group: gi, Strategy: s.spec, Base: s.base, Seed: seed})
@@ -231,6 +252,34 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 		return nil, el.err()
 	}
 	return p, nil
+}
+
+// TrySetup builds the strategy spec from reg and sets it up once on stream st with the settings
+// of rs (hidden layers, learning rate, batch sizes), then discards it: a pre-flight that finds,
+// before any run trains, what a strategy can only refuse at setup. The strategy gets an Env of
+// its own, with a random source of its own and a logger that discards, so that no run's random
+// sources or logs are touched; Setup builds the model but trains nothing. A panic in Setup is
+// returned as an error.
+func TrySetup(reg *strategies.Registry, spec string, st *stream.Stream, rs runspec.Spec) (err error) {
+	s, err := reg.New(spec)
+	if err != nil {
+		return err
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	rng, _ := strategies.NewRand(0, 0)
+	env := &strategies.Env{Stream: st, Hidden: slices.Clone(rs.Hidden), LR: rs.LR, Batch: rs.Batch, EvalBatch: rs.EvalBatch, Rng: rng, Log: log}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("setup panicked: %v", r)
+		}
+	}()
+	return s.Setup(env)
+}
+
+// oneLine joins a multi-line message into one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 func isIdentity(order []int) bool {

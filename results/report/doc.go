@@ -21,8 +21,19 @@
 //     hidden layers, seeds, versions, data checksums, command).
 //
 // Only results with status "ok" and a complete accuracy matrix enter the
-// plots and tables, as in results.Run.Summary; failed results are listed
-// with their errors.
+// plots and tables, as in results.Run.Summary; failed and interrupted results
+// are listed with their errors.
+//
+// # Incomplete runs
+//
+// A run with interrupted results, or with strategy and seed pairs of its
+// config.json that have no result (not run yet, or still running), is
+// incomplete (results.Completion). Its report says so at the top ("run 1 (DIR)
+// is incomplete: 3 of 6 runs finished, 1 interrupted, 2 missing; resume it
+// with clgraph run --resume DIR"), its metric table gains interrupted and
+// missing columns next to ok and failed, and the failures section lists the
+// interrupted and missing runs too. The report of a complete run has none of
+// these.
 //
 // # Self-contained HTML
 //
@@ -49,7 +60,9 @@
 //   - the SHA-256 digest of every data file named in both runs.
 //
 // Seeds, strategies, versions, evaluation batch size, data source path,
-// creation time and command may differ. A mismatch is an error wrapping
+// creation time and command may differ. One folder may not be given twice
+// (also not through another path or a symbolic link): that is an error
+// wrapping ErrDuplicateRun. A mismatch is an error wrapping
 // ErrMismatch that names the runs, the field and both values. When two runs
 // hold the same strategy spec, the report labels them by run, e.g.
 // "naive (run 2)".

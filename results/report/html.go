@@ -62,6 +62,7 @@ dl.cfg{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;font-size
 dl.cfg dt{font-weight:600}dl.cfg dd{margin:0;word-break:break-word}
 code{font:13px/1.4 ui-monospace,"Liberation Mono",Menlo,Consolas,monospace;background:#f1f3f5;padding:1px 4px;border-radius:3px}
 .fail{color:#a4161a}
+.incomplete{border:1px solid #e0b252;background:#fff8e6;border-radius:4px;padding:8px 14px;margin:12px 0}.incomplete p{margin:4px 0}
 footer{margin-top:40px;font-size:12px;color:var(--muted)}
 `
 
@@ -73,18 +74,21 @@ type pageFigure struct {
 }
 
 type pageRow struct {
-	Label, Color string
-	Run          int
-	OK, Failed   int
-	Cells        []string
+	Label, Color         string
+	Run                  int
+	OK, Failed           int
+	Interrupted, Missing int
+	Cells                []string
 }
 
+// pageFailure is a row of the failures section: a failed or interrupted result, or a missing
+// one (Status "missing").
 type pageFailure struct {
-	Label string
-	Seed  int64
-	Done  int
-	Tasks int
-	Error string
+	Label  string
+	Seed   int64
+	Status string
+	Done   string // "1 of 3" tasks done
+	Error  string
 }
 
 type kv struct{ Key, Value string }
@@ -105,7 +109,10 @@ type page struct {
 	Undefined   []string // results.UndefinedNotes of every series
 	Metrics     []pageRow
 	Costs       []pageRow
+	Incomplete  []string // incompleteNotes
+	Progress    bool     // the metric table has interrupted and missing columns
 	Failures    []pageFailure
+	FailTitle   string
 	MetricsFig  *pageFigure
 	CurveFig    *pageFigure
 	TasksFig    *pageFigure
@@ -131,13 +138,14 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <body>
 <h1>{{.Title}}</h1>
 <p class="lead">{{.Lead}}</p>
-<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a><a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">Failures</a>{{end}}<a href="#config">Configuration</a></nav>
+{{if .Incomplete}}<div class="incomplete" id="incomplete">{{range .Incomplete}}<p><strong>Incomplete:</strong> {{.}}</p>{{end}}</div>
+{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a><a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
 
 <h2 id="metrics">Metrics</h2>
 <p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. {{.MetricDocs}}.</p>
 <table>
-<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}<th>ok</th><th>failed</th>{{range .MetricHeads}}<th>{{.}}</th>{{end}}</tr>
-{{range .Metrics}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}<td class="num">{{.OK}}</td><td class="num{{if .Failed}} fail{{end}}">{{.Failed}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}<th>ok</th><th>failed</th>{{if .Progress}}<th>interrupted</th><th>missing</th>{{end}}{{range .MetricHeads}}<th>{{.}}</th>{{end}}</tr>
+{{range .Metrics}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}<td class="num">{{.OK}}</td><td class="num{{if .Failed}} fail{{end}}">{{.Failed}}</td>{{if $.Progress}}<td class="num{{if .Interrupted}} fail{{end}}">{{.Interrupted}}</td><td class="num{{if .Missing}} fail{{end}}">{{.Missing}}</td>{{end}}{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}</table>
 {{if .Undefined}}<p class="small muted">Undefined metrics (left out of the means):</p>
 <ul class="small muted">{{range .Undefined}}<li>{{.}}</li>{{end}}</ul>
@@ -161,10 +169,10 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{range .Costs}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}</table>
 {{if .Failures}}
-<h2 id="failures">Failures</h2>
+<h2 id="failures">{{.FailTitle}}</h2>
 <table>
-<tr><th>Strategy</th><th>Seed</th><th>Tasks done</th><th>Error</th></tr>
-{{range .Failures}}<tr><td>{{.Label}}</td><td class="num">{{.Seed}}</td><td class="num">{{.Done}} of {{.Tasks}}</td><td class="fail">{{.Error}}</td></tr>
+<tr><th>Strategy</th><th>Seed</th><th>Status</th><th>Tasks done</th><th>Error</th></tr>
+{{range .Failures}}<tr><td>{{.Label}}</td><td class="num">{{.Seed}}</td><td>{{.Status}}</td><td class="num">{{.Done}}</td><td class="fail">{{.Error}}</td></tr>
 {{end}}</table>
 {{end}}
 <h2 id="config">Configuration</h2>
@@ -398,17 +406,15 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 		MetricHeads: metricLabels(results.Table),
 		MetricDocs:  metricDocs(results.Table),
 		Undefined:   undefinedNotes(ss),
+		Incomplete:  incompleteNotes(runs, ss),
+		Progress:    showProgress(ss),
+		Failures:    unfinished(ss),
 	}
+	p.FailTitle = failuresTitle(p.Failures)
 	for _, s := range ss {
-		p.Metrics = append(p.Metrics, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, OK: s.sum.OK, Failed: s.sum.Failed, Cells: metricCells(s)})
+		p.Metrics = append(p.Metrics, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, OK: s.sum.OK, Failed: s.sum.Failed,
+			Interrupted: s.sum.Interrupted, Missing: s.sum.Missing, Cells: metricCells(s)})
 		p.Costs = append(p.Costs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: costCells(s)})
-		for _, f := range s.sum.Failures {
-			msg := f.Error
-			if msg == "" {
-				msg = "(no error message)"
-			}
-			p.Failures = append(p.Failures, pageFailure{s.label, f.Seed, f.TasksDone, f.Tasks, msg})
-		}
 		if len(s.sum.MeanR) != len(tasks) || len(tasks) == 0 {
 			p.NoMatrix = append(p.NoMatrix, s.label)
 		}
@@ -440,11 +446,14 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 	return buf.Bytes(), nil
 }
 
+// mdReplacer escapes Markdown (see mdEscape); built once, as building a Replacer costs more than
+// using it.
+var mdReplacer = strings.NewReplacer(`\`, `\\`, "|", `\|`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`)
+
 // mdEscape makes s safe inside a Markdown table cell or paragraph.
 func mdEscape(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	r := strings.NewReplacer(`\`, `\\`, "|", `\|`, "`", "\\`", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`)
-	return r.Replace(s)
+	return mdReplacer.Replace(s)
 }
 
 // mdCode wraps s in a code span.
@@ -467,6 +476,9 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		byKind[f.kind] = append(byKind[f.kind], f)
 	}
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n", mdEscape(reportTitle(runs)), mdEscape(reportLead(runs, ss, tasks)))
+	for _, n := range incompleteNotes(runs, ss) {
+		fmt.Fprintf(&b, "> **Incomplete:** %s\n\n", mdEscape(n))
+	}
 
 	b.WriteString("## Metrics\n\nMean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1].\n\n")
 	multi := len(runs) > 1
@@ -485,9 +497,18 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 	for i, h := range heads {
 		heads[i] = mdEscape(h)
 	}
-	b.WriteString("| Strategy |" + runCol(true, nil) + " ok | failed | " + strings.Join(heads, " | ") + " |\n|---|" + runCol(false, nil) + "---:|---:|" + strings.Repeat("---:|", len(heads)) + "\n")
+	progress := showProgress(ss)
+	progHead, progRule := "", ""
+	if progress {
+		progHead, progRule = " interrupted | missing |", "---:|---:|"
+	}
+	b.WriteString("| Strategy |" + runCol(true, nil) + " ok | failed |" + progHead + " " + strings.Join(heads, " | ") + " |\n|---|" + runCol(false, nil) + "---:|---:|" + progRule + strings.Repeat("---:|", len(heads)) + "\n")
 	for _, s := range ss {
-		fmt.Fprintf(&b, "| %s |%s %d | %d | %s |\n", mdEscape(s.label), runCol(false, s), s.sum.OK, s.sum.Failed, strings.Join(metricCells(s), " | "))
+		prog := ""
+		if progress {
+			prog = fmt.Sprintf(" %d | %d |", s.sum.Interrupted, s.sum.Missing)
+		}
+		fmt.Fprintf(&b, "| %s |%s %d | %d |%s %s |\n", mdEscape(s.label), runCol(false, s), s.sum.OK, s.sum.Failed, prog, strings.Join(metricCells(s), " | "))
 	}
 	b.WriteString("\n")
 	if notes := undefinedNotes(ss); len(notes) > 0 {
@@ -546,18 +567,19 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		fmt.Fprintf(&b, "| %s |%s %s |\n", mdEscape(s.label), runCol(false, s), strings.Join(costCells(s), " | "))
 	}
 	b.WriteString("\n")
-	var fails []string
-	for _, s := range ss {
-		for _, f := range s.sum.Failures {
-			msg := f.Error
-			if msg == "" {
-				msg = "(no error message)"
+	if fails := unfinished(ss); len(fails) > 0 {
+		b.WriteString("## " + failuresTitle(fails) + "\n\n")
+		for _, f := range fails {
+			switch f.Status {
+			case results.StatusFailed:
+				fmt.Fprintf(&b, "- %s, seed %d (after %s tasks): %s\n", mdEscape(f.Label), f.Seed, f.Done, mdEscape(f.Error))
+			case "missing":
+				fmt.Fprintf(&b, "- %s, seed %d missing: %s\n", mdEscape(f.Label), f.Seed, mdEscape(f.Error))
+			default:
+				fmt.Fprintf(&b, "- %s, seed %d %s (after %s tasks): %s\n", mdEscape(f.Label), f.Seed, mdEscape(f.Status), f.Done, mdEscape(f.Error))
 			}
-			fails = append(fails, fmt.Sprintf("- %s, seed %d (after %d of %d tasks): %s\n", mdEscape(s.label), f.Seed, f.TasksDone, f.Tasks, mdEscape(msg)))
 		}
-	}
-	if len(fails) > 0 {
-		b.WriteString("## Failures\n\n" + strings.Join(fails, "") + "\n")
+		b.WriteString("\n")
 	}
 	b.WriteString("## Configuration\n")
 	for i, r := range runs {

@@ -26,6 +26,10 @@ const (
 // measure the same thing (see the package documentation for the rules).
 var ErrMismatch = errors.New("reports compare runs of one stream, scenario and protocol (same tasks, iterations, batch size, learning rate, hidden layers and data)")
 
+// ErrDuplicateRun is wrapped by the error of Check and Write when two of the runs are the same
+// run folder: its strategies would be listed twice.
+var ErrDuplicateRun = errors.New("a report lists each run folder once")
+
 // Files lists the files written by Write.
 type Files struct {
 	// Dir is the output folder.
@@ -54,7 +58,9 @@ func runName(i int, r *results.Run) string {
 // names the first mismatch, e.g. `run 2 (DIR) has scenario "class", run 1
 // (DIR) has "task": reports compare runs of one stream, scenario and
 // protocol (...)`. It also fails, without wrapping ErrMismatch, when runs is
-// empty or holds a nil run.
+// empty or holds a nil run, and, wrapping ErrDuplicateRun, when two runs are
+// one folder (the same path once cleaned and made absolute, or the same
+// directory through a symbolic link) or one *results.Run.
 func Check(runs []*results.Run) error {
 	if len(runs) == 0 {
 		return errors.New("report: no runs to report on")
@@ -63,6 +69,9 @@ func Check(runs []*results.Run) error {
 		if r == nil {
 			return fmt.Errorf("report: run %d is nil", i+1)
 		}
+	}
+	if err := checkDistinct(runs); err != nil {
+		return err
 	}
 	a := runs[0]
 	for i, b := range runs[1:] {
@@ -97,6 +106,112 @@ func Check(runs []*results.Run) error {
 		}
 	}
 	return nil
+}
+
+// checkDistinct fails, wrapping ErrDuplicateRun, when two runs have the same folder: the same
+// cleaned absolute path, or two paths of one directory (a symbolic link). The same *Run given
+// twice counts too. Runs without a Dir (built in memory) are compared by pointer only.
+func checkDistinct(runs []*results.Run) error {
+	type seen struct {
+		i    int
+		path string
+		info os.FileInfo
+	}
+	var prev []seen
+	for i, r := range runs {
+		for j := range i {
+			if runs[j] == r {
+				return fmt.Errorf("report: %s is %s again: %w", runName(i, r), runName(j, runs[j]), ErrDuplicateRun)
+			}
+		}
+		if r.Dir == "" {
+			continue
+		}
+		path := filepath.Clean(r.Dir)
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		info, _ := os.Stat(r.Dir)
+		for _, p := range prev {
+			if p.path == path || info != nil && p.info != nil && os.SameFile(p.info, info) {
+				return fmt.Errorf("report: %s is the folder of %s again: %w", runName(i, r), runName(p.i, runs[p.i]), ErrDuplicateRun)
+			}
+		}
+		prev = append(prev, seen{i, path, info})
+	}
+	return nil
+}
+
+// incompleteNotes describes every run of the report that is not complete (results.Completion):
+// "run 1 (DIR) is incomplete: 3 of 6 runs finished, 1 interrupted, 2 missing; resume it with
+// clgraph run --resume DIR". The series of run i carry its summaries.
+func incompleteNotes(runs []*results.Run, ss []*series) []string {
+	var out []string
+	for i, r := range runs {
+		var sums []results.StrategySummary
+		for _, s := range ss {
+			if s.run == i {
+				sums = append(sums, s.sum)
+			}
+		}
+		c := results.CompletionOf(sums)
+		if c.Complete() {
+			continue
+		}
+		name := "this run"
+		if len(runs) > 1 || r.Dir != "" {
+			name = runName(i, r)
+		}
+		note := fmt.Sprintf("%s is incomplete: %s", name, c)
+		if r.Dir != "" {
+			note += "; resume it with clgraph run --resume " + r.Dir
+		}
+		out = append(out, note+". Its means are over its successful seeds.")
+	}
+	return out
+}
+
+// showProgress reports whether the metric tables need the interrupted and missing columns.
+func showProgress(ss []*series) bool {
+	for _, s := range ss {
+		if s.sum.Interrupted > 0 || s.sum.Missing > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// unfinished lists, for the failures section, every result of the series that did not finish
+// (failed or interrupted) and every missing seed, with the label of its series.
+func unfinished(ss []*series) []pageFailure {
+	var out []pageFailure
+	for _, s := range ss {
+		for _, f := range s.sum.Failures {
+			msg := f.Error
+			if msg == "" {
+				msg = "(no error message)"
+			}
+			status := f.Status
+			if status == "" {
+				status = results.StatusFailed
+			}
+			out = append(out, pageFailure{Label: s.label, Seed: f.Seed, Status: status, Done: fmt.Sprintf("%d of %d", f.TasksDone, f.Tasks), Error: msg})
+		}
+		for _, seed := range s.sum.MissingSeeds {
+			out = append(out, pageFailure{Label: s.label, Seed: seed, Status: "missing", Done: "-", Error: "no " + results.ResultFile + " (not run yet, or still running)"})
+		}
+	}
+	return out
+}
+
+// failuresTitle is the heading of the failures section.
+func failuresTitle(fs []pageFailure) string {
+	for _, f := range fs {
+		if f.Status != results.StatusFailed {
+			return "Failed, interrupted and missing runs"
+		}
+	}
+	return "Failures"
 }
 
 func quoteVal(s string) string {
