@@ -14,6 +14,7 @@ import (
 	"github.com/clgraph/clgraph/datasets/mnist"
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/clgraph/clgraph/streams"
 	"github.com/sirupsen/logrus"
@@ -127,6 +128,11 @@ func (a *App) checkResume(p *plan, prior *results.Run, data *streams.Data, strea
 		return nil, usagef("cannot resume %s: the MNIST files (%s) differ from the run's (checksums in config.json); give the run's data with --data-dir", dir, data.Source)
 	}
 	for _, seed := range p.seeds {
+		if p.spec.ClassOrderMode == runspec.ClassOrderRandom {
+			// Each seed draws its own class order, so its task names are its own; config.json
+			// lists the first seed's. The spec (class_order_mode and seed) fixes them.
+			break
+		}
 		var names []string
 		for _, t := range streamOf[seed].Tasks {
 			names = append(names, t.Name)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -49,10 +50,14 @@ type runFlags struct {
 
 // specFlag is a flag that sets one setting of the run spec.
 type specFlag struct {
-	key string
-	o   *runspec.Overrides
-	def string
+	key    string
+	o      *runspec.Overrides
+	def    string
+	isBool bool // a true/false setting: the bare flag (--permute-first) sets it true
 }
+
+// IsBoolFlag lets the flag package take a true/false setting's flag without a value.
+func (f *specFlag) IsBoolFlag() bool { return f != nil && f.isBool }
 
 func (f *specFlag) String() string {
 	if f == nil || f.o == nil {
@@ -85,7 +90,7 @@ func addSpecFlags(fs *flag.FlagSet, o *runspec.Overrides) {
 		default:
 			doc = "override: " + doc + " (default: the protocol's)"
 		}
-		fs.Var(&specFlag{key: f.Key, o: o, def: specFlagDefaults[f.Key]}, f.Flag, doc)
+		fs.Var(&specFlag{key: f.Key, o: o, def: specFlagDefaults[f.Key], isBool: f.Type().Kind() == reflect.Bool}, f.Flag, doc)
 	}
 }
 

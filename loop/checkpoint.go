@@ -116,6 +116,9 @@ type CheckpointState struct {
 	B    []float64    `json:"b"`
 	R    [][]float64  `json:"r"`
 	Cost results.Cost `json:"cost"`
+	// BVal and RVal are B and R on the validation splits (nil when the stream has none).
+	BVal []float64   `json:"b_val,omitempty"`
+	RVal [][]float64 `json:"r_val,omitempty"`
 	// Samples counts the examples trained on in finished tasks; TaskSamples and TaskNanos the
 	// examples and training time of the task in progress.
 	Samples     int   `json:"samples"`

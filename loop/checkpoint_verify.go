@@ -162,23 +162,31 @@ func sameParams(want, got []strategies.ParamState) error {
 	return nil
 }
 
-// sameResult compares R and b bit for bit.
+// sameResult compares R and b, and the validation matrix RVal and BVal, bit for bit.
 func sameResult(want, got *results.Result) error {
-	if len(want.B) != len(got.B) || len(want.R) != len(got.R) {
-		return fmt.Errorf("%d rows of R and %d entries of b, want %d and %d", len(got.R), len(got.B), len(want.R), len(want.B))
+	if err := sameMatrix("R", "b", want.R, got.R, want.B, got.B); err != nil {
+		return err
 	}
-	for j := range want.B {
-		if math.Float64bits(want.B[j]) != math.Float64bits(got.B[j]) {
-			return fmt.Errorf("b[%d] = %v, uninterrupted %v", j, got.B[j], want.B[j])
+	return sameMatrix("RVal", "BVal", want.RVal, got.RVal, want.BVal, got.BVal)
+}
+
+// sameMatrix compares one accuracy matrix and its initial row bit for bit.
+func sameMatrix(rn, bn string, wantR, gotR [][]float64, wantB, gotB []float64) error {
+	if len(wantB) != len(gotB) || len(wantR) != len(gotR) {
+		return fmt.Errorf("%d rows of %s and %d entries of %s, want %d and %d", len(gotR), rn, len(gotB), bn, len(wantR), len(wantB))
+	}
+	for j := range wantB {
+		if math.Float64bits(wantB[j]) != math.Float64bits(gotB[j]) {
+			return fmt.Errorf("%s[%d] = %v, uninterrupted %v", bn, j, gotB[j], wantB[j])
 		}
 	}
-	for i := range want.R {
-		if len(want.R[i]) != len(got.R[i]) {
-			return fmt.Errorf("R[%d] has %d entries, want %d", i, len(got.R[i]), len(want.R[i]))
+	for i := range wantR {
+		if len(wantR[i]) != len(gotR[i]) {
+			return fmt.Errorf("%s[%d] has %d entries, want %d", rn, i, len(gotR[i]), len(wantR[i]))
 		}
-		for j := range want.R[i] {
-			if math.Float64bits(want.R[i][j]) != math.Float64bits(got.R[i][j]) {
-				return fmt.Errorf("R[%d][%d] = %v, uninterrupted %v", i, j, got.R[i][j], want.R[i][j])
+		for j := range wantR[i] {
+			if math.Float64bits(wantR[i][j]) != math.Float64bits(gotR[i][j]) {
+				return fmt.Errorf("%s[%d][%d] = %v, uninterrupted %v", rn, i, j, gotR[i][j], wantR[i][j])
 			}
 		}
 	}

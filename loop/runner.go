@@ -7,8 +7,10 @@ import (
 	"math"
 	"math/rand"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -152,7 +154,9 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	for _, t := range st.Tasks {
 		res.Tasks = append(res.Tasks, t.Name)
 	}
+	res.ClassOrder = append([]int(nil), st.ClassOrder...)
 	ev := Event{Strategy: name, Seed: set.Seed, Tasks: T, Steps: set.Iterations}
+	endRSS := startRSS()
 	defer func() {
 		if rec := recover(); rec != nil {
 			err = fmt.Errorf("%s: panic: %v", name, rec)
@@ -163,7 +167,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 				res.Status = results.StatusInterrupted
 			}
 		}
-		res.Cost.PeakRSSBytes = peakRSS()
+		res.Cost.PeakRSSBytes = endRSS()
 		e := ev
 		e.Kind, e.Err = RunEnd, err
 		if herr := r.emit(e); herr != nil && err == nil {
@@ -222,6 +226,11 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		if res.B, err = ev2.row(s, -1); err != nil {
 			return res, fmt.Errorf("%s: initial evaluation: %w", name, err)
 		}
+		if ev2.hasVal {
+			if res.BVal, err = ev2.valRow(s, -1); err != nil {
+				return res, fmt.Errorf("%s: initial evaluation on the validation splits: %w", name, err)
+			}
+		}
 		res.Cost.EvalSeconds += time.Since(t0).Seconds()
 	} else {
 		h := ck.Resume.Header
@@ -278,6 +287,9 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 			} else {
 				rs.sampler.Fill(batch, set.Batch)
 			}
+			if !st.HasTaskIdentity() {
+				batch.HideTasks() // the scenario gives no task identity (stream.Batch)
+			}
 			info, err := s.Step(t, batch)
 			if err == nil && (math.IsNaN(float64(info.Loss+info.Penalty)) || math.IsInf(float64(info.Loss+info.Penalty), 0)) {
 				err = strategies.Diverged(info.Loss, info.Penalty)
@@ -319,6 +331,13 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		if err != nil {
 			return res, fmt.Errorf("%s: evaluation after task %d: %w", name, t+1, err)
 		}
+		if ev2.hasVal {
+			vrow, err := ev2.valRow(s, t)
+			if err != nil {
+				return res, fmt.Errorf("%s: validation after task %d: %w", name, t+1, err)
+			}
+			res.RVal = append(res.RVal, vrow)
+		}
 		res.Cost.EvalSeconds += time.Since(te).Seconds()
 		res.R = append(res.R, row)
 		e := withKind(ev, TaskEnd)
@@ -340,7 +359,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		res.Cost.StepsPerSecond = float64(res.Cost.Steps) / res.Cost.TrainSeconds
 		res.Cost.SamplesPerSecond = float64(rs.samples) / res.Cost.TrainSeconds
 	}
-	m, err := results.Compute(res.R, res.B)
+	m, err := results.ComputeFor(res.R, res.B, set.Spec.Scenario)
 	if err != nil {
 		return res, fmt.Errorf("%s: metrics: %w", name, err)
 	}
@@ -397,7 +416,7 @@ func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 	res := rs.res
 	cost := res.Cost
 	cost.ParamsPerTask = append([]int(nil), cost.ParamsPerTask...)
-	b := CheckpointState{B: res.B, R: res.R, Cost: cost, Samples: rs.samples,
+	b := CheckpointState{B: res.B, R: res.R, BVal: res.BVal, RVal: res.RVal, Cost: cost, Samples: rs.samples,
 		Params: strategies.SaveParams(rs.s.Params())}
 	if !done {
 		b.TaskSamples, b.TaskNanos = ev.Samples, int64(ev.Elapsed)
@@ -487,6 +506,13 @@ func (rs *runState) restore(c *Checkpoint) error {
 	for _, row := range b.R {
 		res.R = append(res.R, append([]float64(nil), row...))
 	}
+	res.BVal, res.RVal = nil, nil
+	if b.BVal != nil {
+		res.BVal = append([]float64(nil), b.BVal...)
+	}
+	for _, row := range b.RVal {
+		res.RVal = append(res.RVal, append([]float64(nil), row...))
+	}
 	res.Cost = b.Cost
 	res.Cost.ParamsPerTask = append([]int(nil), b.Cost.ParamsPerTask...)
 	rs.samples, rs.taskSamples, rs.taskElapsed = b.Samples, b.TaskSamples, time.Duration(b.TaskNanos)
@@ -495,16 +521,40 @@ func (rs *runState) restore(c *Checkpoint) error {
 
 func withKind(e Event, k EventKind) Event { e.Kind = k; return e }
 
-// evaluator scores every task's test split through a strategy.
+// evaluator scores every task's test split (and validation split, when the stream has them)
+// through a strategy.
 type evaluator struct {
 	st     *stream.Stream
 	batch  *stream.Batch
 	scores []float32
 	n      int
+	hasVal bool // some task has a validation split
 }
 
 func newEvaluator(st *stream.Stream, n int) *evaluator {
-	return &evaluator{st: st, batch: stream.NewBatch(n, st.InputDim), scores: make([]float32, n*st.Outputs), n: n}
+	e := &evaluator{st: st, batch: stream.NewBatch(n, st.InputDim), scores: make([]float32, n*st.Outputs), n: n}
+	for _, t := range st.Tasks {
+		e.hasVal = e.hasVal || t.Val.Len() > 0
+	}
+	return e
+}
+
+// valRow returns the accuracy on every task's validation split after training on tasks
+// 0..after (-1: untrained); a task without one scores NaN.
+func (e *evaluator) valRow(s strategies.Strategy, after int) ([]float64, error) {
+	out := make([]float64, len(e.st.Tasks))
+	for j, t := range e.st.Tasks {
+		if t.Val.Len() == 0 {
+			out[j] = math.NaN()
+			continue
+		}
+		a, err := accuracyOn(s, e.st, after, j, &t.Val, e.batch, e.scores)
+		if err != nil {
+			return nil, err
+		}
+		out[j] = a
+	}
+	return out, nil
 }
 
 // row returns the accuracy on every task after training on tasks 0..after (-1: untrained).
@@ -521,21 +571,30 @@ func (e *evaluator) row(s strategies.Strategy, after int) ([]float64, error) {
 }
 
 // Accuracy is the test accuracy of s on task j after training on tasks 0..after: the share of
-// test examples whose highest-scoring active unit (ActiveUnits(after, j)) is the target.
+// test examples whose highest-scoring active unit (ActiveUnits(after, j)) is the target. Outside
+// task-IL the batches given to s.Scores carry no task (stream.NoTask).
 // batch and scores are work buffers (batch capacity rows, capacity*Outputs scores).
 func Accuracy(s strategies.Strategy, st *stream.Stream, after, j int, batch *stream.Batch, scores []float32) (float64, error) {
+	return accuracyOn(s, st, after, j, &st.Tasks[j].Test, batch, scores)
+}
+
+// accuracyOn is Accuracy on split sp of task j (its test or validation split).
+func accuracyOn(s strategies.Strategy, st *stream.Stream, after, j int, sp *stream.Split, batch *stream.Batch, scores []float32) (float64, error) {
 	t := st.Tasks[j]
 	units := st.ActiveUnits(after, j)
 	capRows := cap(batch.Target)
 	if capRows == 0 {
 		return 0, errors.New("loop: zero-capacity evaluation batch")
 	}
-	correct, n := 0, t.Test.Len()
+	correct, n := 0, sp.Len()
 	O := st.Outputs
 	for start := 0; start < n; start += capRows {
 		batch.Reset()
 		for k := start; k < n && k < start+capRows; k++ {
-			batch.Add(t, &t.Test, k)
+			batch.Add(t, sp, k)
+		}
+		if !st.HasTaskIdentity() {
+			batch.HideTasks() // the scenario gives no task identity at test time (stream.Batch)
 		}
 		if err := s.Scores(batch, scores[:batch.N*O]); err != nil {
 			return 0, err
@@ -556,7 +615,55 @@ func Accuracy(s strategies.Strategy, st *stream.Stream, after, j int, batch *str
 	return float64(correct) / float64(n), nil
 }
 
-// peakRSS reads the process's peak resident set size from /proc (0 where unavailable).
+// rssRuns counts the runs in progress in the process, so that the peak resident set size is
+// reset only when a run starts alone (a reset would lower the peaks of runs in progress).
+var rssRuns struct {
+	sync.Mutex
+	active int
+}
+
+// startRSS begins a run's memory measurement: when no other run is in progress, it resets the
+// process's peak resident set size (VmHWM) to its current size by writing "5" to
+// /proc/self/clear_refs (Linux), so that the peak read at the end of the run is the run's own,
+// not that of an earlier run of the process (the memory those runs left is first returned to the
+// OS: debug.FreeOSMemory). Where the reset is unavailable (another OS, a read-only /proc) the
+// peak stays the whole process's. Concurrent runs of one process (sweep workers) share one
+// peak: each reads the peak since the last time no run was in progress. The returned function
+// ends the measurement and returns the peak in bytes (0 where unavailable).
+func startRSS() (end func() int64) {
+	rssRuns.Lock()
+	if rssRuns.active == 0 {
+		// Return the memory earlier runs left to the OS first, so that the peak starts from
+		// what the process holds now rather than from their garbage.
+		debug.FreeOSMemory()
+		resetPeakRSS()
+	}
+	rssRuns.active++
+	rssRuns.Unlock()
+	return func() int64 {
+		p := peakRSS()
+		rssRuns.Lock()
+		rssRuns.active--
+		rssRuns.Unlock()
+		return p
+	}
+}
+
+// resetPeakRSS resets VmHWM to the current resident set size; it reports whether it could.
+func resetPeakRSS() bool {
+	f, err := os.OpenFile("/proc/self/clear_refs", os.O_WRONLY, 0)
+	if err != nil {
+		return false
+	}
+	_, err = f.WriteString("5")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err == nil
+}
+
+// peakRSS reads the process's peak resident set size (VmHWM) from /proc: since the last
+// resetPeakRSS, else since the process started (0 where unavailable).
 func peakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {

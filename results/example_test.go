@@ -20,6 +20,9 @@ func ExampleCompute() {
 		panic(err)
 	}
 	for _, mt := range results.Table {
+		if mt.Folder { // computed by the summaries, from the other runs of the folder
+			continue
+		}
 		fmt.Printf("%-14s %+.3f\n", mt.Label, m.Get(mt.Key))
 	}
 	// Output:

@@ -222,24 +222,33 @@ func (s *MetricStats) UnmarshalJSON(data []byte) error {
 }
 
 type statJSON struct {
-	Mean      jfloat `json:"mean"`
-	Std       jfloat `json:"std"`
-	N         int    `json:"n"`
-	Undefined string `json:"undefined,omitempty"`
+	Mean      jfloat     `json:"mean"`
+	Std       jfloat     `json:"std"`
+	N         int        `json:"n"`
+	CI95      *[2]jfloat `json:"ci95,omitempty"`
+	Undefined string     `json:"undefined,omitempty"`
 }
 
-// MarshalJSON encodes s, writing non-finite values as "NaN", "Inf" or "-Inf".
+// MarshalJSON encodes s, writing non-finite values as "NaN", "Inf" or "-Inf",
+// and the confidence interval as "ci95": [low, high] when N >= 2.
 func (s Stat) MarshalJSON() ([]byte, error) {
-	return json.Marshal(statJSON{jfloat(s.Mean), jfloat(s.Std), s.N, s.Undefined})
+	a := statJSON{Mean: jfloat(s.Mean), Std: jfloat(s.Std), N: s.N, Undefined: s.Undefined}
+	if s.HasCI() {
+		a.CI95 = &[2]jfloat{jfloat(s.CILow), jfloat(s.CIHigh)}
+	}
+	return json.Marshal(a)
 }
 
 // UnmarshalJSON decodes s, accepting the encodings written by MarshalJSON.
 func (s *Stat) UnmarshalJSON(data []byte) error {
-	a := statJSON{jfloat(s.Mean), jfloat(s.Std), s.N, s.Undefined}
+	a := statJSON{Mean: jfloat(s.Mean), Std: jfloat(s.Std), N: s.N, Undefined: s.Undefined}
 	if err := json.Unmarshal(data, &a); err != nil {
 		return err
 	}
-	*s = Stat{float64(a.Mean), float64(a.Std), a.N, a.Undefined}
+	*s = Stat{Mean: float64(a.Mean), Std: float64(a.Std), N: a.N, Undefined: a.Undefined}
+	if a.CI95 != nil {
+		s.CILow, s.CIHigh = float64(a.CI95[0]), float64(a.CI95[1])
+	}
 	return nil
 }
 
@@ -281,8 +290,11 @@ type resultJSON struct {
 	Status   string            `json:"status"`
 	Error    string            `json:"error,omitempty"`
 	Tasks    []string          `json:"tasks"`
+	ClassOrd []int             `json:"class_order,omitempty"`
 	R        [][]jfloat        `json:"r"`
 	B        []jfloat          `json:"b"`
+	RVal     [][]jfloat        `json:"r_val,omitempty"`
+	BVal     []jfloat          `json:"b_val,omitempty"`
 	Metrics  *Metrics          `json:"metrics"`
 	Cost     Cost              `json:"cost"`
 	Resolved map[string]string `json:"resolved,omitempty"`
@@ -294,7 +306,7 @@ type resultJSON struct {
 func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
 		Schema: SchemaVersion, Strategy: r.Strategy, Seed: r.Seed, Status: r.Status, Error: r.Error,
-		Tasks: r.Tasks, R: toJ2(r.R), B: toJ(r.B), Metrics: r.Metrics, Cost: r.Cost, Resolved: r.Resolved, Spec: r.Spec,
+		Tasks: r.Tasks, ClassOrd: r.ClassOrder, R: toJ2(r.R), B: toJ(r.B), RVal: toJ2(r.RVal), BVal: toJ(r.BVal), Metrics: r.Metrics, Cost: r.Cost, Resolved: r.Resolved, Spec: r.Spec,
 	})
 }
 
@@ -307,7 +319,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	*r = Result{
 		Strategy: a.Strategy, Seed: a.Seed, Status: a.Status, Error: a.Error,
-		Tasks: a.Tasks, R: fromJ2(a.R), B: fromJ(a.B), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved, Spec: a.Spec,
+		Tasks: a.Tasks, ClassOrder: a.ClassOrd, R: fromJ2(a.R), B: fromJ(a.B), RVal: fromJ2(a.RVal), BVal: fromJ(a.BVal), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved, Spec: a.Spec,
 	}
 	return nil
 }

@@ -18,7 +18,13 @@ const (
 	KeyFWT              = "fwt"
 	KeyForgetting       = "forgetting"
 	KeyLearningAccuracy = "learning_accuracy"
+	KeyIntransigence    = "intransigence"
 )
+
+// JointStrategy is the strategy spec whose results of a run folder are the
+// joint-training reference of the folder metrics (intransigence): a result
+// of strategy "joint" (or "joint:<options>") with the same seed.
+const JointStrategy = "joint"
 
 // Input is what a metric is computed from. Compute validates it before any
 // metric sees it: R is T×T with T >= 1, B has length T, every value is
@@ -30,6 +36,22 @@ type Input struct {
 	R [][]float64
 	// B[j] is the accuracy of the randomly initialised model on task j.
 	B []float64
+	// Scenario is the run's scenario (runspec.Spec.Scenario: "task",
+	// "domain" or "class"; "class-il" and the like are accepted), "" when
+	// unknown. FWT is undefined in class-IL.
+	Scenario string
+	// Joint is the accuracy matrix of the joint-training run of the same
+	// seed in the same folder (strategy JointStrategy), nil when there is
+	// none. Only folder metrics (Metric.Folder) see it: Compute leaves it
+	// nil, the summaries fill it.
+	Joint [][]float64
+}
+
+// IsClassIL reports whether scenario names the class-incremental scenario
+// ("class", "class-il", "class-incremental", any case).
+func IsClassIL(scenario string) bool {
+	s := strings.ToLower(strings.TrimSpace(scenario))
+	return s == "class" || strings.HasPrefix(s, "class-") || strings.HasPrefix(s, "class_")
 }
 
 // T returns the number of tasks.
@@ -66,9 +88,15 @@ type Metric struct {
 	// leave the result out of the metric's mean and show the reason.
 	Undefined func(in Input) string
 	// ZeroWhenUndefined makes Compute record 0 instead of the reason when the
-	// metric is undefined: the convention of the files written so far (BWT,
-	// FWT and forgetting of a single task are 0).
+	// metric is undefined. No metric of the standard table sets it any more:
+	// files written before this change have BWT, FWT and forgetting of a
+	// single task as 0; they are now undefined.
 	ZeroWhenUndefined bool
+	// Folder marks a folder metric: one that needs the other results of the
+	// run folder (Input.Joint), so it is not in result.json. Compute skips
+	// it; Run.Summary computes it for every "ok" result and aggregates it
+	// like the others.
+	Folder bool
 	// Value computes the metric from a validated input where it is defined.
 	Value func(in Input) float64
 }
@@ -88,6 +116,39 @@ func needTasks(n int) func(in Input) string {
 	}
 }
 
+// fwtUndefined says why FWT is undefined for in: fewer than 2 tasks;
+// class-IL, where a task not yet trained is scored over output units never
+// trained (R[j-1][j] is about 0, so FWT is minus the baseline for every
+// method); or every unseen task scored exactly at its baseline (R[j-1][j] ==
+// b[j] bit for bit for every j >= 1, as with progressive networks, whose new
+// column is untrained), so FWT is 0 by construction.
+func fwtUndefined(in Input) string {
+	if r := needTasks(2)(in); r != "" {
+		return r
+	}
+	if IsClassIL(in.Scenario) {
+		return "class-IL: unseen tasks are scored over untrained output units, so FWT is minus the baseline for every method"
+	}
+	for j := 1; j < in.T(); j++ {
+		if math.Float64bits(in.R[j-1][j]) != math.Float64bits(in.B[j]) {
+			return ""
+		}
+	}
+	return "unseen tasks scored exactly at baseline: FWT 0 by construction"
+}
+
+// intransigenceUndefined says why intransigence is undefined for in: no
+// joint run of the same seed, or one whose matrix is not T×T.
+func intransigenceUndefined(in Input) string {
+	if in.Joint == nil {
+		return "no joint run of the same seed in the folder"
+	}
+	if !isSquare(in.Joint, in.T()) {
+		return fmt.Sprintf("the joint run of the same seed has no complete %d×%d accuracy matrix", in.T(), in.T())
+	}
+	return ""
+}
+
 // Table lists the metrics, in the order of every table, file and plot that
 // shows them. Every consumer (Compute, result.json and summary.json, Summary,
 // MarkdownSummary, WriteTable, the report in results/report, the sweep
@@ -104,22 +165,27 @@ var Table = []Metric{
 	},
 	{
 		Key: KeyBWT, Label: "BWT", Doc: "backward transfer (negative means forgetting)",
-		Headline: true, Undefined: needTasks(2), ZeroWhenUndefined: true,
+		Headline: true, Undefined: needTasks(2),
 		Value: func(in Input) float64 { return BWT(in.R) },
 	},
 	{
 		Key: KeyFWT, Label: "FWT", Doc: "forward transfer against the untrained model",
-		Headline: true, Undefined: needTasks(2), ZeroWhenUndefined: true,
+		Headline: true, Undefined: fwtUndefined,
 		Value: func(in Input) float64 { return FWT(in.R, in.B) },
 	},
 	{
 		Key: KeyForgetting, Label: "Forgetting", Doc: "average drop from a task's best accuracy",
-		Headline: true, LowerIsBetter: true, Undefined: needTasks(2), ZeroWhenUndefined: true,
+		Headline: true, LowerIsBetter: true, Undefined: needTasks(2),
 		Value: func(in Input) float64 { return Forgetting(in.R) },
 	},
 	{
 		Key: KeyLearningAccuracy, Label: "Learning acc.", Doc: "accuracy on each task right after training on it",
 		Value: func(in Input) float64 { return LearningAccuracy(in.R) },
+	},
+	{
+		Key: KeyIntransigence, Label: "Intransigence", Doc: "joint-training accuracy on each task minus the accuracy right after learning it (same seed)",
+		LowerIsBetter: true, Folder: true, Undefined: intransigenceUndefined,
+		Value: func(in Input) float64 { return Intransigence(in.R, in.Joint) },
 	},
 }
 
@@ -277,16 +343,30 @@ func orderedKeys[A, B any](has func(string) bool, a map[string]A, b map[string]B
 // randomly initialised model on task j and must have length T. Every value
 // must be finite and lie in [0,1]; otherwise Compute returns an error that
 // names the offending entry. A metric whose Undefined function gives a
-// reason is recorded as undefined with that reason, or as 0 when it is
-// ZeroWhenUndefined: with T == 1, BWT, FWT and Forgetting are undefined and
-// reported as 0.
-func Compute(R [][]float64, b []float64) (Metrics, error) {
+// reason is recorded as undefined with that reason (or as 0 when it is
+// ZeroWhenUndefined): with T == 1, BWT, FWT and Forgetting are undefined.
+// Compute does not know the scenario (see ComputeFor) and skips the folder
+// metrics (Metric.Folder).
+func Compute(R [][]float64, b []float64) (Metrics, error) { return ComputeFor(R, b, "") }
+
+// ComputeFor is Compute for a run of the given scenario
+// (runspec.Spec.Scenario), which some metrics depend on (FWT is undefined in
+// class-IL).
+func ComputeFor(R [][]float64, b []float64, scenario string) (Metrics, error) {
 	if err := validate(R, b); err != nil {
 		return Metrics{}, err
 	}
-	in := Input{R: R, B: b}
+	return computeInput(Input{R: R, B: b, Scenario: scenario}, false), nil
+}
+
+// computeInput evaluates the metrics of Table on a validated input: the
+// per-result ones, or with folder set the folder ones.
+func computeInput(in Input, folder bool) Metrics {
 	var m Metrics
 	for _, mt := range Table {
+		if mt.Folder != folder {
+			continue
+		}
 		reason := ""
 		if mt.Undefined != nil {
 			reason = mt.Undefined(in)
@@ -309,7 +389,7 @@ func Compute(R [][]float64, b []float64) (Metrics, error) {
 			m.undefined[mt.Key] = reason
 		}
 	}
-	return m, nil
+	return m
 }
 
 func validate(R [][]float64, b []float64) error {
@@ -433,6 +513,23 @@ func LearningAccuracy(R [][]float64) float64 {
 	return s / float64(T)
 }
 
+// Intransigence returns the intransigence of Chaudhry et al. (2018): the
+// mean over tasks k of joint[k][k] - R[k][k], where joint is the accuracy
+// matrix of joint training (on all the data of tasks 0..k after task k) with
+// the same seed. Positive: the model learns new tasks worse than joint
+// training does. R and joint must be T×T; it returns NaN when R is empty.
+func Intransigence(R, joint [][]float64) float64 {
+	T := len(R)
+	if T == 0 {
+		return math.NaN()
+	}
+	s := 0.0
+	for k := 0; k < T; k++ {
+		s += joint[k][k] - R[k][k]
+	}
+	return s / float64(T)
+}
+
 // AverageAccuracyCurve returns, for every row i of R, the mean accuracy on
 // the tasks seen so far, (1/(i+1)) Σ_{j<=i} R[i][j]. It accepts partial
 // matrices (fewer rows than columns, as written by failed runs); a row
@@ -455,14 +552,21 @@ func AverageAccuracyCurve(R [][]float64) []float64 {
 }
 
 // Stat is the mean and sample standard deviation of N values (typically one
-// metric over seeds).
+// metric over seeds), with the 95% confidence interval of the mean.
 type Stat struct {
 	// Mean is the arithmetic mean (0 when N == 0).
 	Mean float64 `json:"mean"`
-	// Std is the sample standard deviation (n-1 denominator; 0 when N <= 1).
+	// Std is the sample standard deviation (n-1 denominator; 0 when N <= 1:
+	// no spread can be estimated from one value, and the tables say "n/a
+	// (n=1)").
 	Std float64 `json:"std"`
 	// N is the number of values.
 	N int `json:"n"`
+	// CILow and CIHigh bound the 95% confidence interval of the mean,
+	// Mean ± t(0.975, N-1)·Std/√N (Student t with N-1 degrees of freedom);
+	// both are 0 when N < 2 (no interval: see HasCI). In JSON they are
+	// "ci95": [low, high], omitted when N < 2.
+	CILow, CIHigh float64 `json:"-"`
 	// Undefined says why the metric is undefined for some or all of the
 	// results aggregated (the distinct reasons, joined by "; "); those
 	// results are not among the N values. "" when it is defined for all; it
@@ -470,9 +574,13 @@ type Stat struct {
 	Undefined string `json:"undefined,omitempty"`
 }
 
-// Summarize returns the mean and sample standard deviation (n-1 in the
-// denominator) of xs. Std is 0 for a single value; for an empty slice the
-// result is the zero Stat. A NaN in xs makes Mean and Std NaN.
+// HasCI reports whether s has a confidence interval (N >= 2).
+func (s Stat) HasCI() bool { return s.N >= 2 }
+
+// Summarize returns the mean, the sample standard deviation (n-1 in the
+// denominator) and the 95% confidence interval of the mean of xs. Std is 0
+// and there is no interval for a single value; for an empty slice the result
+// is the zero Stat. A NaN in xs makes Mean, Std and the interval NaN.
 func Summarize(xs []float64) Stat {
 	n := len(xs)
 	if n == 0 {
@@ -491,17 +599,46 @@ func Summarize(xs []float64) Stat {
 		d := x - mean
 		ss += d * d
 	}
-	return Stat{Mean: mean, Std: math.Sqrt(ss / float64(n-1)), N: n}
+	std := math.Sqrt(ss / float64(n-1))
+	half := TQuantile(0.975, float64(n-1)) * std / math.Sqrt(float64(n))
+	return Stat{Mean: mean, Std: std, N: n, CILow: mean - half, CIHigh: mean + half}
 }
 
-// String formats s with three decimals as "mean ± std", e.g. "0.853 ± 0.012",
-// or "n/a" when N == 0.
+// Undef is the cell text of a metric undefined for every result: an em dash,
+// explained by a footnote (UndefinedNotes).
+const Undef = "—"
+
+// String formats s with three decimals as "mean ± std", e.g. "0.853 ± 0.012";
+// see Format.
 func (s Stat) String() string { return s.Format(3) }
 
-// Format is like String with the given number of decimals.
+// Format formats s with the given number of decimals as "mean ± std";
+// "mean ± n/a (n=1)" for a single value, whose spread is unknown; Undef
+// ("—") when N == 0 and s says why the metric is undefined; "n/a" when
+// N == 0 otherwise.
 func (s Stat) Format(decimals int) string {
-	if s.N == 0 {
+	switch {
+	case s.N == 0 && s.Undefined != "":
+		return Undef
+	case s.N == 0:
 		return "n/a"
+	case s.N == 1:
+		return fmt.Sprintf("%.*f ± n/a (n=1)", decimals, s.Mean)
 	}
 	return fmt.Sprintf("%.*f ± %.*f", decimals, s.Mean, decimals, s.Std)
+}
+
+// FormatCI formats the 95% confidence interval of s as "[0.841, 0.865]",
+// or like Format without a mean when there is none: "n/a (n=1)", Undef,
+// "n/a".
+func (s Stat) FormatCI(decimals int) string {
+	switch {
+	case s.N == 0 && s.Undefined != "":
+		return Undef
+	case s.N == 0:
+		return "n/a"
+	case s.N == 1:
+		return "n/a (n=1)"
+	}
+	return fmt.Sprintf("[%.*f, %.*f]", decimals, s.CILow, decimals, s.CIHigh)
 }

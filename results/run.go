@@ -171,11 +171,19 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Tasks are the task names in training order.
 	Tasks []string `json:"tasks"`
+	// ClassOrder is the order in which a class-split stream dealt classes into tasks (fixed, or
+	// drawn from the seed with class_order_mode random); nil for other streams and in files
+	// written before it was recorded.
+	ClassOrder []int `json:"class_order,omitempty"`
 	// R[i][j] is the accuracy on task j after training on tasks 0..i. It may
 	// have fewer rows than Tasks for a failed run.
 	R [][]float64 `json:"r"`
 	// B[j] is the accuracy of the randomly initialised model on task j.
 	B []float64 `json:"b"`
+	// RVal and BVal are R and B on the tasks' validation splits (val_per_task examples carved
+	// from each task's training data, never trained on); nil when the run made none.
+	RVal [][]float64 `json:"r_val,omitempty"`
+	BVal []float64   `json:"b_val,omitempty"`
 	// Metrics are computed from R and B; nil when failed or partial.
 	Metrics *Metrics `json:"metrics"`
 	// Cost is the compute spent.
@@ -543,7 +551,9 @@ func (run *Run) CheckSpecs() error {
 	c := run.Config
 	for _, r := range run.Results {
 		who := fmt.Sprintf("%s seed %d", r.Strategy, r.Seed)
-		if len(r.Tasks) > 0 && len(c.Tasks) > 0 && !slices.Equal(r.Tasks, c.Tasks) {
+		// Task names may differ per seed (a random class order); a result without a spec is
+		// checked by them.
+		if r.Spec == nil && len(r.Tasks) > 0 && len(c.Tasks) > 0 && !slices.Equal(r.Tasks, c.Tasks) {
 			return fmt.Errorf("%w: %s has tasks %v, config.json %v", ErrMixedSettings, who, r.Tasks, c.Tasks)
 		}
 		if r.Spec != nil {

@@ -427,7 +427,7 @@ func TestMarkdownSummary(t *testing.T) {
 		// ewc ACC 0.8833 ± std of {0.893333, 0.873333} = 0.014142.
 		"| ewc:lambda=100 | 2 | 0 | 0.883 ± 0.014 |",
 		// naive ACC over one seed: (0.55+0.6+0.97)/3 = 0.706667.
-		"| naive | 1 | 1 | 0.707 ± 0.000 |",
+		"| naive | 1 | 1 | 0.707 ± n/a (n=1) |",
 		// ewc mean matrix, row after 4/5: (0.85+0.8)/2, (0.9+0.88)/2, (0.93+0.94)/2.
 		"| 4/5 | 0.825 | 0.890 | 0.935 |",
 		"- seed 2 (after 1 of 3 tasks): loss diverged \\| step 412: NaN",

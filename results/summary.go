@@ -199,9 +199,10 @@ func (r *Run) Summary() []StrategySummary {
 	for _, s := range r.Config.Strategies {
 		listed[s] = true
 	}
+	joint := r.jointMatrices()
 	out := make([]StrategySummary, 0, len(order))
 	for _, s := range order {
-		sum := summarize(s, groups[s], r.Config.Tasks)
+		sum := summarize(s, groups[s], r.Config.Tasks, r.Config.Spec.Scenario, joint)
 		if listed[s] {
 			have := map[int64]bool{}
 			for _, res := range groups[s] {
@@ -220,7 +221,43 @@ func (r *Run) Summary() []StrategySummary {
 	return out
 }
 
-func summarize(strategy string, rs []*Result, tasks []string) StrategySummary {
+// isJoint reports whether the strategy spec is joint training (JointStrategy,
+// with or without options).
+func isJoint(spec string) bool {
+	return spec == JointStrategy || strings.HasPrefix(spec, JointStrategy+":")
+}
+
+// jointMatrices maps each seed to the accuracy matrix of the run's "ok"
+// joint-training result of that seed (strategy "joint" preferred over
+// "joint:<options>", then the first in result order): the reference of the
+// folder metrics.
+func (r *Run) jointMatrices() map[int64][][]float64 {
+	out := map[int64][][]float64{}
+	exact := map[int64]bool{}
+	for _, res := range r.Results {
+		if res == nil || res.Status != StatusOK || !isJoint(res.Strategy) {
+			continue
+		}
+		if _, ok := out[res.Seed]; ok && (exact[res.Seed] || res.Strategy != JointStrategy) {
+			continue
+		}
+		out[res.Seed] = res.R
+		exact[res.Seed] = res.Strategy == JointStrategy
+	}
+	return out
+}
+
+// folderMetrics computes the folder metrics of Table (Metric.Folder) for an
+// "ok" result, with the joint matrix of its seed (nil: none); the zero
+// Metrics when its R and B are not valid.
+func folderMetrics(res *Result, scenario string, joint [][]float64) Metrics {
+	if validate(res.R, res.B) != nil {
+		return Metrics{}
+	}
+	return computeInput(Input{R: res.R, B: res.B, Scenario: scenario, Joint: joint}, true)
+}
+
+func summarize(strategy string, rs []*Result, tasks []string, scenario string, joint map[int64][][]float64) StrategySummary {
 	s := StrategySummary{Strategy: strategy, Slug: Slug(strategy), Tasks: tasks}
 	if len(s.Tasks) == 0 {
 		for _, res := range rs {
@@ -251,7 +288,12 @@ func summarize(strategy string, rs []*Result, tasks []string) StrategySummary {
 		s.OK++
 		s.Seeds = append(s.Seeds, res.Seed)
 		if m := res.Metrics; m != nil {
+			fm := folderMetrics(res, scenario, joint[res.Seed])
 			for i, mt := range Table {
+				m := m
+				if mt.Folder {
+					m = &fm
+				}
 				if v, ok := m.Lookup(mt.Key); ok {
 					mv[i].xs = append(mv[i].xs, v)
 				} else if r := m.Reason(mt.Key); r != "" && !slices.Contains(mv[i].reasons, r) {
@@ -314,38 +356,42 @@ type metricJSON struct {
 	Headline      bool   `json:"headline"`
 	Primary       bool   `json:"primary"`
 	LowerIsBetter bool   `json:"lower_is_better"`
+	Folder        bool   `json:"folder"`
 }
 
 func metricListing() []metricJSON {
 	out := make([]metricJSON, len(Table))
 	for i, m := range Table {
-		out[i] = metricJSON{m.Key, m.Label, m.Doc, m.Headline, m.Primary, m.LowerIsBetter}
+		out[i] = metricJSON{m.Key, m.Label, m.Doc, m.Headline, m.Primary, m.LowerIsBetter, m.Folder}
 	}
 	return out
 }
 
 // summaryJSON is the layout of summary.json.
 type summaryJSON struct {
-	Schema     string            `json:"schema"`
-	Stream     string            `json:"stream"`
-	Scenario   string            `json:"scenario"`
-	Protocol   string            `json:"protocol"`
-	Tasks      []string          `json:"tasks"`
-	Seeds      []int64           `json:"seeds"`
-	Metrics    []metricJSON      `json:"metrics"`
-	Strategies []StrategySummary `json:"strategies"`
+	Schema      string            `json:"schema"`
+	Stream      string            `json:"stream"`
+	Scenario    string            `json:"scenario"`
+	Protocol    string            `json:"protocol"`
+	Tasks       []string          `json:"tasks"`
+	Seeds       []int64           `json:"seeds"`
+	Metrics     []metricJSON      `json:"metrics"`
+	Strategies  []StrategySummary `json:"strategies"`
+	Comparisons []PairedTest      `json:"comparisons"`
 }
 
 // WriteSummary writes run.Dir/summary.json (the run's Summary plus the
 // stream, scenario, protocol, tasks and seeds, and the metrics of Table:
 // key, label, doc, headline, primary and lower_is_better of each, in table
-// order) and run.Dir/summary.md (MarkdownSummary).
+// order, and whether each is a folder metric), the paired tests of the
+// strategies (Run.PairedTests, "comparisons") and run.Dir/summary.md
+// (MarkdownSummary).
 func WriteSummary(run *Run) error {
 	if run == nil {
 		return fmt.Errorf("results: WriteSummary: nil run")
 	}
 	c := run.Config
-	sj := summaryJSON{SchemaVersion, c.Spec.Stream, c.Spec.Scenario, c.Spec.Protocol, c.Tasks, c.Seeds, metricListing(), run.Summary()}
+	sj := summaryJSON{SchemaVersion, c.Spec.Stream, c.Spec.Scenario, c.Spec.Protocol, c.Tasks, c.Seeds, metricListing(), run.Summary(), run.PairedTests()}
 	if err := writeJSON(filepath.Join(run.Dir, SummaryJSONFile), sj); err != nil {
 		return err
 	}
@@ -408,7 +454,8 @@ func MarkdownSummary(run *Run) string {
 	if !done.Complete() {
 		fmt.Fprintf(&b, "- **Incomplete:** %s\n", done)
 	}
-	b.WriteString("\n## Metrics\n\nMean ± sample std over successful seeds; accuracies are fractions in [0, 1].\n\n")
+	b.WriteString("\n## Metrics\n\nMean ± sample std over successful seeds; accuracies are fractions in [0, 1]. " +
+		"\"n/a (n=1)\": one seed, no spread; \"" + Undef + "\": undefined (see the notes below the table).\n\n")
 	b.WriteString("| Strategy | ok | failed |")
 	if !done.Complete() {
 		b.WriteString(" interrupted | missing |")
@@ -437,6 +484,19 @@ func MarkdownSummary(run *Run) string {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
 		}
 	}
+	b.WriteString("\n## 95% confidence intervals\n\nOf the mean over seeds (Student t, n − 1 degrees of freedom).\n\n| Strategy |")
+	for _, mt := range Table {
+		fmt.Fprintf(&b, " %s |", mdEscape(mt.Label))
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(Table)) + "\n")
+	for _, s := range sums {
+		fmt.Fprintf(&b, "| %s |", mdEscape(s.Strategy))
+		for _, mt := range Table {
+			fmt.Fprintf(&b, " %s |", s.Metrics.Get(mt.Key).FormatCI(3))
+		}
+		b.WriteString("\n")
+	}
+	writePairedMarkdown(&b, run.PairedTests())
 	b.WriteString("\n## Cost\n\n")
 	b.WriteString("| Strategy | Train seconds | Steps/s | Params |\n")
 	b.WriteString("|---|---:|---:|---:|\n")
@@ -487,6 +547,37 @@ func MarkdownSummary(run *Run) string {
 	return b.String()
 }
 
+// writePairedMarkdown writes the "Paired comparisons" section of summary.md.
+func writePairedMarkdown(b *strings.Builder, ts []PairedTest) {
+	b.WriteString("\n## Paired comparisons\n\n")
+	if len(ts) == 0 {
+		b.WriteString("No two strategies share a successful seed.\n")
+		return
+	}
+	b.WriteString("Difference A − B over the seeds both ran (paired t-test, 95% CI of the mean difference; " +
+		"p two-sided, Holm-corrected over the pairs of each metric).\n\n")
+	b.WriteString("| Metric | A | B | Diff | 95% CI | p | p (Holm) | n |\n|---|---|---|---:|---:|---:|---:|---:|\n")
+	for _, t := range ts {
+		label := t.Metric
+		if mt, ok := LookupMetric(t.Metric); ok {
+			label = mt.Label
+		}
+		if t.Undefined != "" {
+			fmt.Fprintf(b, "| %s | %s | %s | %+.3f | %s | %s | %s | %d |\n", mdEscape(label), mdEscape(t.A), mdEscape(t.B), t.MeanDiff,
+				Undef, Undef, Undef, t.N)
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %+.3f | [%.3f, %.3f] | %s | %s | %d |\n", mdEscape(label), mdEscape(t.A), mdEscape(t.B), t.MeanDiff,
+			t.CILow, t.CIHigh, mdEscape(fmtP(t.P)), mdEscape(fmtP(t.PHolm)), t.N)
+	}
+	for _, t := range ts {
+		if t.Undefined != "" {
+			fmt.Fprintf(b, "\n%s: the test needs at least 2 common seeds.\n", Undef)
+			break
+		}
+	}
+}
+
 // joinSeeds lists seeds as "1, 2, 3".
 func joinSeeds(seeds []int64) string {
 	out := make([]string, len(seeds))
@@ -531,7 +622,11 @@ func UndefinedNotes(sums []StrategySummary, label func(i int) string) []string {
 // then one row per strategy of Summary with its seed count (failed and
 // interrupted results counted apart), every metric of Table, the mean
 // training time, steps/s and parameters. Column headings are the metrics'
-// labels without a final period ("Learning acc").
+// labels without a final period ("Learning acc"). A metric undefined for
+// every result is "—", explained in the notes under the table; a single
+// seed has no spread ("n/a (n=1)"). Under the notes, the paired tests
+// (Run.PairedTests): all of them when there are at most MaxTablePairs, else
+// those with a Holm-corrected p below 0.05.
 func WriteTable(w io.Writer, run *Run) error {
 	c := run.Config
 	fmt.Fprintf(w, "\n%s, %s-IL, %s protocol (%d iterations/task), seeds %v: mean ± std over seeds\n\n", c.Spec.Stream, c.Spec.Scenario, c.Spec.Protocol, c.Spec.Iterations, c.Seeds)
@@ -564,5 +659,30 @@ func WriteTable(w io.Writer, run *Run) error {
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if notes := UndefinedNotes(run.Summary(), nil); len(notes) > 0 {
+		fmt.Fprintf(w, "\n%s undefined:\n", Undef)
+		for _, n := range notes {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
+	ts := run.PairedTests()
+	shown, what := ts, "paired t-tests (A − B, 95% CI, Holm-corrected p)"
+	if len(ts) > MaxTablePairs {
+		shown = SignificantTests(ts, 0.05)
+		what = fmt.Sprintf("paired t-tests with Holm-corrected p < 0.05 (%d of %d; all in summary.md)", len(shown), len(ts))
+	}
+	if len(ts) > 0 {
+		fmt.Fprintf(w, "\n%s:\n", what)
+		for _, t := range shown {
+			fmt.Fprintf(w, "  %s\n", t)
+		}
+	}
+	return nil
 }
+
+// MaxTablePairs is the number of paired tests up to which WriteTable lists
+// them all.
+const MaxTablePairs = 6

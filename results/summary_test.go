@@ -103,7 +103,7 @@ func TestWriteSummaryIncomplete(t *testing.T) {
 	for _, want := range []string{
 		"- **Incomplete:** 4 of 6 runs finished (1 failed), 1 interrupted, 1 missing\n",
 		"| Strategy | ok | failed | interrupted | missing | ACC |",
-		"| naive | 1 | 1 | 1 | 0 | 0.707 ± 0.000 |",
+		"| naive | 1 | 1 | 1 | 0 | 0.707 ± n/a (n=1) |",
 		"| ewc:lambda=100 | 2 | 0 | 0 | 1 | 0.883 ± 0.014 |",
 		"- seed 2 (after 1 of 3 tasks): loss diverged",
 		"- seed 3 interrupted (after 1 of 3 tasks): interrupted by signal",

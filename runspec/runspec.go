@@ -43,8 +43,20 @@ type Spec struct {
 	// ClassOrder is the order in which a class-split stream deals classes into tasks; nil means
 	// the natural order.
 	ClassOrder []int `json:"class_order" yaml:"class_order" key:"class_order" doc:"class order of split streams, e.g. 1,0,3,2,5,4,7,6,9,8 (empty: natural order)"`
+	// ClassOrderMode says where a class-split stream's class order comes from: "fixed" (or
+	// empty, the default) takes ClassOrder, else the natural order; "random" draws it from Seed,
+	// a different order for each seed, as the literature's reference code does. The order used
+	// is in the stream's task names and in each result (results.Result.ClassOrder).
+	ClassOrderMode string `json:"class_order_mode,omitempty" yaml:"class_order_mode,omitempty" key:"class_order_mode" label:"class order mode" doc:"class order of split streams: fixed (class_order, else the natural order; the default) or random (drawn from the seed, one order per seed)"`
+	// PermuteFirst permutes the pixels of task 1 of a permuted stream too, as the literature's
+	// reference code does; false (the default) leaves task 1 the original images.
+	PermuteFirst bool `json:"permute_first,omitempty" yaml:"permute_first,omitempty" key:"permute_first" label:"permute first task" doc:"permuted streams: permute task 1's pixels too (true), or keep task 1 the original images (false, the default)"`
 	// TrainLimit keeps the first TrainLimit training examples of each task; 0 keeps all.
 	TrainLimit int `json:"train_limit" yaml:"train_limit" key:"train_limit" doc:"training examples per task (0: all)"`
+	// ValPerTask carves ValPerTask examples, drawn from Seed, out of each task's training
+	// examples (those train_limit keeps) into a validation split that is never trained on and
+	// is evaluated like the test split after every task; 0 (the default) makes none.
+	ValPerTask int `json:"val_per_task,omitempty" yaml:"val_per_task,omitempty" key:"val_per_task" label:"validation examples per task" doc:"validation examples per task, carved from its training examples (drawn from the seed, never trained on) and evaluated after every task (0: no validation split)"`
 	// TestLimit keeps the first TestLimit test examples of each task; 0 keeps all.
 	TestLimit int `json:"test_limit" yaml:"test_limit" key:"test_limit" doc:"test examples per task (0: all)"`
 
@@ -76,6 +88,14 @@ type Spec struct {
 	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every" key:"checkpoint_every" doc:"save each run's state every N training steps as well as at task boundaries (0: task boundaries only; -1: no checkpoints)" free:"true"`
 }
 
+// The values of Spec.ClassOrderMode (empty reads as ClassOrderFixed).
+const (
+	// ClassOrderFixed takes Spec.ClassOrder, else the natural order.
+	ClassOrderFixed = "fixed"
+	// ClassOrderRandom draws the class order from the seed.
+	ClassOrderRandom = "random"
+)
+
 // Validate checks the settings that need no registry: positive sizes, a sane learning rate.
 // Stream, scenario and strategy names are checked where they are registered.
 func (s Spec) Validate() error {
@@ -94,8 +114,14 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("tasks must be positive, got %d (0 takes the stream's default)", s.Tasks)
 	case s.TrainLimit < 0:
 		return fmt.Errorf("train_limit must be 0 (all) or positive, got %d", s.TrainLimit)
+	case s.ValPerTask < 0:
+		return fmt.Errorf("val_per_task must be 0 (none) or positive, got %d", s.ValPerTask)
 	case s.TestLimit < 0:
 		return fmt.Errorf("test_limit must be 0 (all) or positive, got %d", s.TestLimit)
+	case s.ClassOrderMode != "" && s.ClassOrderMode != ClassOrderFixed && s.ClassOrderMode != ClassOrderRandom:
+		return fmt.Errorf("class_order_mode must be %s or %s, got %q", ClassOrderFixed, ClassOrderRandom, s.ClassOrderMode)
+	case s.ClassOrderMode == ClassOrderRandom && len(s.ClassOrder) > 0:
+		return fmt.Errorf("class_order %v and class_order_mode %s exclude each other: give one", s.ClassOrder, ClassOrderRandom)
 	case s.CheckpointEvery < -1:
 		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
 	}
@@ -227,6 +253,12 @@ func (f Field) parse(text string) (reflect.Value, error) {
 			return v, fmt.Errorf("%s: %q is not an integer", f.Key, text)
 		}
 		v.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(text)
+		if err != nil {
+			return v, fmt.Errorf("%s: %q is not true or false", f.Key, text)
+		}
+		v.SetBool(b)
 	case reflect.Float64:
 		x, err := strconv.ParseFloat(text, 64)
 		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
@@ -328,8 +360,8 @@ func (o *Overrides) Set(key, text string) error {
 	return nil
 }
 
-// SetValue records setting key from a typed value (a string, an int, an int64, a float64 or a
-// []int), as files decode them.
+// SetValue records setting key from a typed value (a string, an int, an int64, a float64, a bool
+// or a []int), as files decode them.
 func (o *Overrides) SetValue(key string, v any) error {
 	return o.Set(key, format(reflect.ValueOf(v)))
 }

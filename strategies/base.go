@@ -179,6 +179,11 @@ func (b *Base) Fill(cur int, parts ...Part) error {
 		wt := float32(p.Weight / float64(bt.N))
 		for i := 0; i < bt.N; i++ {
 			j := int(bt.Task[i])
+			if j < 0 {
+				// No task given (not task-IL): the example is of a task up to cur, whose
+				// active units (every unit, or every class seen so far) are those of task cur.
+				j = cur
+			}
 			c := s.ModelUnit(b.Heads, j, int(bt.Target[i]))
 			if c < 0 {
 				return fmt.Errorf("strategies: target unit %d of task %d has no model output", bt.Target[i], j)
@@ -271,7 +276,11 @@ func (b *Base) ToGlobal(bt *stream.Batch, sc, out []float32) {
 		for k := range o {
 			o[k] = graphs.MaskOff
 		}
-		for c, u := range b.colUnit[bt.Task[i]] {
+		j := int(bt.Task[i])
+		if j < 0 {
+			j = 0 // no task given (not task-IL): every task maps columns to units alike
+		}
+		for c, u := range b.colUnit[j] {
 			if u >= 0 {
 				o[u] = sc[i*M+c]
 			}

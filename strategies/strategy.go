@@ -38,12 +38,14 @@ type StepInfo struct {
 type Strategy interface {
 	// Setup builds the model for env's stream. It is called once, before the first task.
 	Setup(env *Env) error
-	// Step trains on one mini-batch b of the current task cur (0-based).
+	// Step trains on one mini-batch b of the current task cur (0-based). In task-IL b.Task holds
+	// each example's task; in domain- and class-IL it holds stream.NoTask (-1) in every row.
 	Step(cur int, b *stream.Batch) (StepInfo, error)
 	// Scores writes the model's output scores for the n examples of b into out, laid out in the
 	// stream's global output space (b.N x Stream.Outputs, row-major). Units the model has no
-	// output for must hold graphs.MaskOff. The example's task (b.Task) is given: strategies that
-	// require task identity use it.
+	// output for must hold graphs.MaskOff. In task-IL the example's task (b.Task) is given:
+	// strategies that require task identity use it. In domain- and class-IL b.Task holds
+	// stream.NoTask (-1) in every row: the scenario gives no task identity at test time.
 	Scores(b *stream.Batch, out []float32) error
 	// Params lists the strategy's learnable parameters (every tensor the graph learns).
 	Params() *graphs.ParamSet

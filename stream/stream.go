@@ -62,7 +62,7 @@ type Dataset struct {
 // Row returns example i's features (a view, not a copy).
 func (d *Dataset) Row(i int) []float32 { return d.X[i*d.Dim : (i+1)*d.Dim] }
 
-// Split is one task's training or test data: a list of rows of a Dataset and, for each, the
+// Split is one task's training, validation or test data: a list of rows of a Dataset and, for each, the
 // output unit that is its target in the stream's global output space.
 type Split struct {
 	Data   *Dataset
@@ -73,8 +73,9 @@ type Split struct {
 // Len is the number of examples in the split.
 func (s *Split) Len() int { return len(s.Index) }
 
-// Task is one task of a stream: views over the training and test sets, and the classes and
-// output units it owns.
+// Task is one task of a stream: views over the training and test sets (and a validation split
+// carved from the training data, empty unless asked for), and the classes and output units it
+// owns.
 type Task struct {
 	ID      int     // position in the stream, from 0
 	Name    string  // short human name, e.g. "0/1" or "perm3"
@@ -82,6 +83,7 @@ type Task struct {
 	Units   []int   // global output units this task's examples can take (its own head)
 	Perm    []int32 // pixel permutation applied to inputs (nil: identity)
 	Train   Split
+	Val     Split // held out of Train, never trained on; empty (nil Index) when not asked for
 	Test    Split
 }
 
@@ -93,6 +95,9 @@ type Stream struct {
 	InputDim int
 	// Outputs is the size of the global output space in which targets and scores live.
 	Outputs int
+	// ClassOrder is the order in which a class-split stream dealt the dataset's classes into
+	// tasks (tasks of len(ClassOrder)/len(Tasks) classes in turn); nil for other streams.
+	ClassOrder []int
 	// Defaults are default values of strategies' automatic options on this stream (e.g. the
 	// strength ewc:lambda=auto takes), registered with the stream. Keys are
 	// "<strategy>.<option>/<scenario>/<heads>" or, for every layout, "<strategy>.<option>/<scenario>"
@@ -248,13 +253,30 @@ func (s *Stream) ModelUnit(h Heads, j, unit int) int {
 	return off + pos
 }
 
+// NoTask is the task index of an example whose task is not given: outside task-IL, the runner
+// blanks the task of every example of the batches it gives a strategy (Batch.HideTasks).
+const NoTask = -1
+
 // Batch is a mini-batch of examples copied out of a stream's datasets, ready to bind to a graph.
 // X holds N rows of the stream's InputDim features.
+//
+// Task holds each example's task only where the scenario gives task identity: in task-IL. In
+// domain- and class-IL the batches the runner gives to Strategy.Step (training) and
+// Strategy.Scores (evaluation) carry NoTask (-1) in every row, so that no strategy can use task
+// identity the scenario withholds. Batches a strategy fills itself (e.g. from a replay memory)
+// keep the tasks Add gives them.
 type Batch struct {
 	N      int
 	X      []float32
 	Target []int32 // global output unit of each example
-	Task   []int32 // task of each example
+	Task   []int32 // task of each example, or NoTask where the scenario does not give it
+}
+
+// HideTasks sets the task of every example of b to NoTask.
+func (b *Batch) HideTasks() {
+	for i := range b.Task {
+		b.Task[i] = NoTask
+	}
 }
 
 // NewBatch allocates a batch with room for capacity examples of dim features.

@@ -12,7 +12,7 @@ func init() {
 	Register(Def{
 		Name:         "permuted-mnist",
 		Aliases:      []string{"permuted"},
-		Doc:          "all ten digits per task; task 1 the original pixels, each later task a fixed random pixel permutation drawn from the seed",
+		Doc:          "all ten digits per task; task 1 the original pixels (or permuted too with permute_first), each later task a fixed random pixel permutation drawn from the seed",
 		DefaultTasks: 10,
 		Scenarios:    stream.Scenarios,
 		Build:        buildPermuted,
@@ -20,7 +20,7 @@ func init() {
 		// Adam at 1e-4, batch 128, 5000 iterations per task; quick keeps the shapes with 300
 		// iterations and 2000 test examples per task.
 		Protocols: map[string]runspec.Spec{
-			"paper": {Iterations: 5000, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}},
+			"paper": {Iterations: 5000, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, PermuteFirst: literatureSeeds},
 			"quick": {Iterations: 300, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, TestLimit: 2000},
 		},
 		// Default strengths of ewc/l2 lambda=auto and si c=auto, chosen by the sweep in
@@ -40,6 +40,9 @@ func init() {
 }
 
 func buildPermuted(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
+	if cfg.ClassOrderMode == runspec.ClassOrderRandom {
+		return nil, fmt.Errorf("streams: class_order_mode random applies to split streams; permuted-mnist has every class in every task")
+	}
 	T := cfg.Tasks
 	if T == 0 {
 		T = 10
@@ -61,7 +64,7 @@ func buildPermuted(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.St
 	}
 	for t := 0; t < T; t++ {
 		task := &stream.Task{ID: t, Name: fmt.Sprintf("perm%d", t), Classes: all}
-		if t > 0 {
+		if t > 0 || cfg.PermuteFirst {
 			p := rng.Perm(data.Train.Dim)
 			task.Perm = make([]int32, len(p))
 			for i, v := range p {

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"math/rand"
 	"sort"
 	"strings"
 
@@ -13,14 +14,14 @@ func init() {
 	Register(Def{
 		Name:         "split-mnist",
 		Aliases:      []string{"split"},
-		Doc:          "MNIST digits split into tasks of disjoint classes: {0,1},{2,3},... (class order and number of tasks configurable)",
+		Doc:          "MNIST digits split into tasks of disjoint classes: {0,1},{2,3},... (class order, fixed or drawn from the seed, and number of tasks configurable)",
 		DefaultTasks: 5,
 		Scenarios:    stream.Scenarios,
 		Build:        buildSplit,
 		// The literature's settings (van de Ven & Tolias 2019): 2 hidden layers of 400 units,
 		// Adam at 1e-3, batch 128, 2000 iterations per task; quick keeps the shapes with 200.
 		Protocols: map[string]runspec.Spec{
-			"paper": {Iterations: 2000, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}},
+			"paper": {Iterations: 2000, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}, ClassOrderMode: paperClassOrder()},
 			"quick": {Iterations: 200, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}},
 		},
 		// Default strengths of ewc/l2 lambda=auto and si c=auto, chosen by the sweep in
@@ -44,13 +45,32 @@ func init() {
 	})
 }
 
-func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
-	order := cfg.ClassOrder
-	if order == nil {
-		for c := 0; c < data.Classes; c++ {
-			order = append(order, c)
-		}
+// classOrderSalt separates the random source of split streams' class orders from the seed's
+// other uses.
+const classOrderSalt = 0xc1a55
+
+// ClassOrder returns the class order a split stream over classes classes deals into tasks for
+// spec: spec.ClassOrder, else the natural order 0..classes-1, or with class_order_mode random a
+// permutation of 0..classes-1 drawn from spec.Seed (the same for the same seed).
+func ClassOrder(spec runspec.Spec, classes int) []int {
+	if spec.ClassOrderMode == runspec.ClassOrderRandom {
+		return rand.New(rand.NewSource(spec.Seed ^ classOrderSalt)).Perm(classes)
 	}
+	if spec.ClassOrder != nil {
+		return append([]int(nil), spec.ClassOrder...)
+	}
+	order := make([]int, classes)
+	for c := range order {
+		order[c] = c
+	}
+	return order
+}
+
+func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
+	if cfg.PermuteFirst {
+		return nil, fmt.Errorf("streams: permute_first applies to permuted streams, not split-mnist")
+	}
+	order := ClassOrder(cfg, data.Classes)
 	seen := map[int]bool{}
 	for _, c := range order {
 		if c < 0 || c >= data.Classes || seen[c] {
@@ -69,7 +89,7 @@ func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Strea
 		return nil, fmt.Errorf("streams: %d classes do not split evenly into %d tasks (use a task count that divides %d)", len(order), T, len(order))
 	}
 	k := len(order) / T
-	s := &stream.Stream{Name: "split-mnist", Scenario: sc, InputDim: data.Train.Dim}
+	s := &stream.Stream{Name: "split-mnist", Scenario: sc, InputDim: data.Train.Dim, ClassOrder: order}
 	pos := map[int]int{} // class -> position in the order
 	for i, c := range order {
 		pos[c] = i

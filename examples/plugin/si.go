@@ -20,6 +20,9 @@ type SI struct {
 	strategies.Regularizer
 	// Xi keeps Omega finite for parameters that hardly moved.
 	Xi float64
+	// Clip drops negative path integrals at the end of a task (si:clip=true). The paper and its
+	// reference code add them as they are, which is the default.
+	Clip bool
 	// Omega is the path integral of the current task per penalised parameter (term order).
 	Omega [][]float32
 	prev  [][]float32 // parameters before the current step
@@ -61,7 +64,7 @@ func (s *SI) Step(cur int, bt *stream.Batch) (strategies.StepInfo, error) {
 func (s *SI) EndTask(cur int) error {
 	for i := range s.Q.Terms {
 		t := &s.Q.Terms[i]
-		Consolidate(t.Weights(), s.Omega[i], t.Param.Data(), t.Anchors(), s.Xi)
+		Consolidate(t.Weights(), s.Omega[i], t.Param.Data(), t.Anchors(), s.Xi, s.Clip)
 		clear(s.Omega[i])
 	}
 	s.Q.SetAnchors()
@@ -80,13 +83,14 @@ func Accumulate(omega, gTotal, before, after, weight, anchor []float32, k float6
 	}
 }
 
-// Consolidate adds a task's importance to big: big += max(omega, 0) / (delta^2 + xi) with delta =
-// theta - anchor, the parameter's change over the task. Negative path integrals (steps that
-// raised the loss, possible with Adam's momentum) are clipped at 0 so that the penalty stays a
-// penalty.
-func Consolidate(big, omega, theta, anchor []float32, xi float64) {
+// Consolidate adds a task's importance to big: big += omega / (delta^2 + xi) with delta =
+// theta - anchor, the parameter's change over the task, as in Zenke et al. (2017) and their
+// reference code. With clip, negative path integrals (steps that raised the loss, possible with
+// Adam's momentum) are dropped instead (big += max(omega, 0) / (delta^2 + xi)), so that the
+// penalty never rewards moving a parameter.
+func Consolidate(big, omega, theta, anchor []float32, xi float64, clip bool) {
 	for j := range big {
-		if omega[j] <= 0 {
+		if clip && omega[j] <= 0 {
 			continue
 		}
 		d := float64(theta[j]) - float64(anchor[j])
@@ -101,6 +105,7 @@ func init() {
 		Options: []strategies.Option{
 			{Name: "c", Default: "auto", Doc: "surrogate penalty strength", Auto: &SICs},
 			{Name: "xi", Default: "0.1", Doc: "damping of Omega = omega / (Delta^2 + xi)"},
+			{Name: "clip", Default: "false", Doc: "drop negative path integrals (the paper keeps them)"},
 			strategies.HeadsOption,
 		},
 	}, func(o *strategies.Options) (strategies.Strategy, error) {
@@ -108,6 +113,7 @@ func init() {
 		s.ParseRegularizer(o, "c", 1)
 		s.Xi = o.Float("xi")
 		o.Check("xi", s.Xi > 0, "a positive number")
+		s.Clip = o.Bool("clip")
 		return s, nil
 	})
 }

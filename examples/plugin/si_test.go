@@ -2,19 +2,20 @@ package main
 
 import (
 	"context"
-	"github.com/clgraph/clgraph/runspec"
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
 
 	"github.com/clgraph/clgraph/loop"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
 )
 
 func TestConformance(t *testing.T) {
-	for _, spec := range []string{"si", "si:c=0.5,xi=0.01", "si:heads=multi"} {
+	for _, spec := range []string{"si", "si:c=0.5,xi=0.01", "si:clip=true", "si:heads=multi"} {
 		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
 	}
 }
@@ -30,33 +31,43 @@ func TestConformance(t *testing.T) {
 // gradient is -1.6: omega = 1.6 * 0.4 = 0.64. A second step 0.9 -> 1.0 with total gradient
 // -0.2 at 0.9: penalty gradient 2*0.5*2*0.4 = 0.8, data gradient -1.0, omega += 1.0 * 0.1 = 0.74.
 // Delta = 0.5; Omega = 2 + 0.74 / (0.25 + 0.1) = 2 + 2.1142857.
+//
+// A third task with a negative path integral omega = -0.35 and Delta = 0.5 adds -0.35 / 0.35 =
+// -1 to Omega by default (the paper), and nothing with clip.
 func TestImportanceHandComputed(t *testing.T) {
-	omega, big := []float32{0}, []float32{0}
-	anchor := []float32{1}
-	w := []float32{0}
-	Accumulate(omega, []float32{2}, []float32{1}, []float32{0.8}, w, anchor, 0)
-	Accumulate(omega, []float32{1}, []float32{0.8}, []float32{0.5}, w, anchor, 0)
-	if math.Abs(float64(omega[0])-0.7) > 1e-6 {
-		t.Fatalf("omega %v, want 0.7", omega[0])
-	}
-	Consolidate(big, omega, []float32{0.5}, anchor, 0.1)
-	if math.Abs(float64(big[0])-2) > 1e-5 {
-		t.Fatalf("Omega %v, want 2", big[0])
-	}
-	omega[0], anchor[0] = 0, 0.5
-	Accumulate(omega, []float32{-1.6}, []float32{0.5}, []float32{0.9}, big, anchor, 2*0.5)
-	Accumulate(omega, []float32{-0.2}, []float32{0.9}, []float32{1.0}, big, anchor, 2*0.5)
-	if math.Abs(float64(omega[0])-0.74) > 1e-5 {
-		t.Fatalf("task 2 omega %v, want 0.74", omega[0])
-	}
-	Consolidate(big, omega, []float32{1.0}, anchor, 0.1)
-	if want := 2 + 0.74/0.35; math.Abs(float64(big[0])-want) > 1e-5 {
-		t.Fatalf("Omega %v, want %v", big[0], want)
-	}
-	// A negative path integral adds nothing.
-	Consolidate(big, []float32{-3}, []float32{2}, anchor, 0.1)
-	if want := 2 + 0.74/0.35; math.Abs(float64(big[0])-want) > 1e-5 {
-		t.Fatalf("negative omega changed Omega to %v", big[0])
+	for _, clip := range []bool{false, true} {
+		omega, big := []float32{0}, []float32{0}
+		anchor := []float32{1}
+		w := []float32{0}
+		Accumulate(omega, []float32{2}, []float32{1}, []float32{0.8}, w, anchor, 0)
+		Accumulate(omega, []float32{1}, []float32{0.8}, []float32{0.5}, w, anchor, 0)
+		if math.Abs(float64(omega[0])-0.7) > 1e-6 {
+			t.Fatalf("clip=%v: omega %v, want 0.7", clip, omega[0])
+		}
+		Consolidate(big, omega, []float32{0.5}, anchor, 0.1, clip)
+		if math.Abs(float64(big[0])-2) > 1e-5 {
+			t.Fatalf("clip=%v: Omega %v, want 2", clip, big[0])
+		}
+		omega[0], anchor[0] = 0, 0.5
+		Accumulate(omega, []float32{-1.6}, []float32{0.5}, []float32{0.9}, big, anchor, 2*0.5)
+		Accumulate(omega, []float32{-0.2}, []float32{0.9}, []float32{1.0}, big, anchor, 2*0.5)
+		if math.Abs(float64(omega[0])-0.74) > 1e-5 {
+			t.Fatalf("clip=%v: task 2 omega %v, want 0.74", clip, omega[0])
+		}
+		Consolidate(big, omega, []float32{1.0}, anchor, 0.1, clip)
+		want := 2 + 0.74/0.35
+		if math.Abs(float64(big[0])-want) > 1e-5 {
+			t.Fatalf("clip=%v: Omega %v, want %v", clip, big[0], want)
+		}
+		// A negative path integral lowers Omega by default and adds nothing with clip.
+		anchor[0] = 1.5
+		Consolidate(big, []float32{-0.35}, []float32{2}, anchor, 0.1, clip)
+		if !clip {
+			want--
+		}
+		if math.Abs(float64(big[0])-want) > 1e-5 {
+			t.Fatalf("clip=%v: after a negative path integral Omega is %v, want %v", clip, big[0], want)
+		}
 	}
 }
 
@@ -64,8 +75,14 @@ func TestImportanceHandComputed(t *testing.T) {
 // -sum g (theta_after - theta_before) with g the gradient the graph computed, minus the
 // penalty's, and that the penalty anchors at the end of each task.
 func TestPathIntegralDuringTraining(t *testing.T) {
+	for _, clip := range []bool{false, true} {
+		t.Run(fmt.Sprintf("clip=%v", clip), func(t *testing.T) { testPathIntegral(t, clip) })
+	}
+}
+
+func testPathIntegral(t *testing.T, clip bool) {
 	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 6, 20, 5)
-	s, err := strategies.Default.New("si:c=0.3")
+	s, err := strategies.Default.New(fmt.Sprintf("si:c=0.3,clip=%v", clip))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +145,10 @@ func TestPathIntegralDuringTraining(t *testing.T) {
 					t.Fatalf("anchor of %s not moved to the current parameters", p.Name)
 				}
 				d := float64(v) - float64(start[i][j])
-				add := math.Max(want[i][j], 0) / (d*d + 0.1)
+				add := want[i][j] / (d*d + 0.1)
+				if clip {
+					add = math.Max(want[i][j], 0) / (d*d + 0.1)
+				}
 				if got := float64(tm.Weights()[j]); math.Abs(got-float64(old[i][j])-add) > 1e-4*(1+add) {
 					t.Fatalf("task %d %s[%d]: Omega %v, want %v + %v", task+1, p.Name, j, got, old[i][j], add)
 				}

@@ -108,12 +108,15 @@ type page struct {
 	MetricDocs  string   // "ACC: average final accuracy; ..."
 	Undefined   []string // results.UndefinedNotes of every series
 	Metrics     []pageRow
+	CIs         []pageRow // 95% confidence intervals, one cell per entry of results.Table
+	Pairs       []string  // pairedNotes
 	Costs       []pageRow
 	Incomplete  []string // incompleteNotes
 	Progress    bool     // the metric table has interrupted and missing columns
 	Failures    []pageFailure
 	FailTitle   string
 	MetricsFig  *pageFigure
+	StabFig     *pageFigure
 	CurveFig    *pageFigure
 	TasksFig    *pageFigure
 	Heatmaps    []*pageFigure
@@ -149,7 +152,18 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{end}}</table>
 {{if .Undefined}}<p class="small muted">Undefined metrics (left out of the means):</p>
 <ul class="small muted">{{range .Undefined}}<li>{{.}}</li>{{end}}</ul>
-{{end}}{{with .MetricsFig}}{{template "fig" .}}{{end}}
+{{end}}<h3 id="ci">95% confidence intervals</h3>
+<p class="small muted">Of the mean over seeds (Student t, n − 1 degrees of freedom); "n/a (n=1)": one seed; "—": undefined (see above).</p>
+<table>
+<tr><th>Strategy</th>{{if .MultiRun}}<th>Run</th>{{end}}{{range .MetricHeads}}<th>{{.}}</th>{{end}}</tr>
+{{range .CIs}}<tr><td><span class="sw" style="background:{{.Color}}"></span>{{.Label}}</td>{{if $.MultiRun}}<td class="num">{{.Run}}</td>{{end}}{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+{{end}}</table>
+<h3 id="pairs">Paired comparisons</h3>
+<p class="small muted">Difference A − B over the seeds both strategies ran, with its 95% confidence interval (paired t-test); p two-sided, and Holm-corrected over the pairs of each metric and run.</p>
+{{if .Pairs}}<ul class="small">{{range .Pairs}}<li>{{.}}</li>{{end}}</ul>{{else}}<p class="muted">No two strategies of a run share a successful seed.</p>{{end}}
+{{with .MetricsFig}}{{template "fig" .}}{{end}}
+{{with .StabFig}}<h3 id="stability">Stability and plasticity</h3>
+{{template "fig" .}}{{end}}
 
 <h2 id="average">Average accuracy</h2>
 {{with .CurveFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
@@ -277,6 +291,33 @@ func metricCells(s *series) []string {
 	out := []string{}
 	for _, mt := range results.Table {
 		out = append(out, s.sum.Metrics.Get(mt.Key).Format(3))
+	}
+	return out
+}
+
+// ciCells formats the 95% confidence intervals of the series' metrics, one
+// cell per entry of results.Table.
+func ciCells(s *series) []string {
+	out := []string{}
+	for _, mt := range results.Table {
+		out = append(out, s.sum.Metrics.Get(mt.Key).FormatCI(3))
+	}
+	return out
+}
+
+// pairedNotes lists the paired tests of every run (results.Run.PairedTests),
+// "ewc vs si, ACC: +0.012 [-0.004, 0.028], p = 0.21 (Holm 0.42), n = 5",
+// prefixed with "run k: " when there are several runs.
+func pairedNotes(runs []*results.Run) []string {
+	var out []string
+	for i, r := range runs {
+		for _, t := range r.PairedTests() {
+			n := t.String()
+			if len(runs) > 1 {
+				n = fmt.Sprintf("run %d: %s", i+1, n)
+			}
+			out = append(out, n)
+		}
 	}
 	return out
 }
@@ -409,11 +450,13 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 		Incomplete:  incompleteNotes(runs, ss),
 		Progress:    showProgress(ss),
 		Failures:    unfinished(ss),
+		Pairs:       pairedNotes(runs),
 	}
 	p.FailTitle = failuresTitle(p.Failures)
 	for _, s := range ss {
 		p.Metrics = append(p.Metrics, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, OK: s.sum.OK, Failed: s.sum.Failed,
 			Interrupted: s.sum.Interrupted, Missing: s.sum.Missing, Cells: metricCells(s)})
+		p.CIs = append(p.CIs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: ciCells(s)})
 		p.Costs = append(p.Costs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: costCells(s)})
 		if len(s.sum.MeanR) != len(tasks) || len(tasks) == 0 {
 			p.NoMatrix = append(p.NoMatrix, s.label)
@@ -432,6 +475,8 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 			p.TasksFig = pf
 		case "metrics":
 			p.MetricsFig = pf
+		case "stability":
+			p.StabFig = pf
 		}
 	}
 	for i, r := range runs {
@@ -518,8 +563,28 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("### 95% confidence intervals\n\nOf the mean over seeds (Student t, n − 1 degrees of freedom).\n\n")
+	b.WriteString("| Strategy |" + runCol(true, nil) + " " + strings.Join(heads, " | ") + " |\n|---|" + runCol(false, nil) + strings.Repeat("---:|", len(heads)) + "\n")
+	for _, s := range ss {
+		fmt.Fprintf(&b, "| %s |%s %s |\n", mdEscape(s.label), runCol(false, s), strings.Join(ciCells(s), " | "))
+	}
+	b.WriteString("\n### Paired comparisons\n\nDifference A − B over the seeds both strategies ran, with its 95% confidence interval (paired t-test); p two-sided, and Holm-corrected over the pairs of each metric and run.\n\n")
+	if pairs := pairedNotes(runs); len(pairs) > 0 {
+		for _, n := range pairs {
+			b.WriteString("- " + mdEscape(n) + "\n")
+		}
+	} else {
+		b.WriteString("No two strategies of a run share a successful seed.\n")
+	}
+	b.WriteString("\n")
 	for _, f := range byKind["metrics"] {
 		mdFigure(&b, f)
+	}
+	if fs := byKind["stability"]; len(fs) > 0 {
+		b.WriteString("### Stability and plasticity\n\n")
+		for _, f := range fs {
+			mdFigure(&b, f)
+		}
 	}
 	b.WriteString("## Average accuracy\n\n")
 	if len(byKind["curve"]) == 0 {

@@ -37,13 +37,13 @@ func TestExtraMetric(t *testing.T) {
 	if st.N != 2 {
 		t.Fatalf("naive test_min_final = %+v", st)
 	}
-	for _, want := range []string{"<th>Learning acc.</th><th>Min final</th></tr>", "Min final: lowest final accuracy of any task.", ">" + st.Format(3) + "</td></tr>",
+	for _, want := range []string{"<th>Learning acc.</th><th>Intransigence</th><th>Min final</th></tr>", "Min final: lowest final accuracy of any task.", ">" + st.Format(3) + "</td></tr>",
 		`alt="ACC, BWT, FWT, Forgetting and Min final"`} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report.html lacks %q", want)
 		}
 	}
-	for _, want := range []string{"| Learning acc. | Min final |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n", " | " + st.Format(3) + " |\n", "Min final: lowest final accuracy of any task."} {
+	for _, want := range []string{"| Learning acc. | Intransigence | Min final |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", " | " + st.Format(3) + " |\n", "Min final: lowest final accuracy of any task."} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -59,7 +59,7 @@ func TestExtraMetric(t *testing.T) {
 		t.Errorf("the bar chart lacks the metric")
 	}
 
-	// With 2 tasks the metric is undefined: n/a and the reason.
+	// With 2 tasks the metric is undefined: "—" and the reason.
 	two := synthRun(t.TempDir(), "task", 2, []string{"naive"}, []int64{1})
 	files, err = Write([]*results.Run{two}, t.TempDir())
 	if err != nil {
@@ -67,10 +67,10 @@ func TestExtraMetric(t *testing.T) {
 	}
 	page, _ = os.ReadFile(files.HTML)
 	md, _ = os.ReadFile(files.Markdown)
-	if !strings.Contains(string(page), "<li>naive, Min final: needs 3 tasks in this test</li>") || !strings.Contains(string(page), `<td class="num">n/a</td></tr>`) {
+	if !strings.Contains(string(page), "<li>naive, Min final: needs 3 tasks in this test</li>") || !strings.Contains(string(page), `<td class="num">—</td></tr>`) {
 		t.Errorf("report.html does not explain the undefined metric")
 	}
-	if !strings.Contains(string(md), "Undefined metrics (left out of the means):\n\n- naive, Min final: needs 3 tasks in this test\n") || !strings.Contains(string(md), " | n/a |\n") {
+	if !strings.Contains(string(md), "Undefined metrics (left out of the means):\n\n") || !strings.Contains(string(md), "- naive, Min final: needs 3 tasks in this test\n") || !strings.Contains(string(md), " | — |\n") {
 		t.Errorf("report.md does not explain the undefined metric:\n%s", md)
 	}
 }

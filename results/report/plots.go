@@ -29,7 +29,7 @@ type figure struct {
 	name    string    // file name without extension
 	title   string    // heading and alt text
 	caption string    // one-sentence explanation
-	kind    string    // "heatmap", "curve", "tasks" or "metrics"
+	kind    string    // "heatmap", "curve", "tasks", "metrics" or "stability"
 	w, h    vg.Length // size
 	png     []byte
 	svg     []byte
@@ -193,6 +193,11 @@ func buildFigures(ss []*series, tasks []string) ([]*figure, error) {
 	}
 	if metricsPlotted(ss) {
 		if err := add(metricsFigure(ss)); err != nil {
+			return nil, err
+		}
+	}
+	if stabilityPlotted(ss) {
+		if err := add(stabilityFigure(ss)); err != nil {
 			return nil, err
 		}
 	}
@@ -657,5 +662,83 @@ func metricsFigure(ss []*series) (*figure, error) {
 	f.w = vg.Length(math.Max(6, 1.4*float64(len(ms))+0.25*float64(len(b.vals)*len(ms))))*vg.Inch + legendWidth(leg)
 	f.w = min(f.w, 13*vg.Inch)
 	f.h = 3.8 * vg.Inch
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
+}
+
+// stabilityPoints returns the (learning accuracy, forgetting) pairs of the
+// series' successful results that have both.
+func stabilityPoints(s *series) plotter.XYs {
+	var out plotter.XYs
+	for _, res := range s.ok {
+		if res.Metrics == nil {
+			continue
+		}
+		la, ok1 := res.Metrics.Lookup(results.KeyLearningAccuracy)
+		fg, ok2 := res.Metrics.Lookup(results.KeyForgetting)
+		if ok1 && ok2 && !math.IsNaN(la+fg) && !math.IsInf(la+fg, 0) {
+			out = append(out, plotter.XY{X: la, Y: fg})
+		}
+	}
+	return out
+}
+
+func stabilityPlotted(ss []*series) bool {
+	for _, s := range ss {
+		if len(stabilityPoints(s)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// stabilityFigure draws the stability/plasticity view: learning accuracy
+// (plasticity, x) against forgetting (instability, y), one small point per
+// seed and a large one at each strategy's mean.
+func stabilityFigure(ss []*series) (*figure, error) {
+	f := &figure{
+		name:    "stability",
+		title:   "Stability and plasticity",
+		caption: "Learning accuracy (accuracy on each task right after training on it; plasticity, right is better) against forgetting (average drop from a task's best accuracy; stability, down is better). Small points: seeds; large points: the mean over seeds.",
+		kind:    "stability",
+	}
+	p := newPlot(f.title, "learning accuracy (fraction)", "forgetting (accuracy fraction)")
+	g := plotter.NewGrid()
+	g.Horizontal.Color, g.Vertical.Color = color.Gray{0xe0}, color.Gray{0xe0}
+	p.Add(g)
+	leg := newLegend()
+	xmin, xmax, ymin, ymax := math.Inf(1), math.Inf(-1), 0.0, 0.0
+	for _, s := range ss {
+		pts := stabilityPoints(s)
+		if len(pts) == 0 {
+			continue
+		}
+		c := seriesColor(s.index)
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return f, err
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Color: withAlpha(c, 0x90), Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
+		var mx, my float64
+		for _, q := range pts {
+			mx += q.X / float64(len(pts))
+			my += q.Y / float64(len(pts))
+			xmin, xmax = math.Min(xmin, q.X), math.Max(xmax, q.X)
+			ymin, ymax = math.Min(ymin, q.Y), math.Max(ymax, q.Y)
+		}
+		mean, err := plotter.NewScatter(plotter.XYs{{X: mx, Y: my}})
+		if err != nil {
+			return f, err
+		}
+		mean.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(5.5), Shape: draw.RingGlyph{}}
+		p.Add(sc, mean)
+		leg.Add(s.label, sc, mean)
+	}
+	pad := 0.05 * math.Max(0.1, xmax-xmin)
+	p.X.Min, p.X.Max = math.Max(0, xmin-pad), math.Min(1, xmax+pad)
+	pad = 0.05 * math.Max(0.1, ymax-ymin)
+	p.Y.Min, p.Y.Max = ymin-pad, ymax+pad
+	p.Y.Tick.Marker = stepTicks{}
+	f.w = 6*vg.Inch + legendWidth(leg)
+	f.h = 4 * vg.Inch
 	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
 }

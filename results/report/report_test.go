@@ -124,8 +124,9 @@ func TestWriteSyntheticRun(t *testing.T) {
 	if files.HTML != filepath.Join(out, HTMLFile) || files.Markdown != filepath.Join(out, MarkdownFile) {
 		t.Errorf("Files = %+v", files)
 	}
-	// 3 heatmaps, the average accuracy curve, the per-task panels, the metrics bars.
-	const plots = 6
+	// 3 heatmaps, the average accuracy curve, the per-task panels, the metrics bars, the
+	// stability/plasticity scatter.
+	const plots = 7
 	if len(files.PNG) != plots || len(files.SVG) != plots {
 		t.Fatalf("got %d PNG and %d SVG files, want %d each: %v %v", len(files.PNG), len(files.SVG), plots, files.PNG, files.SVG)
 	}
@@ -238,9 +239,9 @@ func TestWriteLabelsSameStrategyByRun(t *testing.T) {
 			t.Errorf("%q: a strategy in one run only should keep its plain name", unlabelled)
 		}
 	}
-	// 4 heatmaps + 3 comparison plots.
-	if n := len(checkHTML(t, string(page))); n != 7 {
-		t.Errorf("%d images, want 7", n)
+	// 4 heatmaps + 4 comparison plots.
+	if n := len(checkHTML(t, string(page))); n != 8 {
+		t.Errorf("%d images, want 8", n)
 	}
 }
 

@@ -1,0 +1,120 @@
+package streams
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/stream"
+)
+
+// TestRandomClassOrder checks class_order_mode random: the same seed deals the same order, other
+// seeds other orders, and the order is in the task names and Stream.ClassOrder, with every task's
+// examples of its own classes. The default (fixed) keeps the natural order.
+func TestRandomClassOrder(t *testing.T) {
+	d := realMNIST(t)
+	build := func(seed int64, mode string) *stream.Stream {
+		t.Helper()
+		st, err := Build(d, runspec.Spec{Stream: "split-mnist", Scenario: "class", TrainLimit: 50, TestLimit: 50, Seed: seed, ClassOrderMode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	for _, mode := range []string{"", runspec.ClassOrderFixed} {
+		if st := build(7, mode); !reflect.DeepEqual(st.ClassOrder, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) || st.Tasks[0].Name != "0/1" {
+			t.Fatalf("mode %q: order %v, task 1 %s; want the natural order", mode, st.ClassOrder, st.Tasks[0].Name)
+		}
+	}
+	orders := map[string]int64{}
+	for seed := int64(1); seed <= 5; seed++ {
+		st := build(seed, runspec.ClassOrderRandom)
+		if again := build(seed, runspec.ClassOrderRandom); !reflect.DeepEqual(again.ClassOrder, st.ClassOrder) {
+			t.Fatalf("seed %d: orders %v and %v", seed, st.ClassOrder, again.ClassOrder)
+		}
+		if s := slices.Sorted(slices.Values(st.ClassOrder)); !reflect.DeepEqual(s, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+			t.Fatalf("seed %d: order %v is not a permutation of the 10 digits", seed, st.ClassOrder)
+		}
+		key := fmt.Sprint(st.ClassOrder)
+		if prev, dup := orders[key]; dup {
+			t.Fatalf("seeds %d and %d draw the same order %v", prev, seed, st.ClassOrder)
+		}
+		orders[key] = seed
+		for i, task := range st.Tasks {
+			cls := st.ClassOrder[2*i : 2*i+2]
+			if want := fmt.Sprintf("%d/%d", cls[0], cls[1]); task.Name != want || !reflect.DeepEqual(task.Classes, cls) {
+				t.Fatalf("seed %d task %d: name %s classes %v, want %s", seed, i+1, task.Name, task.Classes, want)
+			}
+			for k, row := range task.Train.Index {
+				if c := int(d.Train.Labels[row]); !slices.Contains(cls, c) || int(task.Train.Target[k]) != 2*i+slices.Index(cls, c) {
+					t.Fatalf("seed %d task %d: digit %d with target %d", seed, i+1, c, task.Train.Target[k])
+				}
+			}
+		}
+	}
+	var o runspec.Overrides
+	for k, v := range map[string]string{"class_order_mode": "random", "class_order": "1,0,3,2,5,4,7,6,9,8"} {
+		if err := o.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Spec(o); err == nil || !strings.Contains(err.Error(), "exclude") {
+		t.Fatalf("class_order with class_order_mode random: error %v", err)
+	}
+	var bad runspec.Overrides
+	bad.Set("class_order_mode", "shuffled")
+	if _, err := Spec(bad); err == nil {
+		t.Fatal("class_order_mode shuffled accepted")
+	}
+}
+
+// TestPermuteFirst checks permute_first: by default task 1 is the original images, with it every
+// task is permuted (each by its own permutation), and the same seed draws the same permutations.
+func TestPermuteFirst(t *testing.T) {
+	d := realMNIST(t)
+	build := func(first bool, seed int64) *stream.Stream {
+		t.Helper()
+		st, err := Build(d, runspec.Spec{Stream: "permuted-mnist", Scenario: "domain", Tasks: 3, TrainLimit: 10, TestLimit: 10, Seed: seed, PermuteFirst: first})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := build(false, 1); st.Tasks[0].Perm != nil || st.Tasks[0].Name != "orig" || st.Tasks[1].Perm == nil {
+		t.Fatalf("default: task 1 %s permuted %v", st.Tasks[0].Name, st.Tasks[0].Perm != nil)
+	}
+	st := build(true, 1)
+	for i, task := range st.Tasks {
+		if task.Perm == nil || task.Name != fmt.Sprintf("perm%d", i) {
+			t.Fatalf("permute_first: task %d (%s) not permuted", i+1, task.Name)
+		}
+		if i > 0 && reflect.DeepEqual(task.Perm, st.Tasks[i-1].Perm) {
+			t.Fatalf("permute_first: tasks %d and %d share a permutation", i, i+1)
+		}
+	}
+	if again := build(true, 1); !reflect.DeepEqual(again.Tasks[0].Perm, st.Tasks[0].Perm) {
+		t.Fatal("permute_first: the same seed drew another permutation of task 1")
+	}
+	if other := build(true, 2); reflect.DeepEqual(other.Tasks[0].Perm, st.Tasks[0].Perm) {
+		t.Fatal("permute_first: seeds 1 and 2 drew the same permutation of task 1")
+	}
+	// The setting reads from flags and files as true/false; the split stream refuses it.
+	var o runspec.Overrides
+	for k, v := range map[string]string{"stream": "permuted-mnist", "permute_first": "true"} {
+		if err := o.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if spec, err := Spec(o); err != nil || !spec.PermuteFirst {
+		t.Fatalf("permute_first=true: %+v, %v", spec, err)
+	}
+	if _, err := Build(d, runspec.Spec{Stream: "split-mnist", Scenario: "task", PermuteFirst: true}); err == nil {
+		t.Fatal("split-mnist accepted permute_first")
+	}
+	if _, err := Build(d, runspec.Spec{Stream: "permuted-mnist", Scenario: "task", ClassOrderMode: runspec.ClassOrderRandom}); err == nil {
+		t.Fatal("permuted-mnist accepted class_order_mode random")
+	}
+}
