@@ -632,13 +632,8 @@ func (s Stat) Format(decimals int) string {
 // or like Format without a mean when there is none: "n/a (n=1)", Undef,
 // "n/a".
 func (s Stat) FormatCI(decimals int) string {
-	switch {
-	case s.N == 0 && s.Undefined != "":
-		return Undef
-	case s.N == 0:
-		return "n/a"
-	case s.N == 1:
-		return "n/a (n=1)"
+	if s.N < 2 { // no interval: what Format says of the spread
+		return strings.TrimPrefix(s.Format(decimals), fmt.Sprintf("%.*f ± ", decimals, s.Mean))
 	}
 	return fmt.Sprintf("[%.*f, %.*f]", decimals, s.CILow, decimals, s.CIHigh)
 }
