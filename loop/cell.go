@@ -144,6 +144,9 @@ func Meta(files map[string]string) map[string]string {
 	if b.Library != "" {
 		m["blas"] += " " + filepath.Base(b.Library)
 	}
+	if b.Core != "" {
+		m["blas"] += " " + b.Core
+	}
 	for name, sum := range files {
 		m["data/"+name] = sum
 	}

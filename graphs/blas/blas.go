@@ -51,6 +51,12 @@ type Info struct {
 	// PureGo.Threads with the AVX2 kernel, else GOMAXPROCS (gonum's Sgemm splits work over
 	// goroutines).
 	Threads int
+	// Core is the kernel set OpenBLAS runs (openblas_get_corename, e.g. "SkylakeX"); empty for
+	// gonum or when the library does not say.
+	Core string
+	// CoreChosen is true when clgraph set OPENBLAS_CORETYPE from the CPU's features (see
+	// EnvCoreType), false when OpenBLAS detected it or the user set it.
+	CoreChosen bool
 	// Kernel names the pure-Go path's Sgemm (PureGo.Kernel: "avx2-fma" or "gonum"); empty
 	// for OpenBLAS.
 	Kernel string
@@ -64,6 +70,12 @@ func (i Info) String() string {
 	s := fmt.Sprintf("blas: %s", i.Name)
 	if i.Library != "" {
 		s += " (" + i.Library + ")"
+	}
+	if i.Core != "" {
+		s += ", kernels " + i.Core
+		if i.CoreChosen {
+			s += " (by CPU features; " + EnvCoreType + " overrides)"
+		}
 	}
 	if i.Kernel != "" {
 		s += ", sgemm " + i.Kernel
@@ -156,7 +168,7 @@ func install(mode string, threads int, forced string, errs []string, load func()
 			ob.SetThreads(threads)
 		}
 		gorgonia.Use(ob)
-		info = Info{Name: NameOpenBLAS, Library: ob.Library(), Threads: ob.Threads()}
+		info = Info{Name: NameOpenBLAS, Library: ob.Library(), Threads: ob.Threads(), Core: ob.Core(), CoreChosen: ob.CoreChosen()}
 	}
 	if len(errs) > 0 {
 		if info.Name == NameOpenBLAS {

@@ -97,6 +97,7 @@ func bind(h uintptr) (*cfuncs, error) {
 		{"openblas_set_num_threads", &fn.setNumThreads},
 		{"openblas_get_num_threads", &fn.getNumThreads},
 		{"openblas_get_config", &fn.getConfig},
+		{"openblas_get_corename", &fn.getCorename},
 	} {
 		if sym, err := purego.Dlsym(h, s.name); err == nil && sym != 0 {
 			purego.RegisterFunc(s.ptr, sym)

@@ -35,6 +35,7 @@ type cfuncs struct {
 	setNumThreads func(n int32) // may be nil
 	getNumThreads func() int32  // may be nil
 	getConfig     func() string // may be nil
+	getCorename   func() string // may be nil
 }
 
 // OpenBLAS is a gorgonia.BLAS (and tensor.BLAS) whose Sgemm, Dgemm and Sgemv call OpenBLAS's
@@ -44,8 +45,9 @@ type cfuncs struct {
 type OpenBLAS struct {
 	gonum.Implementation
 
-	fn      *cfuncs
-	library string
+	fn         *cfuncs
+	library    string
+	coreChosen bool
 }
 
 var (
@@ -55,15 +57,17 @@ var (
 )
 
 // LoadOpenBLAS dlopens OpenBLAS (once per process; later calls return the same value) without
-// installing it anywhere. It tries CLGRAPH_BLAS_LIBRARY, then "libopenblas.so.0",
+// installing it anywhere. Unless OPENBLAS_CORETYPE is set, it first sets that variable from the
+// CPU's vector features (EnvCoreType). It tries CLGRAPH_BLAS_LIBRARY, then "libopenblas.so.0",
 // "libopenblas.so" and the usual distribution paths. The error says what was tried.
 func LoadOpenBLAS() (*OpenBLAS, error) {
 	loadOnce.Do(func() {
 		var fn *cfuncs
 		var lib string
+		_, chosen := setCoreType()
 		fn, lib, loadErr = loadLibrary()
 		if loadErr == nil {
-			loaded = &OpenBLAS{fn: fn, library: lib}
+			loaded = &OpenBLAS{fn: fn, library: lib, coreChosen: chosen}
 		}
 	})
 	return loaded, loadErr
