@@ -123,7 +123,7 @@ func TestBadOutAndData(t *testing.T) {
 
 func TestListings(t *testing.T) {
 	code, out, _ := runCLI(t, "strategies")
-	if code != 0 || !strings.Contains(out, "multihead") || !strings.Contains(out, "task only") || !strings.Contains(out, "heads=single") {
+	if code != 0 || !strings.Contains(out, "multihead") || !strings.Contains(out, "task only") || !strings.Contains(out, "heads=auto") {
 		t.Fatalf("strategies listing (exit %d):\n%s", code, out)
 	}
 	code, out, _ = runCLI(t, "streams")
@@ -236,7 +236,7 @@ func TestRefusedBeforeTraining(t *testing.T) {
 		{[]string{"--strategies", "layerwise:decay=1e-60"}, []string{"decay", "float32"}},
 		// The same configuration twice, once defaults are filled in.
 		{[]string{"--strategies", "ewc;ewc:lambda=auto"}, []string{"ewc and ewc:lambda=auto", "same configuration"}},
-		{[]string{"--strategies", "naive,naive:heads=single"}, []string{"naive and naive:heads=single", "same configuration"}},
+		{[]string{"--strategies", "naive,naive:heads=auto"}, []string{"naive and naive:heads=auto", "same configuration"}},
 		{[]string{"--strategies", "ewc:lambda=100;ewc:lambda=1e2"}, []string{"ewc:lambda=100 and ewc:lambda=1e2"}},
 		{[]string{"--strategies", "naive,naive"}, []string{"lists naive twice"}},
 		{[]string{"--progress", "fancy"}, []string{"progress", `"fancy"`, "auto, bar, log, none"}},

@@ -270,3 +270,33 @@ paired t-tests (A − B, 95% CI, Holm-corrected p):
 		t.Errorf("table =\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+// A task-IL strategy that ran with one shared head is labelled so in the table and summary.md;
+// one with a head per task, or outside task-IL, is not.
+func TestSharedHeadLabel(t *testing.T) {
+	run := testRun(t, "")
+	run.Config.Spec.Scenario = "task"
+	for _, r := range run.Results {
+		r.Resolved = map[string]string{"heads": "multi"}
+		if r.Strategy == "naive" {
+			r.Resolved["heads"] = "single"
+		}
+	}
+	var b strings.Builder
+	if err := WriteTable(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	md := MarkdownSummary(run)
+	for _, out := range []string{b.String(), md} {
+		if !strings.Contains(out, "naive (task-IL, shared head)") {
+			t.Errorf("no shared-head label for naive:\n%s", out)
+		}
+		if strings.Contains(out, "ewc:lambda=100 (task-IL") {
+			t.Errorf("multi-head ewc labelled shared:\n%s", out)
+		}
+	}
+	run.Config.Spec.Scenario = "domain"
+	if s := run.Summary()[0]; s.Note != "" {
+		t.Errorf("domain-IL naive has note %q", s.Note)
+	}
+}

@@ -90,6 +90,21 @@ type StrategySummary struct {
 	// Failures lists the results that did not finish (failed and interrupted), in result
 	// order.
 	Failures []Failure `json:"failures"`
+	// Note qualifies the strategy's numbers: SharedHeadNote when it ran task-IL with one shared
+	// output layer (its results' resolved heads=single), so task identity was not used at test
+	// time; empty otherwise.
+	Note string `json:"note,omitempty"`
+}
+
+// SharedHeadNote labels a task-IL strategy with one output layer shared by every task (heads=single).
+const SharedHeadNote = "task-IL, shared head"
+
+// Label is the strategy's name in tables: its spec, with Note in parentheses when there is one.
+func (s StrategySummary) Label() string {
+	if s.Note != "" {
+		return s.Strategy + " (" + s.Note + ")"
+	}
+	return s.Strategy
 }
 
 // Total is the number of results the strategy has or should have: OK + Failed + Interrupted +
@@ -287,6 +302,9 @@ func summarize(strategy string, rs []*Result, tasks []string, scenario string, j
 		}
 		s.OK++
 		s.Seeds = append(s.Seeds, res.Seed)
+		if scenario == "task" && res.Resolved["heads"] == "single" {
+			s.Note = SharedHeadNote
+		}
 		if m := res.Metrics; m != nil {
 			fm := folderMetrics(res, scenario, joint[res.Seed])
 			for i, mt := range Table {
@@ -469,7 +487,7 @@ func MarkdownSummary(run *Run) string {
 	}
 	b.WriteString(strings.Repeat("---:|", len(Table)) + "\n")
 	for _, s := range sums {
-		fmt.Fprintf(&b, "| %s | %d | %d |", mdEscape(s.Strategy), s.OK, s.Failed)
+		fmt.Fprintf(&b, "| %s | %d | %d |", mdEscape(s.Label()), s.OK, s.Failed)
 		if !done.Complete() {
 			fmt.Fprintf(&b, " %d | %d |", s.Interrupted, s.Missing)
 		}
@@ -490,7 +508,7 @@ func MarkdownSummary(run *Run) string {
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---:|", len(Table)) + "\n")
 	for _, s := range sums {
-		fmt.Fprintf(&b, "| %s |", mdEscape(s.Strategy))
+		fmt.Fprintf(&b, "| %s |", mdEscape(s.Label()))
 		for _, mt := range Table {
 			fmt.Fprintf(&b, " %s |", s.Metrics.Get(mt.Key).FormatCI(3))
 		}
@@ -501,12 +519,12 @@ func MarkdownSummary(run *Run) string {
 	b.WriteString("| Strategy | Train seconds | Steps/s | Params |\n")
 	b.WriteString("|---|---:|---:|---:|\n")
 	for _, s := range sums {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdEscape(s.Strategy),
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdEscape(s.Label()),
 			s.Cost.TrainSeconds.Format(1), s.Cost.StepsPerSecond.Format(1), s.Cost.Params.Format(0))
 	}
 	b.WriteString("\n## Accuracy matrices\n\nRow: after training on that task; column: evaluated task.\n")
 	for _, s := range sums {
-		fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(s.Strategy))
+		fmt.Fprintf(&b, "\n### %s\n\n", mdEscape(s.Label()))
 		if s.MeanR == nil {
 			b.WriteString("No complete accuracy matrix.\n")
 		} else {
@@ -645,7 +663,7 @@ func WriteTable(w io.Writer, run *Run) error {
 		if s.Interrupted > 0 {
 			seeds += fmt.Sprintf(" (%d interrupted)", s.Interrupted)
 		}
-		row := []string{s.Strategy, seeds}
+		row := []string{s.Label(), seeds}
 		if s.OK == 0 {
 			for range len(Table) + 3 {
 				row = append(row, "-")

@@ -10,8 +10,12 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// HeadsOption is the option every Base-built strategy accepts: heads=single|multi.
-var HeadsOption = Option{Name: "heads", Default: "single", Doc: "output layer: single (shared) or multi (one head per task; task-IL only)"}
+// HeadsOption is the option every Base-built strategy accepts: heads=auto|single|multi. The
+// default, auto, uses task identity where the scenario gives it: one head per task in task-IL, one
+// shared layer in domain- and class-IL. heads=single in task-IL is a shared head whose units every
+// task's labels map onto (domain-IL trained with task labels); tables label it "task-IL, shared
+// head".
+var HeadsOption = Option{Name: "heads", Default: "auto", Doc: "output layer: auto (one head per task in task-IL, else one shared layer), single (one shared layer; in task-IL labelled \"task-IL, shared head\") or multi (one head per task; task-IL only)"}
 
 // Base is the model most strategies share: an MLP trunk (Env.Hidden) and a single shared output
 // layer or one head per task, trained with Adam on the weighted, masked softmax cross-entropy of
@@ -22,8 +26,11 @@ var HeadsOption = Option{Name: "heads", Default: "single", Doc: "output layer: s
 // more state overrides.
 type Base struct {
 	Stateless
-	// Heads is the output layout; set it before Setup.
+	// Heads is the output layout; set it before Setup. With AutoHeads, Setup sets it from the
+	// scenario (MultiHead in task-IL, else SingleHead).
 	Heads stream.Heads
+	// AutoHeads makes Setup choose Heads from the scenario (heads=auto, the default).
+	AutoHeads bool
 	// Penalty, when set before Build, adds a term to the training loss.
 	Penalty graphs.Penalty
 	// Rows is the number of rows of a training step; 0 means Env.Batch. Set it before Setup.
@@ -48,17 +55,38 @@ func (b *Base) SetSpec(s string) { b.spec = s }
 // Spec returns the spec the strategy was built from.
 func (b *Base) Spec() string { return b.spec }
 
-// ParseHeads reads the heads option into b.Heads.
+// ParseHeads reads the heads option (HeadsOption) into b.Heads and b.AutoHeads.
 func (b *Base) ParseHeads(o *Options) {
-	h, err := stream.ParseHeads(o.Choice("heads", "single", "multi"))
-	if err == nil {
+	v := o.Choice("heads", "auto", "single", "multi")
+	b.AutoHeads = v == "auto"
+	if h, err := stream.ParseHeads(v); err == nil {
 		b.Heads = h
 	}
 }
 
-// Requires reports that multi-head models need task identities.
+// ResolveHeads sets Heads for stream s when AutoHeads is set: MultiHead where s gives task
+// identity (task-IL), else SingleHead. Setup calls it; a strategy that looks at Heads before
+// calling Base.Setup (e.g. to pick a default strength) calls it first.
+func (b *Base) ResolveHeads(s *stream.Stream) {
+	if !b.AutoHeads {
+		return
+	}
+	b.Heads = stream.SingleHead
+	if s.HasTaskIdentity() {
+		b.Heads = stream.MultiHead
+	}
+}
+
+// Requires reports that heads=multi needs task identities (heads=auto uses them only where the
+// scenario gives them, so it needs none).
 func (b *Base) Requires() Requirements {
-	return Requirements{TaskIdentity: b.Heads == stream.MultiHead}
+	return Requirements{TaskIdentity: b.Heads == stream.MultiHead && !b.AutoHeads}
+}
+
+// Resolved reports the output layout the run uses, {"heads": "multi"} or {"heads": "single"}
+// (Resolver); results record it, and tables label a shared head in task-IL by it.
+func (b *Base) Resolved() map[string]string {
+	return map[string]string{"heads": b.Heads.String()}
 }
 
 // Params returns the learnable parameters.
@@ -70,6 +98,7 @@ func (b *Base) Model() *graphs.Model { return b.Net }
 // Setup builds the trunk, the heads and the model for env's stream.
 func (b *Base) Setup(env *Env) error {
 	s := env.Stream
+	b.ResolveHeads(s)
 	if err := s.CheckHeads(b.Heads); err != nil {
 		return err
 	}

@@ -68,8 +68,8 @@ func snapshot(ps []*graphs.Param) [][]float32 {
 // by decay^(L-l) times what the same step moves it without decay.
 func TestLayerwiseRates(t *testing.T) {
 	st := strategytest.Synthetic(stream.TaskIL, 3, 2, 16, 30, 5)
-	plain := newDriver(t, "layerwise:freeze=0", st)
-	dec := newDriver(t, "layerwise:freeze=0,decay=0.5", st)
+	plain := newDriver(t, "layerwise:freeze=0,heads=single", st)
+	dec := newDriver(t, "layerwise:freeze=0,decay=0.5,heads=single", st)
 	plain.task(0, 20)
 	dec.task(0, 20)
 	pl, dl := plain.s.(*strategies.Layerwise).Layers(), dec.s.(*strategies.Layerwise).Layers()

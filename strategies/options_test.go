@@ -64,10 +64,10 @@ func TestRegistryKey(t *testing.T) {
 		return k
 	}
 	for _, same := range [][]string{
-		{"ewc", "ewc:lambda=auto", "ewc:lambda=AUTO", "ewc:online=false,heads=single", "ewc:samples=1000,gamma=1.0"},
+		{"ewc", "ewc:lambda=auto", "ewc:lambda=AUTO", "ewc:online=false,heads=auto", "ewc:samples=1000,gamma=1.0"},
 		{"ewc:lambda=100", "ewc:lambda=1e2", "ewc:lambda=100.0"},
 		{"ewc:online=true", "ewc:online=yes", "ewc:online=1"},
-		{"naive", "naive:heads=single"},
+		{"naive", "naive:heads=auto"},
 		{"layerwise", "layerwise:freeze=1,decay=1"},
 		{"pnn", "pnn:adapter=false"},
 	} {
@@ -79,7 +79,7 @@ func TestRegistryKey(t *testing.T) {
 		}
 	}
 	for _, pair := range [][2]string{
-		{"ewc", "ewc:lambda=100"}, {"ewc:lambda=100", "ewc:lambda=10"}, {"naive", "naive:heads=multi"},
+		{"ewc", "ewc:lambda=100"}, {"ewc:lambda=100", "ewc:lambda=10"}, {"naive", "naive:heads=multi"}, {"naive", "naive:heads=single"},
 		{"naive", "joint"}, {"ewc", "l2"}, {"ewc", "ewc:online=true"},
 	} {
 		if key(pair[0]) == key(pair[1]) {

@@ -106,6 +106,7 @@ func (r *Regularizer) name() string {
 // weights: no penalty until the strategy sets some). Named buffers are dropped: a strategy
 // creates its own (Buffer) after calling it.
 func (r *Regularizer) Setup(env *Env) error {
+	r.ResolveHeads(env.Stream)
 	r.Strength.Resolve(env, r.Heads)
 	if err := r.checkStrength(); err != nil {
 		return fmt.Errorf("%s: %s=%g: want %v", r.name(), r.Strength.Name, r.Strength.Value, err)
@@ -122,8 +123,15 @@ func (r *Regularizer) Setup(env *Env) error {
 	return nil
 }
 
-// Resolved returns the strength the run uses (after "auto"), e.g. {"lambda": "100"}.
-func (r *Regularizer) Resolved() map[string]string { return r.Strength.Resolved() }
+// Resolved returns the output layout and the strength the run uses (after "auto"), e.g.
+// {"heads": "multi", "lambda": "100"}.
+func (r *Regularizer) Resolved() map[string]string {
+	m := r.Base.Resolved()
+	for k, v := range r.Strength.Resolved() {
+		m[k] = v
+	}
+	return m
+}
 
 // Buffer returns a new per-term buffer: one zeroed slice per term of Q, in term order, as long as
 // the term's parameter. A named buffer is state, saved and restored with the penalty (e.g. SI's

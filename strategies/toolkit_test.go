@@ -169,7 +169,7 @@ func TestRegularizerState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := a.Resolved(); !reflect.DeepEqual(got, map[string]string{"lambda": "3"}) || a.Q.Scale != 1.5 {
+	if got := a.Resolved(); !reflect.DeepEqual(got, map[string]string{"heads": "single", "lambda": "3"}) || a.Q.Scale != 1.5 {
 		t.Errorf("resolved %v, scale %v; want lambda 3, scale 1.5", got, a.Q.Scale)
 	}
 	b := setup()

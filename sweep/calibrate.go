@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/clgraph/clgraph/runspec"
+
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
@@ -40,6 +42,14 @@ func SyntheticData(perClass, testPerClass int) *streams.Data {
 		return d
 	}
 	return &streams.Data{Train: mk(perClass), Test: mk(testPerClass), Classes: mnistClasses, Source: "synthetic"}
+}
+
+// synthetic returns spec for a build over SyntheticData: without a validation split, which the
+// synthetic training sets are too small to carve. A cell carves it from the real training data
+// when it runs, and a size the data cannot give is refused then, before any training.
+func synthetic(spec runspec.Spec) runspec.Spec {
+	spec.ValPerTask = 0
+	return spec
 }
 
 // Calibration is the measured cost of one model shape: a stream and scenario's shape (tasks,
@@ -81,7 +91,7 @@ func shapeKey(g *Group, c Cell) string {
 // group's stream built over data with MNIST's test-set shape (1000 examples per class), so every
 // stream counts its own way.
 func testExamples(data *streams.Data, g *Group) (int, error) {
-	st, err := streams.Build(data, g.Spec.Cell("", 1))
+	st, err := streams.Build(data, synthetic(g.Spec.Cell("", 1)))
 	if err != nil {
 		return 0, err
 	}
@@ -168,7 +178,7 @@ func calibrate(data *streams.Data, reg *strategies.Registry, g *Group, c Cell, s
 	spec := g.Spec.Cell(c.Strategy, c.Seed)
 	spec.TrainLimit, spec.TestLimit, spec.CheckpointEvery = 0, 0, -1
 	spec.Iterations = max(spec.Iterations, 3+10*steps)
-	st, err := streams.Build(data, spec)
+	st, err := streams.Build(data, synthetic(spec))
 	if err != nil {
 		return cal, err
 	}

@@ -206,7 +206,7 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 				el.add(line, "settings of %s: %v", name, err)
 				break
 			}
-			st, err := streams.Build(synth, spec)
+			st, err := streams.Build(synth, synthetic(spec))
 			if err != nil {
 				el.add(se.Line, "%s: %s", name, strings.TrimPrefix(err.Error(), "streams: "))
 				break

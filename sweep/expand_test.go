@@ -18,7 +18,7 @@ func TestExpandRefusesSameConfigurations(t *testing.T) {
 		want      []string
 	}{
 		{"default filled in", head + "  - ewc\n  - ewc:lambda=auto\n", []string{"test.yaml:7:", "ewc:lambda=auto", "ewc", "line 6", "same configuration"}},
-		{"grid and entry", head + "  - naive\n  - naive: {heads: [multi, single]}\n", []string{"test.yaml:7:", "naive:heads=single", "line 6"}},
+		{"grid and entry", head + "  - naive\n  - naive: {heads: [multi, auto]}\n", []string{"test.yaml:7:", "naive:heads=auto", "line 6"}},
 		{"number forms", head + "  - l2:lambda=100\n  - l2: {lambda: [10, 100.0]}\n", []string{"test.yaml:7:", "l2:lambda=100", "line 6"}},
 		{"freeze beyond the trunk", head + "  - naive\n  - layerwise:freeze=99\n", []string{"test.yaml:7:", "layerwise:freeze=99", "split-mnist-task", "freeze=99"}},
 		{"pnn width", head + "  - pnn:width=8/8\n", []string{"test.yaml:6:", "pnn:width=8/8", "has 2 layers"}},
@@ -44,5 +44,14 @@ func TestExpandRefusesSameConfigurations(t *testing.T) {
 	p := mustPlan(t, head+"  - ewc\n  - ewc:lambda=100\n  - ewc: {online: [true]}\n", strategies.Default)
 	if got := p.Groups[0].Strategies; len(got) != 3 || got[0] != "ewc" {
 		t.Errorf("strategies %q", got)
+	}
+}
+
+// A validation split larger than the synthetic pre-flight data is not refused by the
+// pre-flight: the cells carve it from the real training data.
+func TestExpandValidationSplit(t *testing.T) {
+	p := mustPlan(t, "streams: [split-mnist]\nscenarios: [task]\nprotocol: quick\noverrides: {val_per_task: 1000}\nseeds: [1]\nstrategies: [naive]\n", strategies.Default)
+	if got := p.Groups[0].Spec.ValPerTask; got != 1000 {
+		t.Errorf("val_per_task = %d, want 1000", got)
 	}
 }

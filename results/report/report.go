@@ -270,9 +270,9 @@ func buildSeries(runs []*results.Run, tasks []string) []*series {
 	var out []*series
 	for i, r := range runs {
 		for _, s := range r.Summary() {
-			se := &series{label: s.Strategy, run: i, spec: s.Strategy, sum: s, index: len(out)}
+			se := &series{label: s.Label(), run: i, spec: s.Strategy, sum: s, index: len(out)}
 			if count[s.Strategy] > 1 {
-				se.label = fmt.Sprintf("%s (run %d)", s.Strategy, i+1)
+				se.label = fmt.Sprintf("%s (run %d)", s.Label(), i+1)
 			}
 			var rss, ev []float64
 			for _, res := range r.Results {
