@@ -8,8 +8,8 @@ import (
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/strategies"
-	"github.com/clgraph/clgraph/stream"
 	"github.com/clgraph/clgraph/strategytest"
+	"github.com/clgraph/clgraph/stream"
 )
 
 func TestConformance(t *testing.T) {
