@@ -19,6 +19,7 @@ const (
 	KeyForgetting       = "forgetting"
 	KeyLearningAccuracy = "learning_accuracy"
 	KeyIntransigence    = "intransigence"
+	KeyValACC           = "val_acc"
 )
 
 // JointStrategy is the strategy spec whose results of a run folder are the
@@ -45,6 +46,9 @@ type Input struct {
 	// none. Only folder metrics (Metric.Folder) see it: Compute leaves it
 	// nil, the summaries fill it.
 	Joint [][]float64
+	// RVal is the accuracy matrix on the tasks' validation splits (Result.RVal), nil when the
+	// run made none. Only folder metrics see it.
+	RVal [][]float64
 }
 
 // IsClassIL reports whether scenario names the class-incremental scenario
@@ -97,6 +101,10 @@ type Metric struct {
 	// it; Run.Summary computes it for every "ok" result and aggregates it
 	// like the others.
 	Folder bool
+	// Optional leaves the metric out of tables (WriteTable, summary.md, the report, the sweep
+	// summary) when no strategy has a value for it, e.g. validation ACC in a run without a
+	// validation split. Files still list it.
+	Optional bool
 	// Value computes the metric from a validated input where it is defined.
 	Value func(in Input) float64
 }
@@ -187,6 +195,57 @@ var Table = []Metric{
 		LowerIsBetter: true, Folder: true, Undefined: intransigenceUndefined,
 		Value: func(in Input) float64 { return Intransigence(in.R, in.Joint) },
 	},
+	{
+		Key: KeyValACC, Label: "Val. ACC", Doc: "average final accuracy on the validation splits (what sweeps select settings by)",
+		Folder: true, Optional: true, Undefined: valUndefined,
+		Value: func(in Input) float64 { return ACC(in.RVal) },
+	},
+}
+
+// SelectionMetric is the metric sweeps rank settings by when their runs have validation
+// splits (val_per_task > 0): validation ACC, so no test number takes part in the choice.
+// Without them they rank by PrimaryMetric (test ACC) and say so.
+const SelectionMetric = KeyValACC
+
+// valUndefined says why validation ACC is undefined for in: no validation split, or one whose
+// matrix does not match R.
+func valUndefined(in Input) string {
+	if in.RVal == nil {
+		return "no validation split (val_per_task 0)"
+	}
+	if !isSquare(in.RVal, in.T()) {
+		return fmt.Sprintf("the validation accuracy matrix is not %d×%d", in.T(), in.T())
+	}
+	for _, row := range in.RVal {
+		for _, v := range row {
+			if math.IsNaN(v) || v < 0 || v > 1 {
+				return fmt.Sprintf("validation accuracy %v outside [0, 1]", v)
+			}
+		}
+	}
+	return ""
+}
+
+// Shown returns the entries of Table that tables show for sums: every one but the Optional
+// metrics that no strategy of sums has a value for.
+func Shown(sums []StrategySummary) []Metric {
+	var out []Metric
+	for _, mt := range Table {
+		if mt.Optional {
+			has := false
+			for _, s := range sums {
+				if s.Metrics.Get(mt.Key).N > 0 {
+					has = true
+					break
+				}
+			}
+			if !has {
+				continue
+			}
+		}
+		out = append(out, mt)
+	}
+	return out
 }
 
 // LookupMetric returns the entry of Table with the given key.

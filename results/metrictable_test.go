@@ -178,7 +178,7 @@ func TestExtraMetric(t *testing.T) {
 	if err := json.Unmarshal(data, &sj); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(sj.Metrics); n != 7 || sj.Metrics[6].Key != "test_min_final" || sj.Metrics[6].Label != "Min final" || !sj.Metrics[6].Headline || sj.Metrics[0].Label != "ACC" {
+	if n := len(sj.Metrics); n != 8 || sj.Metrics[7].Key != "test_min_final" || sj.Metrics[7].Label != "Min final" || !sj.Metrics[7].Headline || sj.Metrics[0].Label != "ACC" {
 		t.Errorf("summary.json metrics listing = %+v", sj.Metrics)
 	}
 	if st := sj.Strategies[1].Metrics.Get("test_min_final"); st.N != 2 || !near(st.Mean, 0.825) {
@@ -298,5 +298,36 @@ func TestSharedHeadLabel(t *testing.T) {
 	run.Config.Spec.Scenario = "domain"
 	if s := run.Summary()[0]; s.Note != "" {
 		t.Errorf("domain-IL naive has note %q", s.Note)
+	}
+}
+
+// Validation ACC is computed from r_val when results have one and shown only then.
+func TestValidationACC(t *testing.T) {
+	run := testRun(t, "")
+	var b strings.Builder
+	if err := WriteTable(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Val. ACC") {
+		t.Errorf("Val. ACC shown without validation splits:\n%s", b.String())
+	}
+	for _, r := range run.Results {
+		if r.Status == StatusOK {
+			r.RVal = [][]float64{{0.9, 0.5, 0.5}, {0.8, 0.9, 0.5}, {0.7, 0.8, 0.9}}
+		}
+	}
+	b.Reset()
+	if err := WriteTable(&b, run); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "Val. ACC") || !strings.Contains(MarkdownSummary(run), "Val. ACC") {
+		t.Errorf("Val. ACC not shown with validation splits:\n%s", b.String())
+	}
+	if st := run.Summary()[1].Metrics.Get(KeyValACC); st.N != 2 || !near(st.Mean, 0.8) {
+		t.Errorf("ewc val_acc = %+v, want mean 0.8 over 2", st)
+	}
+	run.Results[0].RVal = [][]float64{{0.9}}
+	if st := run.Summary()[0].Metrics.Get(KeyValACC); st.N != 0 || !strings.Contains(st.Undefined, "not 3×3") {
+		t.Errorf("naive val_acc with a bad matrix = %+v", st)
 	}
 }

@@ -269,7 +269,7 @@ func folderMetrics(res *Result, scenario string, joint [][]float64) Metrics {
 	if validate(res.R, res.B) != nil {
 		return Metrics{}
 	}
-	return computeInput(Input{R: res.R, B: res.B, Scenario: scenario, Joint: joint}, true)
+	return computeInput(Input{R: res.R, B: res.B, Scenario: scenario, Joint: joint, RVal: res.RVal}, true)
 }
 
 func summarize(strategy string, rs []*Result, tasks []string, scenario string, joint map[int64][][]float64) StrategySummary {
@@ -469,6 +469,7 @@ func MarkdownSummary(run *Run) string {
 
 	sums := run.Summary()
 	done := CompletionOf(sums)
+	shown := Shown(sums)
 	if !done.Complete() {
 		fmt.Fprintf(&b, "- **Incomplete:** %s\n", done)
 	}
@@ -478,20 +479,20 @@ func MarkdownSummary(run *Run) string {
 	if !done.Complete() {
 		b.WriteString(" interrupted | missing |")
 	}
-	for _, mt := range Table {
+	for _, mt := range shown {
 		fmt.Fprintf(&b, " %s |", mdEscape(mt.Label))
 	}
 	b.WriteString("\n|---|---:|---:|")
 	if !done.Complete() {
 		b.WriteString("---:|---:|")
 	}
-	b.WriteString(strings.Repeat("---:|", len(Table)) + "\n")
+	b.WriteString(strings.Repeat("---:|", len(shown)) + "\n")
 	for _, s := range sums {
 		fmt.Fprintf(&b, "| %s | %d | %d |", mdEscape(s.Label()), s.OK, s.Failed)
 		if !done.Complete() {
 			fmt.Fprintf(&b, " %d | %d |", s.Interrupted, s.Missing)
 		}
-		for _, mt := range Table {
+		for _, mt := range shown {
 			fmt.Fprintf(&b, " %s |", s.Metrics.Get(mt.Key))
 		}
 		b.WriteString("\n")
@@ -503,13 +504,13 @@ func MarkdownSummary(run *Run) string {
 		}
 	}
 	b.WriteString("\n## 95% confidence intervals\n\nOf the mean over seeds (Student t, n − 1 degrees of freedom).\n\n| Strategy |")
-	for _, mt := range Table {
+	for _, mt := range shown {
 		fmt.Fprintf(&b, " %s |", mdEscape(mt.Label))
 	}
-	b.WriteString("\n|---|" + strings.Repeat("---:|", len(Table)) + "\n")
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(shown)) + "\n")
 	for _, s := range sums {
 		fmt.Fprintf(&b, "| %s |", mdEscape(s.Label()))
-		for _, mt := range Table {
+		for _, mt := range shown {
 			fmt.Fprintf(&b, " %s |", s.Metrics.Get(mt.Key).FormatCI(3))
 		}
 		b.WriteString("\n")
@@ -619,7 +620,7 @@ func UndefinedNotes(sums []StrategySummary, label func(i int) string) []string {
 		if label != nil {
 			name = label(i)
 		}
-		for _, mt := range Table {
+		for _, mt := range Shown(sums) {
 			st := s.Metrics.Get(mt.Key)
 			if st.Undefined == "" {
 				continue
@@ -638,7 +639,8 @@ func UndefinedNotes(sums []StrategySummary, label func(i int) string) []string {
 // and cost as a plain-text table for a terminal, as printed by clgraph run:
 // a header line with the stream, scenario, protocol, iterations and seeds,
 // then one row per strategy of Summary with its seed count (failed and
-// interrupted results counted apart), every metric of Table, the mean
+// interrupted results counted apart), every metric of Table (Shown: an
+// optional one only when some strategy has it), the mean
 // training time, steps/s and parameters. Column headings are the metrics'
 // labels without a final period ("Learning acc"). A metric undefined for
 // every result is "—", explained in the notes under the table; a single
@@ -648,14 +650,16 @@ func UndefinedNotes(sums []StrategySummary, label func(i int) string) []string {
 func WriteTable(w io.Writer, run *Run) error {
 	c := run.Config
 	fmt.Fprintf(w, "\n%s, %s-IL, %s protocol (%d iterations/task), seeds %v: mean ± std over seeds\n\n", c.Spec.Stream, c.Spec.Scenario, c.Spec.Protocol, c.Spec.Iterations, c.Seeds)
+	sums := run.Summary()
+	shown := Shown(sums)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := []string{"strategy", "seeds"}
-	for _, mt := range Table {
+	for _, mt := range shown {
 		head = append(head, strings.TrimSuffix(mt.Label, "."))
 	}
 	head = append(head, "train s", "steps/s", "params")
 	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
-	for _, s := range run.Summary() {
+	for _, s := range sums {
 		seeds := fmt.Sprint(s.OK)
 		if s.Failed > 0 {
 			seeds += fmt.Sprintf(" (%d failed)", s.Failed)
@@ -665,11 +669,11 @@ func WriteTable(w io.Writer, run *Run) error {
 		}
 		row := []string{s.Label(), seeds}
 		if s.OK == 0 {
-			for range len(Table) + 3 {
+			for range len(shown) + 3 {
 				row = append(row, "-")
 			}
 		} else {
-			for _, mt := range Table {
+			for _, mt := range shown {
 				row = append(row, s.Metrics.Get(mt.Key).Format(3))
 			}
 			k := s.Cost
@@ -680,21 +684,21 @@ func WriteTable(w io.Writer, run *Run) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if notes := UndefinedNotes(run.Summary(), nil); len(notes) > 0 {
+	if notes := UndefinedNotes(sums, nil); len(notes) > 0 {
 		fmt.Fprintf(w, "\n%s undefined:\n", Undef)
 		for _, n := range notes {
 			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
 	ts := run.PairedTests()
-	shown, what := ts, "paired t-tests (A − B, 95% CI, Holm-corrected p)"
+	listed, what := ts, "paired t-tests (A − B, 95% CI, Holm-corrected p)"
 	if len(ts) > MaxTablePairs {
-		shown = SignificantTests(ts, 0.05)
-		what = fmt.Sprintf("paired t-tests with Holm-corrected p < 0.05 (%d of %d; all in summary.md)", len(shown), len(ts))
+		listed = SignificantTests(ts, 0.05)
+		what = fmt.Sprintf("paired t-tests with Holm-corrected p < 0.05 (%d of %d; all in summary.md)", len(listed), len(ts))
 	}
 	if len(ts) > 0 {
 		fmt.Fprintf(w, "\n%s:\n", what)
-		for _, t := range shown {
+		for _, t := range listed {
 			fmt.Fprintf(w, "  %s\n", t)
 		}
 	}

@@ -22,8 +22,8 @@ import (
 // built once, and saved with checkpoints. Strength is lambda.
 type EWC struct {
 	Regularizer
-	// Gamma decays the accumulated Fisher in online EWC.
-	Gamma float64
+	// Gamma decays the accumulated Fisher in online EWC (an auto option: EWCOnlineGammas).
+	Gamma AutoFloat
 	// Online keeps one anchor and a decayed Fisher instead of one penalty per task.
 	Online bool
 	// Fisher and Samples say how the Fisher is estimated (see DiagonalFisher).
@@ -39,6 +39,15 @@ type EWC struct {
 // streams/permuted.go, tuned by the sweep in results/reference/sweep-regularization.md), else 100.
 var EWCLambdas = AutoTable{Key: "ewc.lambda", Fallback: 100}
 
+// EWCOnlineLambdas is where ewc:online=true,lambda=auto takes its value: online EWC's penalty
+// differs from classic EWC's (one decayed Fisher instead of a sum over tasks), so it is tuned on
+// its own (ewc_online.lambda), else 100.
+var EWCOnlineLambdas = AutoTable{Key: "ewc_online.lambda", Fallback: 100}
+
+// EWCOnlineGammas is where online EWC's gamma=auto takes its value (ewc_online.gamma), tuned
+// with EWCOnlineLambdas, else 1. Classic EWC ignores gamma.
+var EWCOnlineGammas = AutoTable{Key: "ewc_online.gamma", Fallback: 1}
+
 // Compile-time interface checks.
 var (
 	_ Strategy     = (*EWC)(nil)
@@ -47,15 +56,34 @@ var (
 	_ Resolver     = (*EWC)(nil)
 )
 
-// Setup resolves lambda=auto, then builds the model with the penalty in its training graph.
+// Setup resolves lambda=auto (and, online, gamma=auto), then builds the model with the penalty in
+// its training graph.
 func (e *EWC) Setup(env *Env) error {
+	if e.Online {
+		e.ResolveHeads(env.Stream)
+		e.Gamma.Resolve(env, e.Heads)
+		if g := e.Gamma.Value; !(g >= 0 && g <= 1) {
+			return fmt.Errorf("ewc: gamma=%g: want a number in [0, 1]", g)
+		}
+	}
 	if err := e.Regularizer.Setup(env); err != nil {
 		return err
 	}
 	if env.Log != nil {
-		env.Log.WithFields(logrus.Fields{"lambda": e.Strength.Value, "online": e.Online, "fisher": e.Fisher.String(), "samples": e.Samples}).Debug("ewc: set up")
+		env.Log.WithFields(logrus.Fields{"lambda": e.Strength.Value, "gamma": e.Gamma.Value, "online": e.Online, "fisher": e.Fisher.String(), "samples": e.Samples}).Debug("ewc: set up")
 	}
 	return nil
+}
+
+// Resolved is Regularizer's (heads and lambda) plus, for online EWC, the gamma used.
+func (e *EWC) Resolved() map[string]string {
+	m := e.Regularizer.Resolved()
+	if e.Online {
+		for k, v := range e.Gamma.Resolved() {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // EndTask estimates the Fisher of task cur and folds it, with the current parameters as anchor,
@@ -71,7 +99,7 @@ func (e *EWC) EndTask(cur int) error {
 		for i := range e.Q.Terms {
 			t := &e.Q.Terms[i]
 			w, fi := t.Weights(), f[t.Param]
-			g := float32(e.Gamma)
+			g := float32(e.Gamma.Value)
 			for k := range w {
 				w[k] = g*w[k] + fi[k]
 			}
@@ -107,7 +135,7 @@ func init() {
 		Options: []Option{
 			{Name: "lambda", Default: "auto", Doc: "penalty strength", Auto: &EWCLambdas},
 			{Name: "online", Default: "false", Doc: "online EWC: one anchor (the latest parameters) and F <- gamma F + F_new, instead of one penalty per task"},
-			{Name: "gamma", Default: "1", Doc: "online EWC's decay of the accumulated Fisher, in [0, 1]"},
+			{Name: "gamma", Default: "auto", Doc: "online EWC's decay of the accumulated Fisher, in [0, 1] (classic EWC ignores it)", Auto: &EWCOnlineGammas},
 			{Name: "fisher", Default: "exact", Doc: "Fisher labels: exact (expectation over the model's prediction), sampled (y ~ p(y|x)), empirical (true label), predicted (argmax)"},
 			{Name: "samples", Default: "1000", Doc: "training examples of the task the Fisher averages over (0 = all)"},
 			HeadsOption,
@@ -116,8 +144,11 @@ func init() {
 		e := &EWC{}
 		e.ParseRegularizer(o, "lambda", 0.5)
 		e.Online = o.Bool("online")
-		e.Gamma = o.Float("gamma")
-		o.Check("gamma", e.Gamma >= 0 && e.Gamma <= 1, "a number in [0, 1]")
+		if e.Online {
+			e.Strength.Table = EWCOnlineLambdas
+		}
+		e.Gamma = o.FloatOrAuto("gamma")
+		o.Check("gamma", e.Gamma.Auto || e.Gamma.Value <= 1, "a number in [0, 1] or auto")
 		k, err := ParseFisherKind(o.String("fisher"))
 		o.Check("fisher", err == nil, "exact, sampled, empirical or predicted")
 		e.Fisher = k

@@ -64,7 +64,7 @@ func TestRegistryKey(t *testing.T) {
 		return k
 	}
 	for _, same := range [][]string{
-		{"ewc", "ewc:lambda=auto", "ewc:lambda=AUTO", "ewc:online=false,heads=auto", "ewc:samples=1000,gamma=1.0"},
+		{"ewc", "ewc:lambda=auto", "ewc:lambda=AUTO", "ewc:online=false,heads=auto", "ewc:samples=1000,gamma=AUTO"},
 		{"ewc:lambda=100", "ewc:lambda=1e2", "ewc:lambda=100.0"},
 		{"ewc:online=true", "ewc:online=yes", "ewc:online=1"},
 		{"naive", "naive:heads=auto"},

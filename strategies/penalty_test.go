@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"reflect"
 	"testing"
 
 	"github.com/clgraph/clgraph/graphs"
@@ -426,6 +427,31 @@ func TestAutoLambda(t *testing.T) {
 	}
 	if got := strategies.EWCLambdas.Pick(st, stream.MultiHead); got != 8 {
 		t.Errorf("the stream's default for heads=multi: lookup gave %v, want 8", got)
+	}
+	// Online EWC takes its own lambda and gamma; classic EWC ignores gamma.
+	st.Defaults = map[string]float64{"ewc.lambda/class": 7, "ewc_online.lambda/class": 70, "ewc_online.gamma/class": 0.8}
+	for _, c := range []struct {
+		spec     string
+		resolved map[string]string
+	}{
+		{"ewc", map[string]string{"heads": "single", "lambda": "7"}},
+		{"ewc:online=true", map[string]string{"heads": "single", "lambda": "70", "gamma": "0.8"}},
+		{"ewc:online=true,gamma=0.5", map[string]string{"heads": "single", "lambda": "70", "gamma": "0.5"}},
+		{"ewc:online=true,lambda=3", map[string]string{"heads": "single", "lambda": "3", "gamma": "0.8"}},
+	} {
+		s, err := strategies.Default.New(c.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Setup(regEnv(st, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.(strategies.Resolver).Resolved(); !reflect.DeepEqual(got, c.resolved) {
+			t.Errorf("%s: resolved %v, want %v", c.spec, got, c.resolved)
+		}
+		if e := s.(*strategies.EWC); e.Online && e.Q.Scale != 0.5*e.Strength.Value {
+			t.Errorf("%s: penalty scale %v for lambda %v", c.spec, e.Q.Scale, e.Strength.Value)
+		}
 	}
 	for _, bad := range []string{"ewc:lambda=-1", "ewc:lambda=x", "ewc:gamma=2", "ewc:fisher=true", "ewc:samples=-3", "l2:lambda=nan"} {
 		if _, err := strategies.Default.New(bad); err == nil {

@@ -23,19 +23,7 @@ func init() {
 			"paper": {Iterations: 5000, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, PermuteFirst: literatureSeeds},
 			"quick": {Iterations: 300, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, TestLimit: 2000},
 		},
-		// Default strengths of ewc/l2 lambda=auto and si c=auto, chosen by the sweep in
-		// results/reference/sweep-regularization.md (quick protocol at Adam 1e-3, 5 tasks).
-		Defaults: map[string]float64{
-			"ewc.lambda/task":   1e2,
-			"ewc.lambda/domain": 1e2,
-			"ewc.lambda/class":  1e1,
-			"l2.lambda/task":    0.003,
-			"l2.lambda/domain":  0.003,
-			"l2.lambda/class":   0.001,
-			"si.c/task":         10,
-			"si.c/domain":       10,
-			"si.c/class":        10,
-		},
+		Defaults: map[string]Tuning{"quick": permutedQuick, "paper": permutedPaper},
 	})
 }
 
@@ -87,3 +75,18 @@ func buildPermuted(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.St
 	}
 	return s, nil
 }
+
+// The default strengths of permuted MNIST, by protocol (TUNING).
+var (
+	permutedQuick = Tuning{
+		Source: "results/reference/tuning/permuted-quick.yaml",
+		Seeds:  []int64{101},
+		Values: map[string]float64{
+			"ewc.lambda/task": 1e2, "ewc.lambda/domain": 1e2, "ewc.lambda/class": 1e1,
+			"ewc_online.lambda/task": 1e2, "ewc_online.lambda/domain": 1e2, "ewc_online.lambda/class": 1e1,
+			"l2.lambda/task": 0.003, "l2.lambda/domain": 0.003, "l2.lambda/class": 0.001,
+			"si.c/task": 10, "si.c/domain": 10, "si.c/class": 10,
+		},
+	}
+	permutedPaper = permutedQuick
+)

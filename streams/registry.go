@@ -37,10 +37,43 @@ type Def struct {
 	// batch, evaluation batch, learning rate, hidden sizes, test limit). Every stream has
 	// "paper" and "quick".
 	Protocols map[string]runspec.Spec
-	// Defaults are the default values of strategies' automatic options on this stream, copied
-	// into every stream built (stream.Stream.Defaults documents the keys).
-	Defaults map[string]float64
+	// Defaults are the default values of strategies' automatic options on this stream, by
+	// protocol name: a stream built with a spec of that protocol gets Defaults[protocol].Values
+	// (stream.Stream.Defaults documents the keys). A spec that overrides some of the protocol's
+	// settings still takes its protocol's values. A protocol without an entry gets none (every
+	// auto option then takes its strategy's fallback).
+	Defaults map[string]Tuning
 }
+
+// Tuning is the default strengths of one protocol of a stream and where they come from.
+type Tuning struct {
+	// Values are the defaults, keyed as stream.Stream.Defaults.
+	Values map[string]float64
+	// Seeds are the seeds the values were selected with (on validation data). Numbers reported
+	// for these seeds are not held out from the selection, so clgraph run warns when asked for
+	// them with auto options.
+	Seeds []int64
+	// Source says how the values were chosen: the sweep file and its summary in the repository,
+	// or which other protocol's values are reused untuned.
+	Source string
+}
+
+// ReportedSeeds are the seeds clgraph's runs and reference tables report (clgraph run's default
+// seeds are a prefix of them). Default strengths are tuned with other seeds.
+var ReportedSeeds = []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+
+// TuningOf returns the tuning of spec's stream and protocol, and whether there is one.
+func (r *Registry) TuningOf(spec runspec.Spec) (Tuning, bool) {
+	d, ok := r.Lookup(spec.Stream)
+	if !ok {
+		return Tuning{}, false
+	}
+	t, ok := d.Defaults[spec.Protocol]
+	return t, ok
+}
+
+// TuningOf returns the tuning of spec's stream and protocol in the Default registry.
+func TuningOf(spec runspec.Spec) (Tuning, bool) { return Default.TuningOf(spec) }
 
 // Registry maps stream names to their definitions. The zero value is not usable: call
 // NewRegistry.
@@ -213,9 +246,9 @@ func (r *Registry) Build(data *Data, spec runspec.Spec) (*stream.Stream, error) 
 	if err != nil {
 		return nil, err
 	}
-	if len(d.Defaults) > 0 {
-		s.Defaults = make(map[string]float64, len(d.Defaults))
-		for k, v := range d.Defaults {
+	if t, ok := d.Defaults[spec.Protocol]; ok && len(t.Values) > 0 {
+		s.Defaults = make(map[string]float64, len(t.Values))
+		for k, v := range t.Values {
 			s.Defaults[k] = v
 		}
 	}

@@ -1,6 +1,9 @@
 package streams
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,7 +29,7 @@ func TestRegisterOneFile(t *testing.T) {
 			return st, nil
 		},
 		Protocols: map[string]runspec.Spec{"paper": {Iterations: 9, Batch: 2, EvalBatch: 3, LR: 0.5, Hidden: []int{4}}, "quick": {Iterations: 1, Batch: 2, EvalBatch: 3, LR: 0.5, Hidden: []int{4}}},
-		Defaults:  map[string]float64{"ewc.lambda/task": 42},
+		Defaults:  map[string]Tuning{"paper": {Values: map[string]float64{"ewc.lambda/task": 42}}, "quick": {Values: map[string]float64{"ewc.lambda/task": 7}}},
 	})
 	var o runspec.Overrides
 	o.Set("stream", "t") // an alias
@@ -42,6 +45,12 @@ func TestRegisterOneFile(t *testing.T) {
 	st, err := r.Build(nil, spec)
 	if err != nil || built != 1 || len(st.Tasks) != 2 || st.Defaults["ewc.lambda/task"] != 42 {
 		t.Fatalf("built %v (%d calls), defaults %v", err, built, st.Defaults)
+	}
+	// The defaults are the protocol's: quick's value under the quick protocol.
+	quick := spec
+	quick.Protocol = "quick"
+	if st, err := r.Build(nil, quick); err != nil || st.Defaults["ewc.lambda/task"] != 7 {
+		t.Fatalf("quick protocol: %v, defaults %v", err, st.Defaults)
 	}
 	o.Set("scenario", "class")
 	if _, err := r.Spec(o); err == nil || !strings.Contains(err.Error(), "class-IL") {
@@ -88,8 +97,46 @@ func TestBuiltinPresets(t *testing.T) {
 			t.Errorf("%s %s: %+v", tc.stream, tc.protocol, s)
 		}
 	}
-	d, _ := Lookup("split-mnist")
-	if d.Defaults["ewc.lambda/task/multi"] != 1e5 || d.Defaults["si.c/class"] != 1e5 {
-		t.Errorf("split-mnist defaults %v", d.Defaults)
+}
+
+// Every built-in stream registers default strengths for both protocols, for every regulariser's
+// auto options in every scenario, tuned with seeds disjoint from the seeds clgraph reports
+// (ReportedSeeds) and naming a source that is in the repository.
+func TestTuningCoversProtocols(t *testing.T) {
+	for _, name := range Names() {
+		d, _ := Lookup(name)
+		for _, p := range []string{"paper", "quick"} {
+			tu, ok := d.Defaults[p]
+			if !ok {
+				t.Errorf("%s %s: no defaults", name, p)
+				continue
+			}
+			for _, key := range []string{"ewc.lambda", "ewc_online.lambda", "ewc_online.gamma", "l2.lambda", "si.c"} {
+				for _, sc := range []string{"task/multi", "domain", "class"} {
+					k := key + "/" + sc
+					_, exact := tu.Values[k]
+					_, scen := tu.Values[strings.TrimSuffix(k, "/multi")]
+					if !exact && !scen {
+						t.Errorf("%s %s: no default for %s", name, p, k)
+					}
+				}
+			}
+			for _, seed := range tu.Seeds {
+				if slices.Contains(ReportedSeeds, seed) {
+					t.Errorf("%s %s: tuned with seed %d, which is a reported seed %v", name, p, seed, ReportedSeeds)
+				}
+			}
+			if len(tu.Seeds) == 0 {
+				t.Errorf("%s %s: no tuning seeds recorded", name, p)
+			}
+			src := strings.Fields(tu.Source)
+			if len(src) == 0 {
+				t.Errorf("%s %s: no source", name, p)
+				continue
+			}
+			if _, err := os.Stat(filepath.Join("..", src[0])); err != nil {
+				t.Errorf("%s %s: source %q: %v", name, p, tu.Source, err)
+			}
+		}
 	}
 }

@@ -24,24 +24,7 @@ func init() {
 			"paper": {Iterations: 2000, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}, ClassOrderMode: paperClassOrder()},
 			"quick": {Iterations: 200, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}},
 		},
-		// Default strengths of ewc/l2 lambda=auto and si c=auto, chosen by the sweep in
-		// results/reference/sweep-regularization.md (quick protocol). Task-IL with one shared
-		// head trains exactly like domain-IL and takes its value; class-IL values are ties within
-		// noise (no strength helps there) and take the domain-IL value.
-		Defaults: map[string]float64{
-			"ewc.lambda/task/multi": 1e5,
-			"ewc.lambda/task":       1e9,
-			"ewc.lambda/domain":     1e9,
-			"ewc.lambda/class":      1e9,
-			"l2.lambda/task/multi":  0.1,
-			"l2.lambda/task":        100,
-			"l2.lambda/domain":      100,
-			"l2.lambda/class":       100,
-			"si.c/task/multi":       100,
-			"si.c/task":             1e5,
-			"si.c/domain":           1e5,
-			"si.c/class":            1e5,
-		},
+		Defaults: map[string]Tuning{"quick": splitQuick, "paper": splitPaper},
 	})
 }
 
@@ -147,3 +130,18 @@ func filter(d *stream.Dataset, classes []int, unit func(int) int, limit int) str
 	}
 	return sp
 }
+
+// The default strengths of split MNIST, by protocol (TUNING).
+var (
+	splitQuick = Tuning{
+		Source: "results/reference/tuning/split-quick.yaml",
+		Seeds:  []int64{101, 102},
+		Values: map[string]float64{
+			"ewc.lambda/task/multi": 1e5, "ewc.lambda/task": 1e9, "ewc.lambda/domain": 1e9, "ewc.lambda/class": 1e9,
+			"ewc_online.lambda/task/multi": 1e5, "ewc_online.lambda/task": 1e9, "ewc_online.lambda/domain": 1e9, "ewc_online.lambda/class": 1e9,
+			"l2.lambda/task/multi": 0.1, "l2.lambda/task": 100, "l2.lambda/domain": 100, "l2.lambda/class": 100,
+			"si.c/task/multi": 100, "si.c/task": 1e5, "si.c/domain": 1e5, "si.c/class": 1e5,
+		},
+	}
+	splitPaper = splitQuick
+)

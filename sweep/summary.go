@@ -77,10 +77,11 @@ type Setting struct {
 	Metrics results.MetricStats `json:"metrics"`
 }
 
-// Best is the best setting of a strategy in a group: the best mean of the primary metric
-// (results.PrimaryMetric, ACC: the highest, or the lowest for a LowerIsBetter metric) among the
-// settings whose every seed completed with status ok or, when none did, among those with any
-// such seed.
+// Best is the best setting of a strategy in a group: the highest mean validation ACC
+// (results.SelectionMetric) when the group's runs have validation splits (val_per_task > 0), so
+// that no test accuracy takes part in the choice; otherwise the best mean of the primary metric
+// (results.PrimaryMetric, test ACC), and SelectedBy says so. Among the settings whose every seed
+// completed with status ok or, when none did, among those with any such seed.
 type Best struct {
 	// Base is the strategy's name.
 	Base string `json:"base"`
@@ -94,6 +95,21 @@ type Best struct {
 	Cells Counts `json:"cells"`
 	// Metrics are the best setting's metrics.
 	Metrics results.MetricStats `json:"metrics"`
+	// SelectedBy is the key of the metric the choice ranked by: results.SelectionMetric
+	// ("val_acc") or, without validation splits, the primary metric ("acc", test data).
+	SelectedBy string `json:"selected_by"`
+}
+
+// selectionMetric is the metric settings are ranked by: validation ACC when any setting has it,
+// else the primary (test) metric.
+func selectionMetric(settings []Setting) results.Metric {
+	for _, s := range settings {
+		if s.Metrics.Get(results.SelectionMetric).N > 0 {
+			m, _ := results.LookupMetric(results.SelectionMetric)
+			return m
+		}
+	}
+	return results.PrimaryMetric()
 }
 
 // Summarize reads the results of every group of the plan in the sweep folder dir and
@@ -156,7 +172,7 @@ func best(settings []Setting) []Best {
 		}
 		by[s.Base] = append(by[s.Base], s)
 	}
-	rank := results.PrimaryMetric()
+	rank := selectionMetric(settings)
 	better := func(a, b results.Stat) bool {
 		if rank.LowerIsBetter {
 			return a.Mean < b.Mean
@@ -165,7 +181,7 @@ func best(settings []Setting) []Best {
 	}
 	var out []Best
 	for _, base := range order {
-		b := Best{Base: base, Settings: len(by[base])}
+		b := Best{Base: base, Settings: len(by[base]), SelectedBy: rank.Key}
 		pick := -1
 		for pass := 0; pass < 2 && pick < 0; pass++ {
 			for i, s := range by[base] {
@@ -307,12 +323,21 @@ func MarkdownSummary(s *Summary) string {
 		fmt.Fprintf(&b, "- **Left out:** %d combinations (see the end)\n", len(s.Skipped))
 	}
 	b.WriteString("\n## Best setting per strategy\n\n")
-	rank, headline := results.PrimaryMetric(), results.HeadlineMetrics()
-	most := "highest"
-	if rank.LowerIsBetter {
-		most = "lowest"
+	headline := results.HeadlineMetrics()
+	var all []Setting
+	for _, g := range s.Groups {
+		all = append(all, g.Settings...)
 	}
-	fmt.Fprintf(&b, "Per stream, scenario and strategy, the setting with the %s mean %s over seeds (among the settings whose every seed completed); metrics are mean ± sample std over seeds.\n\n", most, md(rank.Label))
+	if rank := selectionMetric(all); rank.Key == results.SelectionMetric {
+		headline = append(headline, rank)
+		b.WriteString("Per stream, scenario and strategy, the setting with the highest mean validation ACC over seeds (validation splits carved from the training data: no test accuracy takes part in the choice), among the settings whose every seed completed; metrics are mean ± sample std over seeds.\n\n")
+	} else {
+		most := "highest"
+		if rank.LowerIsBetter {
+			most = "lowest"
+		}
+		fmt.Fprintf(&b, "Per stream, scenario and strategy, the setting with the %s mean %s over seeds (among the settings whose every seed completed); metrics are mean ± sample std over seeds. **Selected on test data**: the runs have no validation split (set `val_per_task` in the sweep's overrides to select on validation data).\n\n", most, md(rank.Label))
+	}
 	b.WriteString("| Stream | Scenario | Strategy | Best setting | Settings | Seeds ok |" + metricHeads(headline) + "\n")
 	b.WriteString("|---|---|---|---|---:|---:|" + strings.Repeat("---:|", len(headline)) + "\n")
 	for _, g := range s.Groups {
@@ -331,11 +356,16 @@ func MarkdownSummary(s *Summary) string {
 	for _, g := range s.Groups {
 		fmt.Fprintf(&b, "\n### %s / %s (%s)\n\n", md(g.Stream), md(g.Scenario), md(g.Dir))
 		fmt.Fprintf(&b, "Protocol %s; cells: %s. Details: [%s/summary.md](%s/summary.md).\n\n", md(g.Protocol), countsText(g.Cells), md(g.Dir), g.Dir)
-		b.WriteString("| Setting | ok | failed | missing |" + metricHeads(results.Table) + "\n")
-		b.WriteString("|---|---:|---:|---:|" + strings.Repeat("---:|", len(results.Table)) + "\n")
+		sums := make([]results.StrategySummary, len(g.Settings))
+		for i, x := range g.Settings {
+			sums[i].Metrics = x.Metrics
+		}
+		shown := results.Shown(sums)
+		b.WriteString("| Setting | ok | failed | missing |" + metricHeads(shown) + "\n")
+		b.WriteString("|---|---:|---:|---:|" + strings.Repeat("---:|", len(shown)) + "\n")
 		for _, x := range g.Settings {
 			fmt.Fprintf(&b, "| %s | %d | %d | %d |%s\n", md(x.Strategy), x.Cells.OK, x.Cells.Failed, x.Cells.Missing,
-				metricCells(results.Table, x.Metrics))
+				metricCells(shown, x.Metrics))
 		}
 	}
 	if len(s.Skipped) > 0 {

@@ -286,20 +286,29 @@ func shellQuote(args []string) string {
 	return strings.Join(out, " ")
 }
 
-// metricCells formats the series' metrics, one cell per entry of results.Table.
-func metricCells(s *series) []string {
+// shownMetrics are the metrics the report's tables show for ss (results.Shown).
+func shownMetrics(ss []*series) []results.Metric {
+	sums := make([]results.StrategySummary, len(ss))
+	for i, s := range ss {
+		sums[i] = s.sum
+	}
+	return results.Shown(sums)
+}
+
+// metricCells formats the series' metrics, one cell per entry of ms.
+func metricCells(s *series, ms []results.Metric) []string {
 	out := []string{}
-	for _, mt := range results.Table {
+	for _, mt := range ms {
 		out = append(out, s.sum.Metrics.Get(mt.Key).Format(3))
 	}
 	return out
 }
 
 // ciCells formats the 95% confidence intervals of the series' metrics, one
-// cell per entry of results.Table.
-func ciCells(s *series) []string {
+// cell per entry of ms.
+func ciCells(s *series, ms []results.Metric) []string {
 	out := []string{}
-	for _, mt := range results.Table {
+	for _, mt := range ms {
 		out = append(out, s.sum.Metrics.Get(mt.Key).FormatCI(3))
 	}
 	return out
@@ -444,8 +453,8 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 		Schema:   results.SchemaVersion,
 		MultiRun: len(runs) > 1,
 
-		MetricHeads: metricLabels(results.Table),
-		MetricDocs:  metricDocs(results.Table),
+		MetricHeads: metricLabels(shownMetrics(ss)),
+		MetricDocs:  metricDocs(shownMetrics(ss)),
 		Undefined:   undefinedNotes(ss),
 		Incomplete:  incompleteNotes(runs, ss),
 		Progress:    showProgress(ss),
@@ -455,8 +464,8 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 	p.FailTitle = failuresTitle(p.Failures)
 	for _, s := range ss {
 		p.Metrics = append(p.Metrics, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, OK: s.sum.OK, Failed: s.sum.Failed,
-			Interrupted: s.sum.Interrupted, Missing: s.sum.Missing, Cells: metricCells(s)})
-		p.CIs = append(p.CIs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: ciCells(s)})
+			Interrupted: s.sum.Interrupted, Missing: s.sum.Missing, Cells: metricCells(s, shownMetrics(ss))})
+		p.CIs = append(p.CIs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: ciCells(s, shownMetrics(ss))})
 		p.Costs = append(p.Costs, pageRow{Label: s.label, Color: hexColor(s.index), Run: s.run + 1, Cells: costCells(s)})
 		if len(s.sum.MeanR) != len(tasks) || len(tasks) == 0 {
 			p.NoMatrix = append(p.NoMatrix, s.label)
@@ -538,7 +547,8 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		}
 		return fmt.Sprintf(" %d |", s.run+1)
 	}
-	heads := metricLabels(results.Table)
+	shown := shownMetrics(ss)
+	heads := metricLabels(shown)
 	for i, h := range heads {
 		heads[i] = mdEscape(h)
 	}
@@ -553,7 +563,7 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		if progress {
 			prog = fmt.Sprintf(" %d | %d |", s.sum.Interrupted, s.sum.Missing)
 		}
-		fmt.Fprintf(&b, "| %s |%s %d | %d |%s %s |\n", mdEscape(s.label), runCol(false, s), s.sum.OK, s.sum.Failed, prog, strings.Join(metricCells(s), " | "))
+		fmt.Fprintf(&b, "| %s |%s %d | %d |%s %s |\n", mdEscape(s.label), runCol(false, s), s.sum.OK, s.sum.Failed, prog, strings.Join(metricCells(s, shown), " | "))
 	}
 	b.WriteString("\n")
 	if notes := undefinedNotes(ss); len(notes) > 0 {
@@ -566,7 +576,7 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 	b.WriteString("### 95% confidence intervals\n\nOf the mean over seeds (Student t, n − 1 degrees of freedom).\n\n")
 	b.WriteString("| Strategy |" + runCol(true, nil) + " " + strings.Join(heads, " | ") + " |\n|---|" + runCol(false, nil) + strings.Repeat("---:|", len(heads)) + "\n")
 	for _, s := range ss {
-		fmt.Fprintf(&b, "| %s |%s %s |\n", mdEscape(s.label), runCol(false, s), strings.Join(ciCells(s), " | "))
+		fmt.Fprintf(&b, "| %s |%s %s |\n", mdEscape(s.label), runCol(false, s), strings.Join(ciCells(s, shown), " | "))
 	}
 	b.WriteString("\n### Paired comparisons\n\nDifference A − B over the seeds both strategies ran, with its 95% confidence interval (paired t-test); p two-sided, and Holm-corrected over the pairs of each metric and run.\n\n")
 	if pairs := pairedNotes(runs); len(pairs) > 0 {
