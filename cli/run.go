@@ -232,6 +232,25 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 	return p, nil
 }
 
+// tuningOverlap warns when seeds include seeds the stream's default strengths were tuned with
+// at spec's protocol: numbers of those seeds with auto options are not held out from the choice.
+func tuningOverlap(spec runspec.Spec, seeds []int64) string {
+	tu, ok := streams.TuningOf(spec)
+	if !ok {
+		return ""
+	}
+	var both []int64
+	for _, s := range seeds {
+		if slices.Contains(tu.Seeds, s) {
+			both = append(both, s)
+		}
+	}
+	if len(both) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("seeds %v were used to tune %s's default strengths at the %s protocol (%s): results of auto options (lambda=auto, c=auto, gamma=auto) for them are not held out; report other seeds", both, spec.Stream, spec.Protocol, tu.Source)
+}
+
 func canonical(s strategies.Strategy, spec string) string {
 	if n, ok := s.(strategies.Named); ok && n.Spec() != "" {
 		return n.Spec()
@@ -295,6 +314,9 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		a.Log.Warn(binfo.String())
 	} else {
 		a.Log.Info(binfo.String())
+	}
+	if w := tuningOverlap(p.spec, p.seeds); w != "" {
+		a.Log.Warn(w)
 	}
 	t0 := time.Now()
 	mopts := mnist.Options{Dir: p.spec.DataDir}

@@ -375,12 +375,13 @@ type metricJSON struct {
 	Primary       bool   `json:"primary"`
 	LowerIsBetter bool   `json:"lower_is_better"`
 	Folder        bool   `json:"folder"`
+	Optional      bool   `json:"optional"`
 }
 
 func metricListing() []metricJSON {
 	out := make([]metricJSON, len(Table))
 	for i, m := range Table {
-		out[i] = metricJSON{m.Key, m.Label, m.Doc, m.Headline, m.Primary, m.LowerIsBetter, m.Folder}
+		out[i] = metricJSON{m.Key, m.Label, m.Doc, m.Headline, m.Primary, m.LowerIsBetter, m.Folder, m.Optional}
 	}
 	return out
 }

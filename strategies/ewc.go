@@ -36,7 +36,7 @@ type EWC struct {
 }
 
 // EWCLambdas is where ewc:lambda=auto takes its value: the default the stream registers (streams/split.go,
-// streams/permuted.go, tuned by the sweep in results/reference/sweep-regularization.md), else 100.
+// streams/permuted.go, tuned on validation data, see streams.Tuning), else 100.
 var EWCLambdas = AutoTable{Key: "ewc.lambda", Fallback: 100}
 
 // EWCOnlineLambdas is where ewc:online=true,lambda=auto takes its value: online EWC's penalty

@@ -9,7 +9,7 @@ type L2 struct {
 }
 
 // L2Lambdas is where l2:lambda=auto takes its value: the default the stream registers (streams/split.go,
-// streams/permuted.go, tuned by the sweep in results/reference/sweep-regularization.md), else 1.
+// streams/permuted.go, tuned on validation data, see streams.Tuning), else 1.
 var L2Lambdas = AutoTable{Key: "l2.lambda", Fallback: 1}
 
 // Compile-time interface checks.
