@@ -41,3 +41,17 @@ func TestBestSelectsOnValidation(t *testing.T) {
 		t.Errorf("summary of a test-selected sweep does not say so:\n%s", md)
 	}
 }
+
+// Grids of one strategy with different fixed options are separate families.
+func TestFamilies(t *testing.T) {
+	specs := []string{"naive", "naive:heads=multi", "ewc:lambda=1", "ewc:lambda=10",
+		"ewc:gamma=1,lambda=1,online=true", "ewc:gamma=0.9,lambda=1,online=true", "ewc:gamma=1,lambda=10,online=true"}
+	got := Families(specs)
+	want := map[string]string{"naive": "naive", "naive:heads=multi": "naive:heads=multi", "ewc:lambda=1": "ewc", "ewc:lambda=10": "ewc",
+		"ewc:gamma=1,lambda=1,online=true": "ewc:online=true", "ewc:gamma=0.9,lambda=1,online=true": "ewc:online=true", "ewc:gamma=1,lambda=10,online=true": "ewc:online=true"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("family of %s = %q, want %q", k, got[k], v)
+		}
+	}
+}

@@ -69,7 +69,7 @@ type GroupSummary struct {
 type Setting struct {
 	// Strategy is the canonical spec.
 	Strategy string `json:"strategy"`
-	// Base is the strategy's name.
+	// Base is the setting's strategy family (Families), e.g. "ewc" or "ewc:online=true".
 	Base string `json:"base"`
 	// Cells counts the setting's cells (one per seed).
 	Cells Counts `json:"cells"`
@@ -83,7 +83,7 @@ type Setting struct {
 // (results.PrimaryMetric, test ACC), and SelectedBy says so. Among the settings whose every seed
 // completed with status ok or, when none did, among those with any such seed.
 type Best struct {
-	// Base is the strategy's name.
+	// Base is the strategy family (Families).
 	Base string `json:"base"`
 	// Strategy is the best setting's spec.
 	Strategy string `json:"strategy"`
@@ -128,12 +128,9 @@ func (p *Plan) Summarize(dir string) (*Summary, []*results.Run, error) {
 			byKey[fmt.Sprintf("%s\x00%d", r.Strategy, r.Seed)] = r
 		}
 		gs := GroupSummary{Dir: g.Dir, Stream: g.Spec.Stream, Scenario: g.Spec.Scenario, Protocol: g.Spec.Protocol}
+		family := Families(g.Strategies)
 		for _, spec := range g.Strategies {
-			base := spec
-			if sp, err := strategies.ParseSpec(spec); err == nil {
-				base = sp.Name
-			}
-			set := Setting{Strategy: spec, Base: base}
+			set := Setting{Strategy: spec, Base: family[spec]}
 			// Only the grid's seeds count, also when the folder holds results of others.
 			sub := &results.Run{Config: run.Config}
 			for _, seed := range g.Seeds {
@@ -162,7 +159,59 @@ func (p *Plan) Summarize(dir string) (*Summary, []*results.Run, error) {
 	return s, runs, nil
 }
 
-// best picks each base strategy's best setting.
+// Families maps each spec to its strategy family, the unit a best setting is chosen for: the
+// strategy's name plus the options that every spec of the same name and the same option keys
+// sets to the same value. So the grids ewc: {lambda: [...]} and ewc: {online: true, gamma: [...],
+// lambda: [...]} are the families "ewc" and "ewc:online=true", each with its own best setting, and
+// a single spec such as naive:heads=multi is its own family. A spec that does not parse is its own.
+func Families(specs []string) map[string]string {
+	type shape struct{ name, keys string }
+	parsed := map[string]strategies.Spec{}
+	values := map[shape]map[string]map[string]bool{} // shape -> option -> values seen
+	shapeOf := func(sp strategies.Spec) shape {
+		keys := make([]string, 0, len(sp.Options))
+		for k := range sp.Options {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return shape{sp.Name, strings.Join(keys, ",")}
+	}
+	for _, spec := range specs {
+		sp, err := strategies.ParseSpec(spec)
+		if err != nil {
+			continue
+		}
+		parsed[spec] = sp
+		sh := shapeOf(sp)
+		if values[sh] == nil {
+			values[sh] = map[string]map[string]bool{}
+		}
+		for k, v := range sp.Options {
+			if values[sh][k] == nil {
+				values[sh][k] = map[string]bool{}
+			}
+			values[sh][k][v] = true
+		}
+	}
+	out := make(map[string]string, len(specs))
+	for _, spec := range specs {
+		sp, ok := parsed[spec]
+		if !ok {
+			out[spec] = spec
+			continue
+		}
+		fixed := strategies.Spec{Name: sp.Name, Options: map[string]string{}}
+		for k, v := range sp.Options {
+			if len(values[shapeOf(sp)][k]) == 1 {
+				fixed.Options[k] = v
+			}
+		}
+		out[spec] = fixed.String()
+	}
+	return out
+}
+
+// best picks each strategy family's best setting.
 func best(settings []Setting) []Best {
 	var order []string
 	by := map[string][]Setting{}
