@@ -98,7 +98,7 @@ func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	addSpecFlags(fs, &f.spec)
-	fs.StringVar(&f.strategies, "strategies", "naive,multihead,joint", "comma-separated strategy specs (see 'clgraph strategies'); separate specs with ';' when options contain commas, e.g. \"naive;ewc:lambda=100,online=true\"")
+	fs.StringVar(&f.strategies, "strategies", "naive,ewc,si,joint", "comma-separated strategy specs (see 'clgraph strategies'); separate specs with ';' when options contain commas, e.g. \"naive;ewc:lambda=100,online=true\"")
 	fs.StringVar(&f.seeds, "seeds", "1,2,3", "comma-separated seeds, or a range like 1-5")
 	fs.StringVar(&f.out, "out", "", "run folder (default results/runs/<time>-<stream>-<scenario>)")
 	fs.BoolVar(&f.force, "force", false, "write into --out even if it already holds a run")
