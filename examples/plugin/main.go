@@ -1,12 +1,16 @@
 // Command plugin shows clgraph's extension API from outside the module's packages: it defines a
-// new strategy, Synaptic Intelligence (si.go), with the exported API only, registers it next to
-// the built-in strategies in strategies.Default, and runs the unchanged clgraph command line
-// over that registry. Everything clgraph does works with the new strategy:
+// strategy that is not built in, mean-IMM (incremental moment matching, Lee et al. 2017; imm.go),
+// with the exported API only, registers it as "imm" next to the built-in strategies in
+// strategies.Default, and runs the unchanged clgraph command line over that registry. IMM
+// fine-tunes each task from the previous task's solution (optionally with an L2 penalty toward
+// it, imm:l2=...) and is evaluated after each task with the average of the task solutions so far
+// (imm:alpha=uniform, or a weight for the newest). Everything clgraph does works with it:
 //
 //	go run ./examples/plugin strategies
-//	go run ./examples/plugin run --stream split-mnist --scenario domain --strategies "naive;si;ewc" --seeds 1
+//	go run ./examples/plugin run --stream split-mnist --scenario domain --strategies "naive;imm;ewc" --seeds 1 --iterations 50
 //
-// The strategy passes clgraph's conformance suite (si_test.go calls strategytest.Run).
+// The strategy passes clgraph's conformance suite, exact resumption from checkpoints included
+// (imm_test.go calls strategytest.Run).
 package main
 
 import (
@@ -20,6 +24,6 @@ import (
 func main() {
 	// Fast matrix products when OpenBLAS is installed; gonum's pure Go otherwise.
 	blas.Setup()
-	// si.go's init registered "si" in strategies.Default, next to the built-ins.
+	// imm.go's init registered "imm" in strategies.Default, next to the built-ins.
 	os.Exit(cli.Main(os.Args[1:], strategies.Default))
 }
