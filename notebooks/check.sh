@@ -11,6 +11,8 @@
 # python3-matplotlib and python3-ipykernel:
 #
 #   apt-get install -y python3-nbconvert python3-pandas python3-matplotlib python3-ipykernel
+#
+# python3-scipy is optional (clgraph_results.py computes Student t itself without it).
 set -euo pipefail
 
 if [[ $# -lt 1 || $# -gt 2 ]]; then
