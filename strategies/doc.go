@@ -1,7 +1,8 @@
 // Package strategies defines the Strategy interface of clgraph's continual-learning methods, a
 // Registry that names them with options in one string (e.g. "ewc:lambda=100,online=true"), the
 // toolkit strategies are built from, and the built-in strategies: naive fine-tuning, multi-head
-// and joint training, EWC, L2, replay, progressive networks and layer-wise fine-tuning. A third
+// and joint training, EWC, L2, SI, replay, A-GEM, DER/DER++, progressive networks and layer-wise
+// fine-tuning. A third
 // party adds a strategy by implementing Strategy (usually by embedding Base or Regularizer) and
 // registering it; strategytest.Run checks that it conforms, exact resumption included.
 //
@@ -19,7 +20,7 @@
 //	Optimized             Optimizer: the graphs.Adam whose moments checkpoints save  Base
 //	Named                 SetSpec/Spec: the canonical spec, set by Registry.New      Base
 //	Checkpointer          Save/LoadState: state beyond parameters, for resuming      Base (empty), Regularizer
-//	Resolver              Resolved: options settled at Setup (lambda=auto)           Regularizer
+//	Resolver              Resolved: options settled at Setup (heads, lambda=auto)    Base, Regularizer
 //
 // So a strategy embedding Base writes only what it changes: a strategy without state of its own
 // writes no checkpoint code (Base's empty Checkpointer, Stateless), one with more state overrides
@@ -36,7 +37,8 @@
 // whose values streams register in stream.Stream.Defaults); the factory reads it with
 // ParseRegularizer. Regularizer resolves "auto", builds the penalty into the graph, reports the
 // strength (Resolver) and checkpoints Q with the strategy's named Buffers and State. L2 (l2.go) is
-// the shortest example, examples/plugin/si.go one written from outside the module.
+// the shortest example, si.go a path-integral one, examples/plugin/imm.go one written from
+// outside the module.
 //
 // Penalty helpers for strategies of their own: QuadraticPenalty (a penalty for Base.Penalty),
 // SharedParams, ConsolidateAnchor (merge quadratic terms), DiagonalFisher, and SaveQuadratic,
