@@ -1,0 +1,216 @@
+package strategies
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/stream"
+)
+
+// LwF is Learning without Forgetting (Li & Hoiem 2017) as van de Ven & Tolias's reference code
+// runs it (GMvandeVen/continual-learning, --replay=current --distill, which sets lwf_weighting):
+// while training task k > 0 the loss is
+//
+//	L_current + alpha * L_distill,  L_distill = sum over earlier tasks j < k of KD_j
+//
+// KD_j = mean over the batch of -sum_c p_old,c log softmax(z/T)_c is the distillation of task j's
+// outputs: p_old = softmax(z_old/T) over the units the previous model scores for task j, z_old
+// its logits on the current inputs, and the current model's log softmax over the units it scores
+// for task j now (no T^2 factor, as the reference's loss_fn_kd by default). So in task-IL with
+// one head per task every old head scores the current inputs and L_distill sums their KD; in
+// domain-IL (and task-IL with a shared head) KD_j is one term over every unit, counted k times as
+// the reference does; in class-IL the previous model's softmax runs over the classes of earlier
+// tasks and the current one over every class seen so far (the targets of the new classes are 0,
+// as the reference pads them), counted once, as the reference does in class-IL.
+//
+// The previous model is a frozen copy of the parameters at the end of task k-1, evaluated in pure
+// Go (one extra forward pass per step). The distillation term is one fused op in the training
+// graph over the logits (graphs.Distill), whose soft targets are tensors rewritten before each
+// step, so its gradient flows and the graph is built once. It is reported as the step's Penalty.
+type LwF struct {
+	Base
+	// Alpha weighs the distillation loss; T is the temperature.
+	Alpha, T float64
+	// D is the distillation term in the training graph (after Setup).
+	D *graphs.Distill
+
+	prev     *plainNet   // the previous model: weights at the end of task done-1
+	done     int         // tasks ended so far
+	cur      int         // task whose terms are set in D (-1: none)
+	now, old [][]float32 // per term in use: the current and the previous model's mask
+	weight   []float64   // per term in use: the tasks it stands for in L_distill
+}
+
+// lwfState is what LwF saves: the tasks ended and the previous model's weights, trunk then heads.
+type lwfState struct {
+	Done    int   `json:"done"`
+	Weights []F32 `json:"weights,omitempty"`
+}
+
+// Compile-time interface checks.
+var (
+	_ Strategy     = (*LwF)(nil)
+	_ TaskEnder    = (*LwF)(nil)
+	_ Checkpointer = (*LwF)(nil)
+	_ Requirer     = (*LwF)(nil)
+	_ Modeler      = (*LwF)(nil)
+)
+
+// Setup builds the model with the distillation term in its training graph: room for one softmax
+// per earlier task in task-IL (each old head, or each task's units of a shared head), else one.
+func (l *LwF) Setup(env *Env) error {
+	s := env.Stream
+	l.ResolveHeads(s)
+	rows := l.Rows
+	if rows == 0 {
+		rows = env.Batch
+	}
+	terms := 1
+	if s.Scenario == stream.TaskIL {
+		terms = max(1, len(s.Tasks)-1)
+	}
+	l.D = graphs.NewDistill(l.T, terms, rows, s.ModelOutputs(l.Heads))
+	l.Penalty = l.D.Penalty()
+	if err := l.Base.Setup(env); err != nil {
+		return fmt.Errorf("lwf: %w", err)
+	}
+	l.prev, l.done, l.cur = newPlainNet(&l.Base, true), 0, -1
+	return nil
+}
+
+// setTerms lays out D's terms for training task cur: one per distinct pair of the current and
+// the previous model's masks of the tasks j < cur, weighted by how many tasks share it (1 in
+// class-IL); the targets are cleared.
+func (l *LwF) setTerms(cur int) error {
+	l.now, l.old, l.weight = l.now[:0], l.old[:0], l.weight[:0]
+	for j := range cur {
+		now, old := l.mask(cur, j), l.mask(cur-1, j)
+		t := 0
+		for t < len(l.now) && !(slices.Equal(l.now[t], now) && slices.Equal(l.old[t], old)) {
+			t++
+		}
+		if t == len(l.now) {
+			l.now, l.old, l.weight = append(l.now, now), append(l.old, old), append(l.weight, 0)
+		}
+		l.weight[t]++
+	}
+	if len(l.now) > len(l.D.Masks) {
+		return fmt.Errorf("lwf: task %d distils %d softmaxes, the graph has room for %d", cur+1, len(l.now), len(l.D.Masks))
+	}
+	if l.Env.Stream.Scenario == stream.ClassIL {
+		for t := range l.weight {
+			l.weight[t] = 1
+		}
+	}
+	for t := range l.D.Masks {
+		clear(l.D.Targets[t].Float32s())
+		if t < len(l.now) {
+			m := l.D.Masks[t].Float32s()
+			for r := 0; r < len(m); r += len(l.now[t]) {
+				copy(m[r:], l.now[t])
+			}
+		}
+	}
+	l.cur = cur
+	return nil
+}
+
+// Step writes the soft targets of the previous model on bt into the distillation term (none
+// during the first task), then trains on bt.
+func (l *LwF) Step(cur int, bt *stream.Batch) (StepInfo, error) {
+	if bt.N > l.Rows {
+		return StepInfo{}, fmt.Errorf("lwf: %d rows do not fit a step of %d", bt.N, l.Rows)
+	}
+	if cur > 0 {
+		if l.done != cur {
+			return StepInfo{}, fmt.Errorf("lwf: training task %d with the previous model of task %d (EndTask of each task must run)", cur+1, l.done)
+		}
+		if l.cur != cur {
+			if err := l.setTerms(cur); err != nil {
+				return StepInfo{}, err
+			}
+		}
+		M := l.prev.M
+		z := l.prev.forward(bt.X, bt.N)
+		for t, w := range l.weight {
+			q := l.D.Targets[t].Float32s()
+			scale := float32(l.Alpha * w / float64(bt.N))
+			for i := range bt.N {
+				graphs.SoftTargets(q[i*M:(i+1)*M], z[i*M:(i+1)*M], l.old[t], l.T, scale)
+			}
+			clear(q[bt.N*M:])
+		}
+	}
+	info, err := l.Base.Step(cur, bt)
+	if err != nil {
+		return info, fmt.Errorf("lwf: %w", err)
+	}
+	return info, nil
+}
+
+// EndTask freezes the current parameters as the previous model of the next task.
+func (l *LwF) EndTask(cur int) error {
+	l.prev.snapshot()
+	l.done = cur + 1
+	return nil
+}
+
+// SaveState saves the previous model and the number of tasks ended.
+func (l *LwF) SaveState() ([]byte, error) {
+	st := lwfState{Done: l.done}
+	if l.done > 0 {
+		for _, L := range l.prev.layers() {
+			st.Weights = append(st.Weights, F32(L.w), F32(L.b))
+		}
+	}
+	return json.Marshal(st)
+}
+
+// LoadState restores what SaveState saved, on a strategy set up for the same stream and spec.
+func (l *LwF) LoadState(data []byte) error {
+	var st lwfState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("lwf: state: %w", err)
+	}
+	layers := l.prev.layers()
+	if st.Done < 0 || (st.Done > 0) != (len(st.Weights) > 0) {
+		return fmt.Errorf("lwf: state after %d tasks holds %d weight tensors", st.Done, len(st.Weights))
+	}
+	if len(st.Weights) > 0 {
+		if len(st.Weights) != 2*len(layers) {
+			return fmt.Errorf("lwf: state holds %d weight tensors, the model %d", len(st.Weights), 2*len(layers))
+		}
+		for i, L := range layers {
+			if len(st.Weights[2*i]) != len(L.w) || len(st.Weights[2*i+1]) != len(L.b) {
+				return fmt.Errorf("lwf: saved layer %d has %d+%d values, the model's %d+%d", i, len(st.Weights[2*i]), len(st.Weights[2*i+1]), len(L.w), len(L.b))
+			}
+		}
+		for i, L := range layers {
+			copy(L.w, st.Weights[2*i])
+			copy(L.b, st.Weights[2*i+1])
+		}
+	}
+	l.done, l.cur = st.Done, -1
+	return nil
+}
+
+func init() {
+	Register(Info{
+		Name: "lwf",
+		Doc:  "learning without forgetting (Li & Hoiem 2017): L + alpha * distillation of the previous model's softened outputs on the current inputs",
+		Options: []Option{
+			{Name: "alpha", Default: "1", Doc: "weight of the distillation loss, which sums one term per earlier task (in class-IL one term), as van de Ven & Tolias's code"},
+			{Name: "T", Default: "2", Doc: "distillation temperature (no T^2 factor)"},
+			HeadsOption,
+		},
+	}, func(o *Options) (Strategy, error) {
+		l := &LwF{}
+		l.ParseHeads(o)
+		l.Alpha, l.T = o.Float("alpha"), o.Float("T")
+		o.Check("alpha", l.Alpha >= 0, "a non-negative number")
+		o.Check("T", l.T > 0, "a positive number")
+		return l, nil
+	})
+}

@@ -1,0 +1,161 @@
+package strategies_test
+
+import (
+	"context"
+	"math"
+	"math/rand"
+	"reflect"
+	"testing"
+
+	"github.com/clgraph/clgraph/loop"
+	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/strategytest"
+	"github.com/clgraph/clgraph/stream"
+)
+
+func TestLwFConformance(t *testing.T) {
+	for _, spec := range []string{"lwf", "lwf:heads=single,alpha=2,T=1"} {
+		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
+	}
+}
+
+// TestLwFAlphaZeroIsNaive: with alpha=0 the distillation term is in the graph but weighs
+// nothing, so lwf trains bit for bit as naive fine-tuning in every scenario.
+func TestLwFAlphaZeroIsNaive(t *testing.T) {
+	set := runspec.Spec{Protocol: "test", Iterations: 20, Batch: 16, EvalBatch: 64, LR: 3e-3, Hidden: []int{12, 10}}
+	for _, sc := range stream.Scenarios {
+		st := strategytest.Synthetic(sc, 3, 2, 12, 40, 3)
+		run := func(spec string) (strategies.Strategy, [][]float64) {
+			s := newStrategy(t, spec)
+			res, err := (&loop.Runner{}).Run(context.Background(), st, s, loop.Settings{Spec: set.Cell(spec, 2)})
+			if err != nil {
+				t.Fatalf("%s in %s-IL: %v", spec, sc, err)
+			}
+			return s, res.R
+		}
+		lwf, R1 := run("lwf:alpha=0")
+		naive, R2 := run("naive")
+		if !reflect.DeepEqual(R1, R2) {
+			t.Errorf("%s-IL: lwf:alpha=0 R %v, naive %v", sc, R1, R2)
+		}
+		for i, p := range lwf.Params().All() {
+			if q := naive.Params().All()[i]; !reflect.DeepEqual(p.Data(), q.Data()) {
+				t.Errorf("%s-IL: parameter %s differs from naive's", sc, p.Name)
+			}
+		}
+	}
+}
+
+// TestLwFDistillationLoss checks the step's penalty against the loss computed here from the
+// stream's layout, at the first step of tasks 2 and 3: the parameters are still those at the end
+// of the previous task, so the previous model's logits are the model's own.
+func TestLwFDistillationLoss(t *testing.T) {
+	const alpha, T = 0.7, 1.5
+	for _, c := range []struct {
+		sc     stream.Scenario
+		single bool
+	}{{stream.TaskIL, false}, {stream.TaskIL, true}, {stream.DomainIL, false}, {stream.ClassIL, false}} {
+		sc := c.sc
+		spec := "lwf:alpha=0.7,T=1.5"
+		if c.single {
+			spec += ",heads=single"
+		}
+		t.Run(spec+"/"+sc.String(), func(t *testing.T) {
+			st := strategytest.Synthetic(sc, 3, 2, 12, 40, 4)
+			s := newStrategy(t, spec).(*strategies.LwF)
+			if err := s.Setup(regEnv(st, 1)); err != nil {
+				t.Fatal(err)
+			}
+			b := stream.NewBatch(16, st.InputDim)
+			M := s.Net.Outputs()
+			z := make([]float32, 16*M)
+			for cur := range st.Tasks {
+				smp := stream.NewSampler(rand.New(rand.NewSource(int64(cur))), st.Tasks[cur])
+				for step := range 15 {
+					smp.Fill(b, 16)
+					if sc != stream.TaskIL {
+						b.HideTasks()
+					}
+					if err := s.Net.Forward(b.X, b.N, z); err != nil {
+						t.Fatal(err)
+					}
+					info, err := s.Step(cur, b)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if cur == 0 && info.Penalty != 0 {
+						t.Fatalf("task 1 step %d: penalty %v, want none", step+1, info.Penalty)
+					}
+					if cur > 0 && step == 0 {
+						want := alpha * lwfLoss(st, c.single, cur, z[:b.N*M], b.N, M, T)
+						if math.Abs(float64(info.Penalty)-want) > 1e-5*want || want == 0 {
+							t.Errorf("task %d: penalty %v, want %v", cur+1, info.Penalty, want)
+						}
+					}
+				}
+				if err := s.EndTask(cur); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// lwfLoss is the reference code's L_distill on task cur for logits z (n x M) of both models, with
+// a shared head in task-IL when single is set.
+func lwfLoss(st *stream.Stream, single bool, cur int, z []float32, n, M int, T float64) float64 {
+	cols := func(tasks ...int) []int { // model columns of the tasks' units (all units: class-IL)
+		var c []int
+		for _, j := range tasks {
+			for _, u := range st.Tasks[j].Units {
+				c = append(c, u)
+			}
+		}
+		return c
+	}
+	kd := func(old, now []int) float64 {
+		var sum float64
+		for i := range n {
+			zi := z[i*M : (i+1)*M]
+			lse := func(cs []int) float64 {
+				var s float64
+				for _, c := range cs {
+					s += math.Exp(float64(zi[c]) / T)
+				}
+				return math.Log(s)
+			}
+			lo, ln := lse(old), lse(now)
+			for _, c := range old {
+				sum -= math.Exp(float64(zi[c])/T-lo) * (float64(zi[c])/T - ln)
+			}
+		}
+		return sum / float64(n)
+	}
+	all := make([]int, M)
+	for c := range all {
+		all[c] = c
+	}
+	switch {
+	case st.Scenario == stream.TaskIL && !single: // one head per task, laid out in task order: task j's columns are its units
+		var l float64
+		for j := range cur {
+			l += kd(cols(j), cols(j))
+		}
+		return l
+	case st.Scenario != stream.ClassIL: // one shared head: each earlier task counts once
+		return float64(cur) * kd(all, all)
+	}
+	var old, now []int
+	for j := range cur + 1 {
+		if j < cur {
+			old = append(old, cols(j)...)
+		}
+		now = append(now, cols(j)...)
+	}
+	return kd(old, now)
+}
+
+// BenchmarkLwFStep is an LwF step on task 2 (benchStep, beside BenchmarkNaiveStep): the previous
+// model's forward pass, the soft targets and the distillation term in the graph.
+func BenchmarkLwFStep(b *testing.B) { benchStep(b, "lwf") }

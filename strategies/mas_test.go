@@ -1,0 +1,168 @@
+package strategies_test
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/strategytest"
+	"github.com/clgraph/clgraph/stream"
+)
+
+func TestMASConformance(t *testing.T) {
+	for _, spec := range []string{"mas", "mas:heads=single,lambda=3,samples=0"} {
+		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
+	}
+}
+
+// masNet is a float64 copy of a strategy's MLP (ReLU trunk, heads side by side).
+type masNet struct {
+	layers []*graphs.Dense
+	trunk  int
+}
+
+// norm2 returns ||f(x)||^2 over the model columns where mask is 0.
+func (n masNet) norm2(x []float32, mask []float32) float64 {
+	h := make([]float64, len(x))
+	for i, v := range x {
+		h[i] = float64(v)
+	}
+	var out []float64
+	for k, d := range n.layers {
+		sh := d.W.Shape()
+		w, b := d.W.Data(), d.B.Data()
+		y := make([]float64, sh[1])
+		for j := range y {
+			y[j] = float64(b[j])
+			for i := range h {
+				y[j] += h[i] * float64(w[i*sh[1]+j])
+			}
+		}
+		if k < n.trunk {
+			for j := range y {
+				y[j] = math.Max(y[j], 0)
+			}
+			h = y
+		} else {
+			out = append(out, y...) // a head, fed the last hidden layer
+		}
+	}
+	var s float64
+	for c, v := range out {
+		if mask[c] == 0 {
+			s += v * v
+		}
+	}
+	return s
+}
+
+// TestMASImportanceFiniteDifferences compares MASImportance with central differences of
+// ||f(x)||^2 on a tiny MLP (2 inputs, hidden 3 and 2, heads of 2) over a task's 2 examples: in
+// task-IL (head 2 only: head 1 is unimportant) and class-IL (a shared head, the classes of
+// task 1 only when t = 0).
+func TestMASImportanceFiniteDifferences(t *testing.T) {
+	for _, sc := range []stream.Scenario{stream.TaskIL, stream.ClassIL} {
+		for task := range 2 {
+			st := strategytest.Synthetic(sc, 2, 2, 2, 1, 5)
+			m := newStrategy(t, "mas").(*strategies.MAS)
+			env := regEnv(st, 3)
+			env.Hidden = []int{3, 2}
+			if err := m.Setup(env); err != nil {
+				t.Fatal(err)
+			}
+			omega, err := strategies.MASImportance(&m.Base, task, 0, nil, m.PS.All())
+			if err != nil {
+				t.Fatal(err)
+			}
+			net := masNet{trunk: len(m.Trunk.Layers)}
+			for i := range m.Trunk.Layers {
+				net.layers = append(net.layers, &m.Trunk.Layers[i])
+			}
+			for i := range m.Out.Layers {
+				net.layers = append(net.layers, &m.Out.Layers[i])
+			}
+			mask := strategies.MaskOf(&m.Base, task, task)
+			tk := st.Tasks[task]
+			b := stream.NewBatch(2, st.InputDim)
+			for k := range tk.Train.Len() {
+				b.Add(tk, &tk.Train, k)
+			}
+			if b.N != 2 {
+				t.Fatalf("the task has %d training examples, want 2", b.N)
+			}
+			const h = 1e-3
+			var nonzero int
+			for _, p := range m.PS.All() {
+				d := p.Data()
+				for i := range d {
+					v := d[i]
+					var want float64
+					for e := range b.N {
+						x := b.X[e*st.InputDim : (e+1)*st.InputDim]
+						d[i] = v + h
+						up := net.norm2(x, mask)
+						d[i] = v - h
+						down := net.norm2(x, mask)
+						d[i] = v
+						want += math.Abs(up-down) / (2 * h) / float64(b.N)
+					}
+					got := float64(omega[p][i])
+					if math.Abs(got-want) > 1e-3*math.Abs(want)+1e-6 {
+						t.Errorf("%s-IL task %d: Omega %s[%d] = %v, central difference %v", sc, task+1, p.Name, i, got, want)
+					}
+					if want > 1e-4 {
+						nonzero++
+					}
+				}
+			}
+			if nonzero < m.PS.Count()/3 {
+				t.Errorf("%s-IL task %d: only %d of %d importances are non-zero", sc, task+1, nonzero, m.PS.Count())
+			}
+		}
+	}
+}
+
+// TestMASAccumulates checks that EndTask adds each task's importance to the penalty's weights
+// and anchors it at the current parameters.
+func TestMASAccumulates(t *testing.T) {
+	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 8, 20, 6)
+	m := newStrategy(t, "mas:samples=10").(*strategies.MAS)
+	if err := m.Setup(regEnv(st, 4)); err != nil {
+		t.Fatal(err)
+	}
+	sum := map[*graphs.Param][]float64{}
+	for cur := range st.Tasks {
+		regTrain(t, m, st, cur, 10, int64(cur))
+		// The importance EndTask computes: the same draw of examples from a copy of the source.
+		rng := rand.New(rand.NewSource(int64(10 + cur)))
+		*m.Env.Rng = *rand.New(rand.NewSource(int64(10 + cur)))
+		om, err := strategies.MASImportance(&m.Base, cur, 10, rng, m.Q.Params())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.EndTask(cur); err != nil {
+			t.Fatal(err)
+		}
+		for i := range m.Q.Terms {
+			tm := &m.Q.Terms[i]
+			if sum[tm.Param] == nil {
+				sum[tm.Param] = make([]float64, tm.Param.Size())
+			}
+			for k, w := range tm.Weights() {
+				sum[tm.Param][k] += float64(om[tm.Param][k])
+				if math.Abs(float64(w)-sum[tm.Param][k]) > 1e-6*sum[tm.Param][k]+1e-9 {
+					t.Fatalf("after task %d: Omega %s[%d] = %v, want the sum of the tasks' importances %v", cur+1, tm.Param.Name, k, w, sum[tm.Param][k])
+				}
+				if tm.Anchors()[k] != tm.Param.Data()[k] {
+					t.Fatalf("after task %d: anchor of %s[%d] is not the parameter", cur+1, tm.Param.Name, k)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkMASStep is a MAS step on task 2 (benchStep, beside BenchmarkNaiveStep): the penalty
+// of the importance of task 1 in the graph.
+func BenchmarkMASStep(b *testing.B) { benchStep(b, "mas") }
