@@ -84,6 +84,7 @@ func TestMemoryFlatAcrossRuns(t *testing.T) {
 		{"ewc", stream.ClassIL}, {"ewc:online=true", stream.ClassIL}, {"l2", stream.ClassIL},
 		{"layerwise", stream.ClassIL}, {"pnn", stream.TaskIL}, {"replay", stream.ClassIL},
 		{"si", stream.ClassIL}, {"agem", stream.ClassIL}, {"der", stream.ClassIL}, {"der:beta=0.5", stream.ClassIL},
+		{"lwf", stream.ClassIL}, {"mas", stream.ClassIL},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			st := strategytest.Synthetic(tc.sc, 3, 2, 32, 60, 4)

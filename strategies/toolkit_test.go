@@ -22,7 +22,7 @@ func TestRequirementsDeclaredOnce(t *testing.T) {
 		"naive": false, "naive:heads=multi": true, "multihead": true, "joint": false, "joint:heads=multi": true,
 		"ewc": false, "ewc:heads=multi": true, "l2:heads=multi": true, "replay": false, "pnn": true,
 		"layerwise": false, "layerwise:heads=multi": true, "si": false, "si:heads=multi": true,
-		"agem": false, "der": false, "der:heads=multi": true,
+		"agem": false, "der": false, "der:heads=multi": true, "lwf": false, "mas": false, "mas:heads=multi": true,
 	}
 	for spec, w := range want {
 		req, err := strategies.Default.Requirements(spec)
