@@ -702,6 +702,9 @@ func WriteTable(w io.Writer, run *Run) error {
 		for _, t := range listed {
 			fmt.Fprintf(w, "  %s\n", t)
 		}
+		if len(listed) == 0 {
+			fmt.Fprintf(w, "  none (with %d seeds a paired test has little power: add seeds)\n", len(c.Seeds))
+		}
 	}
 	return nil
 }
