@@ -85,6 +85,7 @@ func TestMemoryFlatAcrossRuns(t *testing.T) {
 		{"layerwise", stream.ClassIL}, {"pnn", stream.TaskIL}, {"replay", stream.ClassIL},
 		{"si", stream.ClassIL}, {"agem", stream.ClassIL}, {"der", stream.ClassIL}, {"der:beta=0.5", stream.ClassIL},
 		{"lwf", stream.ClassIL}, {"mas", stream.ClassIL},
+		{"gem", stream.ClassIL}, {"gdumb", stream.ClassIL}, {"icarl", stream.ClassIL}, {"xdg", stream.TaskIL},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			st := strategytest.Synthetic(tc.sc, 3, 2, 32, 60, 4)

@@ -1,7 +1,7 @@
 // Package strategies defines the Strategy interface of clgraph's continual-learning methods, a
 // Registry that names them with options in one string (e.g. "ewc:lambda=100,online=true"), the
 // toolkit strategies are built from, and the built-in strategies: naive fine-tuning, multi-head
-// and joint training, EWC, L2, SI, MAS, LwF, replay, A-GEM, DER/DER++, progressive networks and layer-wise
+// and joint training, EWC, L2, SI, MAS, LwF, replay, A-GEM, GEM, DER/DER++, GDumb, iCaRL, XdG, progressive networks and layer-wise
 // fine-tuning. A third
 // party adds a strategy by implementing Strategy (usually by embedding Base or Regularizer) and
 // registering it; strategytest.Run checks that it conforms, exact resumption included.

@@ -23,6 +23,7 @@ func TestRequirementsDeclaredOnce(t *testing.T) {
 		"ewc": false, "ewc:heads=multi": true, "l2:heads=multi": true, "replay": false, "pnn": true,
 		"layerwise": false, "layerwise:heads=multi": true, "si": false, "si:heads=multi": true,
 		"agem": false, "der": false, "der:heads=multi": true, "lwf": false, "mas": false, "mas:heads=multi": true,
+		"gem": false, "gem:heads=multi": true, "gdumb": false, "gdumb:heads=multi": true, "icarl": false, "xdg": true,
 	}
 	for spec, w := range want {
 		req, err := strategies.Default.Requirements(spec)

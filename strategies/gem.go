@@ -1,0 +1,289 @@
+package strategies
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/clgraph/clgraph/stream"
+	"github.com/sirupsen/logrus"
+)
+
+// GEM is Gradient Episodic Memory (Lopez-Paz & Ranzato 2017, "Gradient Episodic Memory for
+// Continual Learning"). An episodic memory (Memory, class-balanced, filled at the end of each
+// task) holds examples of every earlier task. From the second task on, each step first computes
+// one reference gradient g_k per earlier task k, the gradient of the loss on up to Env.Batch of
+// task k's memory examples (all of them when they fit; else drawn at random, without
+// replacement, each step), each scored as the scenario scores its task, as replay does; then
+// the gradient g of the current batch. When some g·g_k < 0, g is replaced by the closest
+// gradient g~ that every constraint g~·g_k >= 0 allows, through the paper's dual QP (G's rows
+// being the g_k):
+//
+//	minimise ½ vᵀ (G Gᵀ + eps I) v + (G g)ᵀ v  subject to v >= margin,   g~ = Gᵀ v + g,
+//
+// exactly as the reference code (project2cone2) solves it with quadprog: its eps = 1e-3 on the
+// diagonal, and its margin (memory_strength, 0.5 in its experiments) as a lower bound on the
+// dual variables, the paper's "small constant γ >= 0 added to v*" that biases the projection
+// towards backward transfer. SolveQP solves it (tolerance QPTol). Adam then updates with g~.
+// The dot products run over every trainable parameter jointly, in float64.
+//
+// Cost: a step is one forward and backward pass per earlier task plus the current one (t+1
+// passes on task t+1, against A-GEM's 2), t gradient copies and t(t+1)/2 dot products over the
+// parameters, and a t-variable QP; the reference gradients take t parameter-sized buffers.
+// During the first task (empty memory) it trains as naive.
+type GEM struct {
+	Base
+	// Mem is the episodic memory; the factory creates it.
+	Mem *Memory
+	// Margin is the dual variables' lower bound, Eps the ridge on G Gᵀ's diagonal.
+	Margin, Eps float64
+	// Ref holds the reference gradients of the last step that used the memory: Ref[k] is that of
+	// the k-th earlier task with examples in memory, laid out as Net.Trainable()'s gradients end
+	// to end. Dual is that step's dual solution v (nil when it projected nothing).
+	Ref  [][]float32
+	Dual []float64
+
+	byTask [][]MemoryItem // the memory's items per earlier task (tasks without any omitted)
+	g      [][]float32    // the current gradient's buffers (Model.Grad's), per trainable parameter
+	rb     *stream.Batch
+	perm   []int
+}
+
+// Compile-time interface checks.
+var (
+	_ Strategy     = (*GEM)(nil)
+	_ TaskEnder    = (*GEM)(nil)
+	_ Requirer     = (*GEM)(nil)
+	_ Checkpointer = (*GEM)(nil)
+)
+
+// Setup builds the model and the memory batch.
+func (m *GEM) Setup(env *Env) error {
+	if err := m.Base.Setup(env); err != nil {
+		return fmt.Errorf("gem: %w", err)
+	}
+	m.rb = stream.NewBatch(env.Batch, env.Stream.InputDim)
+	return nil
+}
+
+// Step trains on bt with the current gradient, projected when it conflicts with an earlier
+// task's memory gradient.
+func (m *GEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
+	if len(m.byTask) == 0 {
+		return m.Base.Step(cur, bt)
+	}
+	samples := bt.N
+	m.Ref = m.Ref[:0]
+	for _, items := range m.byTask {
+		m.sample(items)
+		if err := m.Fill(cur, Part{Batch: m.rb, Weight: 1}); err != nil {
+			return StepInfo{}, fmt.Errorf("gem: %w", err)
+		}
+		loss, _, err := m.Net.Step()
+		if err != nil {
+			return StepInfo{}, err
+		}
+		if l := float64(loss); math.IsNaN(l) || math.IsInf(l, 0) {
+			return StepInfo{}, fmt.Errorf("gem: the loss on task %d's memory: %w", items[0].Task.ID+1, Diverged(loss, 0))
+		}
+		m.keepRef()
+		samples += m.rb.N
+	}
+	if err := m.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
+		return StepInfo{}, fmt.Errorf("gem: %w", err)
+	}
+	loss, pen, err := m.Net.Step()
+	info := StepInfo{Loss: loss, Penalty: pen, Samples: samples}
+	if err != nil {
+		return info, err
+	}
+	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
+		return info, Diverged(loss, pen)
+	}
+	// Grad returns the gradient ops' own buffers, which Update reads: project them in place.
+	m.g = m.g[:0]
+	for _, p := range m.Net.Trainable() {
+		m.g = append(m.g, m.Net.Grad(p))
+	}
+	if m.Dual, err = GEMProject(m.g, m.Ref, m.Margin, m.Eps); err != nil {
+		return info, fmt.Errorf("gem: %w", err)
+	}
+	m.Opt.Update(m.Net.Trainable(), m.Net.Grad)
+	return info, nil
+}
+
+// sample fills rb with the task's memory items: all of them when they fit a batch, else
+// Env.Batch of them drawn without replacement (a partial Fisher-Yates shuffle).
+func (m *GEM) sample(items []MemoryItem) {
+	m.rb.Reset()
+	n := m.Env.Batch
+	if len(items) <= n {
+		for _, it := range items {
+			m.rb.Add(it.Task, &it.Task.Train, int(it.K))
+		}
+		return
+	}
+	m.perm = m.perm[:0]
+	for i := range items {
+		m.perm = append(m.perm, i)
+	}
+	for k := range n {
+		j := k + m.Env.Rng.Intn(len(items)-k)
+		m.perm[k], m.perm[j] = m.perm[j], m.perm[k]
+		it := items[m.perm[k]]
+		m.rb.Add(it.Task, &it.Task.Train, int(it.K))
+	}
+}
+
+// keepRef appends the last Step's gradient to Ref, reusing Ref's buffers across steps.
+func (m *GEM) keepRef() {
+	k := len(m.Ref)
+	if k < cap(m.Ref) {
+		m.Ref = m.Ref[:k+1]
+	} else {
+		m.Ref = append(m.Ref, nil)
+	}
+	r := m.Ref[k][:0]
+	for _, p := range m.Net.Trainable() {
+		r = append(r, m.Net.Grad(p)...)
+	}
+	m.Ref[k] = r
+}
+
+// GEMProject applies GEM's projection to the gradient g, given per parameter, against the
+// reference gradients refs (refs[k] is g_k laid out as g's buffers end to end; a nil or empty
+// buffer of g has no values there). When g·g_k < 0 for some k it solves the dual QP (see GEM)
+// with SolveQP, sets, in place, g <- g + sum_k v_k g_k and returns v; otherwise it leaves g
+// alone and returns nil. Dot products accumulate in float64.
+func GEMProject(g [][]float32, refs [][]float32, margin, eps float64) ([]float64, error) {
+	size := 0
+	for _, gi := range g {
+		size += len(gi)
+	}
+	t := len(refs)
+	q := make([]float64, t) // q_k = g·g_k
+	violated := false
+	for k, r := range refs {
+		if len(r) != size {
+			return nil, fmt.Errorf("reference gradient %d has %d values, the gradient %d", k, len(r), size)
+		}
+		off := 0
+		for _, gi := range g {
+			q[k] += level1.Dsdot(len(gi), gi, 1, r[off:], 1)
+			off += len(gi)
+		}
+		violated = violated || q[k] < 0
+	}
+	if !violated {
+		return nil, nil
+	}
+	P := make([]float64, t*t)
+	for k := range t {
+		for l := k; l < t; l++ {
+			P[k*t+l] = level1.Dsdot(size, refs[k], 1, refs[l], 1)
+			P[l*t+k] = P[k*t+l]
+		}
+		P[k*t+k] += eps
+	}
+	// v = margin + u with u >= 0: minimise ½ uᵀPu + (q + P margin)ᵀu.
+	for k := range t {
+		for l := range t {
+			q[k] += P[k*t+l] * margin
+		}
+	}
+	v := make([]float64, t)
+	if _, err := SolveQP(P, q, v); err != nil {
+		return nil, fmt.Errorf("the projection's dual QP: %w", err)
+	}
+	for k, r := range refs {
+		v[k] += margin
+		if v[k] == 0 {
+			continue
+		}
+		off := 0
+		for _, gi := range g {
+			level1.Saxpy(len(gi), float32(v[k]), r[off:], 1, gi, 1)
+			off += len(gi)
+		}
+	}
+	return v, nil
+}
+
+// group rebuilds byTask from the memory, in task order.
+func (m *GEM) group() {
+	m.byTask = m.byTask[:0]
+	for _, tk := range m.Env.Stream.Tasks {
+		var items []MemoryItem
+		for _, it := range m.Mem.Items() {
+			if it.Task == tk {
+				items = append(items, it)
+			}
+		}
+		if len(items) > 0 {
+			m.byTask = append(m.byTask, items)
+		}
+	}
+}
+
+// EndTask adds the task's examples to the memory.
+func (m *GEM) EndTask(cur int) error {
+	m.Mem.Add(m.Env.Stream.Tasks[cur], m.Env.Rng)
+	m.group()
+	if m.Env.Log != nil {
+		m.Env.Log.WithFields(logrus.Fields{"task": cur + 1, "memory": m.Mem.Len(), "constraints": len(m.byTask)}).Debug("gem: memory updated")
+	}
+	return nil
+}
+
+// SaveState saves the memory (the reference gradients are recomputed at every step).
+func (m *GEM) SaveState() ([]byte, error) {
+	b, err := json.Marshal(m.Mem)
+	if err != nil {
+		return nil, fmt.Errorf("gem: saving the memory: %w", err)
+	}
+	return b, nil
+}
+
+// LoadState restores the memory SaveState saved.
+func (m *GEM) LoadState(data []byte) error {
+	if err := m.Mem.Restore(data, m.Env.Stream); err != nil {
+		return fmt.Errorf("gem: %w", err)
+	}
+	m.group()
+	return nil
+}
+
+func init() {
+	Register(Info{
+		Name: "gem",
+		Doc:  "GEM: project the gradient so as not to increase the loss on any earlier task's episodic memory (one QP per step)",
+		Options: []Option{
+			{Name: "per_class", Default: "100", Doc: "examples kept per class (task, unit), drawn at random at each task's end (as agem)"},
+			{Name: "budget", Default: "0", Doc: "if > 0, keep this many examples in total, shared evenly by the classes seen, instead of per_class"},
+			{Name: "margin", Default: "0.5", Doc: "lower bound on the dual variables, biasing the projection towards backward transfer (the reference code's memory_strength, 0.5 in its experiments; 0 is the paper's plain projection)"},
+			{Name: "eps", Default: "0.001", Doc: "added to the diagonal of G Gᵀ in the dual QP (the reference code's eps)"},
+			HeadsOption,
+		},
+	}, func(o *Options) (Strategy, error) {
+		m := &GEM{}
+		m.ParseHeads(o)
+		per, budget := o.Int("per_class"), o.Int("budget")
+		m.Margin, m.Eps = o.Float("margin"), o.Float("eps")
+		o.Check("per_class", per >= 0, "a non-negative integer")
+		o.Check("budget", budget >= 0, "a non-negative integer")
+		o.Check("margin", m.Margin >= 0, "a non-negative number")
+		o.Check("eps", m.Eps >= 0, "a non-negative number")
+		if o.Err() != nil {
+			return nil, o.Err()
+		}
+		if budget > 0 {
+			per = 0
+		}
+		mem, err := NewMemory(Balanced, budget, per)
+		if err != nil {
+			return nil, err
+		}
+		m.Mem = mem
+		return m, nil
+	})
+}
