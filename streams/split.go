@@ -146,6 +146,17 @@ var (
 			"si.c/task/multi": 100, "si.c/task": 1e4, "si.c/domain": 1e4, "si.c/class": 10,
 		},
 	}
-	// splitPaper is TUNING-PAPER.
-	splitPaper = splitQuick
+	// splitPaper: task- and domain-IL from the paper-protocol sweeps (seed 101, a factor 10 around
+	// the quick choice); class-IL keeps the quick protocol's values (no strength helps there).
+	splitPaper = Tuning{
+		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL: the quick protocol's values)",
+		Seeds:  []int64{101},
+		Values: map[string]float64{
+			"ewc.lambda/task/multi": 1e5, "ewc.lambda/task": 1e8, "ewc.lambda/domain": 1e8, "ewc.lambda/class": 1e4,
+			"ewc_online.lambda/task/multi": 1e6, "ewc_online.lambda/task": 1e8, "ewc_online.lambda/domain": 1e8, "ewc_online.lambda/class": 1e3,
+			"ewc_online.gamma/task/multi": 1, "ewc_online.gamma/task": 0.9, "ewc_online.gamma/domain": 0.9, "ewc_online.gamma/class": 0.9,
+			"l2.lambda/task/multi": 1, "l2.lambda/task": 10, "l2.lambda/domain": 10, "l2.lambda/class": 100,
+			"si.c/task/multi": 10, "si.c/task": 1e4, "si.c/domain": 1e4, "si.c/class": 10,
+		},
+	}
 )
