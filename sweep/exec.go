@@ -339,7 +339,10 @@ func (r *cellRunner) one(ctx context.Context, c Cell) (locked bool) {
 	res, runErr := r.train(cctx, c, g, beforeWrite)
 	cancel(nil)
 	<-hbDone
-	if cause := context.Cause(cctx); ctx.Err() != nil || (cause != nil && !errors.Is(cause, context.Canceled)) {
+	// A result written in full (no error, status ok or failed: beforeWrite found the lock ours)
+	// is done, even when the sweep was stopped or the lock lost just after it was written.
+	written := runErr == nil && res != nil && (res.Status == results.StatusOK || res.Status == results.StatusFailed)
+	if cause := context.Cause(cctx); !written && (ctx.Err() != nil || (cause != nil && !errors.Is(cause, context.Canceled))) {
 		why := context.Cause(ctx)
 		if ctx.Err() == nil {
 			why = cause
