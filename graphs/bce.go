@@ -168,15 +168,7 @@ func (op *bceGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, er
 	if err != nil {
 		return nil, err
 	}
-	var g float32 = 1
-	switch s := in[3].(type) {
-	case *G.F32:
-		g = float32(*s)
-	case tensor.Tensor:
-		if v, ok := s.Data().(float32); ok {
-			g = v
-		}
-	}
+	g := UpstreamScalar(in[3])
 	out, _, err := f32s(prealloc)
 	p := op.fwd.p
 	if err != nil || len(out) != len(p) || len(q) != len(p) || len(w) != len(p) {

@@ -275,15 +275,7 @@ func (op *distillGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value
 	if err != nil {
 		return nil, err
 	}
-	var g float32 = 1
-	switch s := in[len(in)-1].(type) {
-	case *G.F32:
-		g = float32(*s)
-	case tensor.Tensor:
-		if v, ok := s.Data().(float32); ok {
-			g = v
-		}
-	}
+	g := UpstreamScalar(in[len(in)-1])
 	n, k := sh[0], sh[1]
 	out, _, err := f32s(prealloc)
 	if err != nil || len(out) != n*k {

@@ -56,6 +56,23 @@ func hashOf(op G.Op) uint32 {
 
 // f32s returns the data and shape of a float32 tensor value. For a *tensor.Dense (every value of
 // these graphs) it reads the backing slice directly: Dense.Data boxes a new slice header on every
+// UpstreamScalar is the upstream gradient a scalar op's gradient op receives (a *G.F32 or a
+// one-element float32 tensor); 1 for any other value.
+func UpstreamScalar(v G.Value) float32 {
+	switch s := v.(type) {
+	case *G.F32:
+		return float32(*s)
+	case tensor.Tensor:
+		if f, ok := s.Data().(float32); ok {
+			return f
+		}
+		if f, ok := s.Data().([]float32); ok && len(f) == 1 {
+			return f[0]
+		}
+	}
+	return 1
+}
+
 // call, an allocation per op and per run.
 func f32s(v G.Value) ([]float32, tensor.Shape, error) {
 	if d, ok := v.(*tensor.Dense); ok && d.Dtype() == tensor.Float32 {
@@ -174,13 +191,7 @@ func (op *xentGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	var g float32 = 1
-	switch s := in[2].(type) {
-	case *G.F32:
-		g = float32(*s)
-	case tensor.Tensor:
-		g = s.Data().(float32)
-	}
+	g := UpstreamScalar(in[2])
 	n, k := sh[0], sh[1]
 	out, _, err := f32s(prealloc)
 	if err != nil || len(out) != n*k {

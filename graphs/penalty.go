@@ -287,15 +287,7 @@ func (op *quadGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	var g float32 = 1
-	switch s := in[3].(type) {
-	case *G.F32:
-		g = float32(*s)
-	case tensor.Tensor:
-		if v, ok := s.Data().(float32); ok {
-			g = v
-		}
-	}
+	g := UpstreamScalar(in[3])
 	out, _, err := f32s(prealloc)
 	if err != nil || len(out) != len(theta) || len(w) != len(theta) || len(a) != len(theta) {
 		return nil, fmt.Errorf("graphs: quadratic penalty gradient: sizes %d, %d, %d, %d (%v)", len(theta), len(w), len(a), len(out), err)

@@ -334,15 +334,7 @@ func (op *mseGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, er
 	if err != nil {
 		return nil, err
 	}
-	g := float32(1)
-	switch s := in[3].(type) {
-	case *G.F32:
-		g = float32(*s)
-	case tensor.Tensor:
-		if v, ok := s.Data().(float32); ok {
-			g = v
-		}
-	}
+	g := graphs.UpstreamScalar(in[3])
 	out, _, err := mseF32(prealloc)
 	if err != nil || len(out) != len(z) {
 		return nil, fmt.Errorf("logit MSE gradient buffer: %d values for %d (%v)", len(out), len(z), err)
