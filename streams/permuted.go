@@ -17,11 +17,14 @@ func init() {
 		Scenarios:    stream.Scenarios,
 		Build:        buildPermuted,
 		// The literature's settings (van de Ven & Tolias 2019): 2 hidden layers of 1000 units,
-		// Adam at 1e-4, batch 128, 5000 iterations per task; quick keeps the shapes with 300
-		// iterations and 2000 test examples per task.
+		// Adam at 1e-4, batch 128, 5000 iterations per task. Quick keeps the shapes with 300
+		// iterations, 2000 test examples per task and Adam at 1e-3: at 1e-4, 300 steps leave each
+		// task under-trained (learning accuracy 0.89), where forgetting is mild and no strength
+		// of EWC beats fine-tuning on validation; at 1e-3 a task is learnt (0.95) and then
+		// forgotten as at the paper protocol (naive domain-IL ACC 0.70, EWC 0.93, seed 101).
 		Protocols: map[string]runspec.Spec{
 			"paper": {Iterations: 5000, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, PermuteFirst: literatureSeeds},
-			"quick": {Iterations: 300, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, TestLimit: 2000},
+			"quick": {Iterations: 300, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{1000, 1000}, TestLimit: 2000},
 		},
 		Defaults: map[string]Tuning{"quick": permutedQuick, "paper": permutedPaper},
 	})

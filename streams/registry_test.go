@@ -87,7 +87,7 @@ func TestBuiltinPresets(t *testing.T) {
 		{"split-mnist", "paper", 2000, 400, 1e-3, 0},
 		{"split-mnist", "quick", 200, 400, 1e-3, 0},
 		{"permuted", "paper", 5000, 1000, 1e-4, 0},
-		{"permuted-mnist", "quick", 300, 1000, 1e-4, 2000},
+		{"permuted-mnist", "quick", 300, 1000, 1e-3, 2000},
 	} {
 		s, err := Preset(tc.stream, tc.protocol, "domain")
 		if err != nil {
