@@ -67,6 +67,15 @@ func (a *AutoFloat) Resolve(env *Env, h stream.Heads) {
 // {"lambda": "1e+09"}.
 func (a AutoFloat) Resolved() map[string]string { return ResolvedFloat(a.Name, a.Value) }
 
+// withFloat adds option name's value v to m (a Base's Resolved map) and returns m.
+func withFloat(m map[string]string, name string, v float64) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[name] = strconv.FormatFloat(v, 'g', -1, 64)
+	return m
+}
+
 // ResolvedFloat is the Resolver map of one float option, e.g. {"lambda": "1e+09"}.
 func ResolvedFloat(name string, v float64) map[string]string {
 	return map[string]string{name: strconv.FormatFloat(v, 'g', -1, 64)}

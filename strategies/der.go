@@ -40,8 +40,12 @@ import (
 // build one without the term).
 type DER struct {
 	Base
-	// Alpha weighs the logit term, Beta DER++'s cross-entropy on a second memory batch.
+	// Alpha weighs the logit term (settled at Setup when the option is auto: AlphaOpt), Beta
+	// DER++'s cross-entropy on a second memory batch.
 	Alpha, Beta float64
+	// AlphaOpt is the alpha option as given: a number, or auto (DERAlphas; DERPPAlphas when
+	// Beta > 0).
+	AlphaOpt AutoFloat
 	// Budget is the number of examples the reservoir holds.
 	Budget int
 	// Mem is the reservoir; Setup creates it.
@@ -64,7 +68,26 @@ var (
 
 // Setup builds a model whose steps take the current batch and one memory batch per term used,
 // and an empty reservoir.
+// DERAlphas is where der:alpha=auto takes its value for DER (beta=0): the stream's default
+// (der.alpha), else the paper's 1.
+var DERAlphas = AutoTable{Key: "der.alpha", Fallback: 1}
+
+// DERPPAlphas is where der:alpha=auto takes its value for DER++ (beta > 0), tuned apart from
+// DER's: the stream's default (derpp.alpha), else the paper's 1.
+var DERPPAlphas = AutoTable{Key: "derpp.alpha", Fallback: 1}
+
+// Resolved reports the output layout and the alpha used.
+func (d *DER) Resolved() map[string]string { return withFloat(d.Base.Resolved(), "alpha", d.Alpha) }
+
 func (d *DER) Setup(env *Env) error {
+	d.ResolveHeads(env.Stream)
+	if d.AlphaOpt.Auto {
+		if d.Beta > 0 {
+			d.AlphaOpt.Table = DERPPAlphas
+		}
+		d.AlphaOpt.Resolve(env, d.Heads)
+		d.Alpha = d.AlphaOpt.Value
+	}
 	d.Rows = env.Batch
 	for _, w := range []float64{d.Alpha, d.Beta} {
 		if w > 0 {
@@ -184,16 +207,16 @@ func init() {
 		Doc:  "dark experience replay: match the logits stored with reservoir-sampled past examples (beta > 0: DER++)",
 		Options: []Option{
 			{Name: "budget", Default: "500", Doc: "examples the reservoir holds (the paper's sequential-MNIST buffers: 200, 500, 5120)"},
-			{Name: "alpha", Default: "1", Doc: "weight of the logit term (the paper's sequential-MNIST value at budget 500, DER and DER++)"},
+			{Name: "alpha", Default: "auto", Doc: "weight of the logit term (the paper's sequential-MNIST value at budget 500, DER and DER++: 1); auto with beta > 0 takes DER++'s own default (derpp.alpha)", Auto: &DERAlphas},
 			{Name: "beta", Default: "0", Doc: "weight of DER++'s cross-entropy on a second memory batch; 0 is DER (the paper's DER++ at budget 500: 0.5)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
 		d := &DER{}
 		d.ParseHeads(o)
-		d.Budget, d.Alpha, d.Beta = o.Int("budget"), o.Float("alpha"), o.Float("beta")
+		d.Budget, d.AlphaOpt, d.Beta = o.Int("budget"), o.FloatOrAuto("alpha"), o.Float("beta")
+		d.Alpha = d.AlphaOpt.Value
 		o.Check("budget", d.Budget > 0, "a positive integer")
-		o.Check("alpha", d.Alpha >= 0, "a non-negative number")
 		o.Check("beta", d.Beta >= 0, "a non-negative number")
 		return d, o.Err()
 	})

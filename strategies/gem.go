@@ -35,8 +35,11 @@ type GEM struct {
 	Base
 	// Mem is the episodic memory; the factory creates it.
 	Mem *Memory
-	// Margin is the dual variables' lower bound, Eps the ridge on G Gᵀ's diagonal.
+	// Margin is the dual variables' lower bound (settled at Setup when the option is auto:
+	// MarginOpt), Eps the ridge on G Gᵀ's diagonal.
 	Margin, Eps float64
+	// MarginOpt is the margin option as given: a number, or auto (GEMMargins).
+	MarginOpt AutoFloat
 	// Ref holds the reference gradients of the last step that used the memory: Ref[k] is that of
 	// the k-th earlier task with examples in memory, laid out as Net.Trainable()'s gradients end
 	// to end. Dual is that step's dual solution v (nil when it projected nothing).
@@ -59,12 +62,24 @@ var (
 
 // Setup builds the model and the memory batch.
 func (m *GEM) Setup(env *Env) error {
+	m.ResolveHeads(env.Stream)
+	if m.MarginOpt.Auto {
+		m.MarginOpt.Resolve(env, m.Heads)
+		m.Margin = m.MarginOpt.Value
+	}
 	if err := m.Base.Setup(env); err != nil {
 		return fmt.Errorf("gem: %w", err)
 	}
 	m.rb = stream.NewBatch(env.Batch, env.Stream.InputDim)
 	return nil
 }
+
+// GEMMargins is where gem:margin=auto takes its value: the stream's default (gem.margin), else
+// the reference code's 0.5.
+var GEMMargins = AutoTable{Key: "gem.margin", Fallback: 0.5}
+
+// Resolved reports the output layout and the margin used.
+func (m *GEM) Resolved() map[string]string { return withFloat(m.Base.Resolved(), "margin", m.Margin) }
 
 // Step trains on bt with the current gradient, projected when it conflicts with an earlier
 // task's memory gradient.
@@ -260,7 +275,7 @@ func init() {
 		Options: []Option{
 			{Name: "per_class", Default: "100", Doc: "examples kept per class (task, unit), drawn at random at each task's end (as agem)"},
 			{Name: "budget", Default: "0", Doc: "if > 0, keep this many examples in total, shared evenly by the classes seen, instead of per_class"},
-			{Name: "margin", Default: "0.5", Doc: "lower bound on the dual variables, biasing the projection towards backward transfer (the reference code's memory_strength, 0.5 in its experiments; 0 is the paper's plain projection)"},
+			{Name: "margin", Default: "auto", Doc: "lower bound on the dual variables, biasing the projection towards backward transfer (the reference code's memory_strength, 0.5 in its experiments; 0 is the paper's plain projection)", Auto: &GEMMargins},
 			{Name: "eps", Default: "0.001", Doc: "added to the diagonal of G Gᵀ in the dual QP (the reference code's eps)"},
 			HeadsOption,
 		},
@@ -268,10 +283,10 @@ func init() {
 		m := &GEM{}
 		m.ParseHeads(o)
 		per, budget := o.Int("per_class"), o.Int("budget")
-		m.Margin, m.Eps = o.Float("margin"), o.Float("eps")
+		m.MarginOpt, m.Eps = o.FloatOrAuto("margin"), o.Float("eps")
+		m.Margin = m.MarginOpt.Value
 		o.Check("per_class", per >= 0, "a non-negative integer")
 		o.Check("budget", budget >= 0, "a non-negative integer")
-		o.Check("margin", m.Margin >= 0, "a non-negative number")
 		o.Check("eps", m.Eps >= 0, "a non-negative number")
 		if o.Err() != nil {
 			return nil, o.Err()

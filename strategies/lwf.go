@@ -31,8 +31,11 @@ import (
 // step, so its gradient flows and the graph is built once. It is reported as the step's Penalty.
 type LwF struct {
 	Base
-	// Alpha weighs the distillation loss; T is the temperature.
+	// Alpha weighs the distillation loss (settled at Setup when the option is auto: AlphaOpt);
+	// T is the temperature.
 	Alpha, T float64
+	// AlphaOpt is the alpha option as given: a number, or auto (LwFAlphas).
+	AlphaOpt AutoFloat
 	// D is the distillation term in the training graph (after Setup).
 	D *graphs.Distill
 
@@ -63,6 +66,10 @@ var (
 func (l *LwF) Setup(env *Env) error {
 	s := env.Stream
 	l.ResolveHeads(s)
+	if l.AlphaOpt.Auto {
+		l.AlphaOpt.Resolve(env, l.Heads)
+		l.Alpha = l.AlphaOpt.Value
+	}
 	rows := l.Rows
 	if rows == 0 {
 		rows = env.Batch
@@ -79,6 +86,13 @@ func (l *LwF) Setup(env *Env) error {
 	l.prev, l.done, l.cur = newPlainNet(&l.Base, true), 0, -1
 	return nil
 }
+
+// LwFAlphas is where lwf:alpha=auto takes its value: the default the stream registers
+// (lwf.alpha), else 1 (van de Ven & Tolias's weight).
+var LwFAlphas = AutoTable{Key: "lwf.alpha", Fallback: 1}
+
+// Resolved reports the output layout and the alpha used.
+func (l *LwF) Resolved() map[string]string { return withFloat(l.Base.Resolved(), "alpha", l.Alpha) }
 
 // setTerms lays out D's terms for training task cur: one per distinct pair of the current and
 // the previous model's masks of the tasks j < cur, weighted by how many tasks share it (1 in
@@ -201,15 +215,15 @@ func init() {
 		Name: "lwf",
 		Doc:  "learning without forgetting (Li & Hoiem 2017): L + alpha * distillation of the previous model's softened outputs on the current inputs",
 		Options: []Option{
-			{Name: "alpha", Default: "1", Doc: "weight of the distillation loss, which sums one term per earlier task (in class-IL one term), as van de Ven & Tolias's code"},
+			{Name: "alpha", Default: "auto", Doc: "weight of the distillation loss, which sums one term per earlier task (in class-IL one term), as van de Ven & Tolias's code (their weight: 1)", Auto: &LwFAlphas},
 			{Name: "T", Default: "2", Doc: "distillation temperature (no T^2 factor)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
 		l := &LwF{}
 		l.ParseHeads(o)
-		l.Alpha, l.T = o.Float("alpha"), o.Float("T")
-		o.Check("alpha", l.Alpha >= 0, "a non-negative number")
+		l.AlphaOpt, l.T = o.FloatOrAuto("alpha"), o.Float("T")
+		l.Alpha = l.AlphaOpt.Value
 		o.Check("T", l.T > 0, "a positive number")
 		return l, nil
 	})

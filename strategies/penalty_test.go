@@ -459,3 +459,51 @@ func TestAutoLambda(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoZooOptions: the auto options of lwf, der (DER and DER++ apart), gem and xdg take the
+// stream's default for the scenario, their fallback on a stream without one, and a number given
+// wins; the value used is reported by Resolved.
+func TestAutoZooOptions(t *testing.T) {
+	cl := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 20, 5)
+	ti := strategytest.Synthetic(stream.TaskIL, 2, 2, 6, 20, 5)
+	defaults := map[string]float64{"lwf.alpha/class": 3, "der.alpha/class": 0.3, "derpp.alpha/class": 0.1, "gem.margin/class": 0, "xdg.gate/task": 0.5}
+	for _, c := range []struct {
+		spec     string
+		st       *stream.Stream
+		key, val string // with the stream's defaults
+		fallback string // without
+	}{
+		{"lwf", cl, "alpha", "3", "1"},
+		{"lwf:alpha=2", cl, "alpha", "2", "2"},
+		{"der", cl, "alpha", "0.3", "1"},
+		{"der:beta=0.5", cl, "alpha", "0.1", "1"},
+		{"der:beta=0.5,alpha=4", cl, "alpha", "4", "4"},
+		{"gem", cl, "margin", "0", "0.5"},
+		{"xdg", ti, "gate", "0.5", "0.8"},
+		{"xdg:gate=0.25", ti, "gate", "0.25", "0.25"},
+	} {
+		for _, withDefaults := range []bool{true, false} {
+			st := *c.st
+			st.Defaults = nil
+			want := c.fallback
+			if withDefaults {
+				st.Defaults, want = defaults, c.val
+			}
+			s, err := strategies.Default.New(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Setup(regEnv(&st, 1)); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.(strategies.Resolver).Resolved()[c.key]; got != want {
+				t.Errorf("%s (stream defaults %v): %s=%s, want %s", c.spec, withDefaults, c.key, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{"lwf:alpha=-1", "der:alpha=x", "gem:margin=-0.5", "xdg:gate=1", "xdg:gate=-0.1"} {
+		if _, err := strategies.Default.New(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

@@ -60,7 +60,7 @@ func longRun(t *testing.T, st *stream.Stream, spec string, p runspec.Spec, seed 
 }
 
 // TestLongDefaultsForgetLess: at the quick protocol, with their default (tuned) strengths, EWC,
-// online EWC, SI and L2 each forget less than naive fine-tuning (mean forgetting over the seeds)
+// online EWC, SI, L2 and MAS each forget less than naive fine-tuning (mean forgetting over the seeds)
 // in task-IL (one head per task, the default) and domain-IL, on split MNIST (seeds 1-3) and
 // permuted MNIST (seed 1), which is where van de Ven & Tolias (2019) report the regularisers
 // beating fine-tuning. The seeds are reported seeds, disjoint from the tuning seeds.
@@ -87,11 +87,11 @@ func TestLongDefaultsForgetLess(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, spec := range []string{"naive", "ewc", "ewc:online=true", "si", "l2"} {
+				for _, spec := range []string{"naive", "ewc", "ewc:online=true", "si", "l2", "mas"} {
 					forget[spec] += longRun(t, st, spec, p, seed).Get(results.KeyForgetting) / float64(len(c.seeds))
 				}
 			}
-			for _, spec := range []string{"ewc", "ewc:online=true", "si", "l2"} {
+			for _, spec := range []string{"ewc", "ewc:online=true", "si", "l2", "mas"} {
 				t.Logf("%s %s: %s forgetting %.3f, naive %.3f", c.stream, c.scenario, spec, forget[spec], forget["naive"])
 				if forget[spec] >= forget["naive"] {
 					t.Errorf("%s: mean forgetting %.3f, not below naive's %.3f", spec, forget[spec], forget["naive"])

@@ -31,8 +31,11 @@ import (
 // switches those units off exactly as the gate does: relu(0) = 0, and its derivative there is 0),
 // then restored, and the anchors EWC set for them re-pointed to their values.
 type XdG struct {
-	// Gate is the fraction of each hidden layer's units switched off per task, in [0, 1).
+	// Gate is the fraction of each hidden layer's units switched off per task, in [0, 1)
+	// (settled at Setup when the option is auto: GateOpt).
 	Gate float64
+	// GateOpt is the gate option as given: a number, or auto (XdGGates).
+	GateOpt AutoFloat
 	// Inner is the gated strategy (*Naive, *EWC or *SI), built by the factory.
 	Inner Strategy
 	// Masks[t][l] is task t's mask over hidden layer l (1 kept, 0 gated), drawn at Setup.
@@ -85,6 +88,13 @@ func (x *XdG) Setup(env *Env) error {
 	b := baseOf(x.Inner)
 	if b == nil {
 		return fmt.Errorf("xdg: cannot gate a %T", x.Inner)
+	}
+	if x.GateOpt.Auto {
+		x.GateOpt.Resolve(env, b.Heads)
+		x.Gate = x.GateOpt.Value
+	}
+	if x.Gate >= 1 {
+		return fmt.Errorf("xdg: gate=%g: want a fraction in [0, 1)", x.Gate)
 	}
 	x.base, x.gates = b, map[int]*gateRows{}
 	s := env.Stream
@@ -285,12 +295,17 @@ func (x *XdG) SetSpec(s string) { x.spec = s }
 // Spec returns the spec the strategy was built from.
 func (x *XdG) Spec() string { return x.spec }
 
-// Resolved reports the inner strategy's settled options (heads, and lambda or c).
+// XdGGates is where xdg:gate=auto takes its value: the stream's default (xdg.gate), else
+// Masse et al.'s 0.8.
+var XdGGates = AutoTable{Key: "xdg.gate", Fallback: 0.8}
+
+// Resolved reports the inner strategy's settled options (heads, and lambda or c) and the gate.
 func (x *XdG) Resolved() map[string]string {
+	m := map[string]string{}
 	if r, ok := x.Inner.(Resolver); ok {
-		return r.Resolved()
+		m = r.Resolved()
 	}
-	return nil
+	return withFloat(m, "gate", x.Gate)
 }
 
 // SaveState saves the inner strategy's state; the masks are redrawn by Setup.
@@ -313,7 +328,7 @@ var xdgRegs = map[string]struct {
 // registered before xdg: ewc.go and si.go initialise first).
 func xdgOptions() []Option {
 	opts := []Option{
-		{Name: "gate", Default: "0.8", Doc: "fraction of each hidden layer's units switched off per task, in [0, 1) (Masse et al. gate 80%; van de Ven's code uses 0.9 on split MNIST, 0.6 on permuted MNIST)"},
+		{Name: "gate", Default: "auto", Doc: "fraction of each hidden layer's units switched off per task, in [0, 1) (Masse et al. gate 80%; van de Ven's code uses 0.9 on split MNIST, 0.6 on permuted MNIST)", Auto: &XdGGates},
 		{Name: "reg", Default: "none", Doc: "weight regulariser combined with gating: none, ewc or si (the options marked reg=ewc or reg=si apply with it)"},
 		HeadsOption,
 	}
@@ -341,8 +356,9 @@ func init() {
 		Options: xdgOptions(),
 	}
 	Register(info, func(o *Options) (Strategy, error) {
-		x := &XdG{Gate: o.Float("gate")}
-		o.Check("gate", x.Gate >= 0 && x.Gate < 1, "a fraction in [0, 1)")
+		x := &XdG{GateOpt: o.FloatOrAuto("gate")}
+		x.Gate = x.GateOpt.Value
+		o.Check("gate", x.GateOpt.Auto || x.Gate < 1, "a fraction in [0, 1)")
 		reg := o.Choice("reg", "none", "ewc", "si")
 		if o.Err() != nil {
 			return nil, o.Err()

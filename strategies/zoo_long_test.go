@@ -1,0 +1,82 @@
+package strategies_test
+
+import (
+	"testing"
+
+	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/streams"
+)
+
+// longMeans runs each spec on split MNIST at the quick protocol in scenario sc for each seed
+// and returns the mean of each metric in keys per spec.
+func longMeans(t *testing.T, sc string, seeds []int64, specs []string, keys ...string) map[string]map[string]float64 {
+	t.Helper()
+	data := longTest(t)
+	p, err := streams.Preset("split-mnist", "quick", sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]float64{}
+	for _, seed := range seeds {
+		st, err := streams.Build(data, p.Cell("", seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, spec := range specs {
+			m := longRun(t, st, spec, p, seed)
+			if out[spec] == nil {
+				out[spec] = map[string]float64{}
+			}
+			for _, k := range keys {
+				out[spec][k] += m.Get(k) / float64(len(seeds))
+			}
+		}
+	}
+	return out
+}
+
+// TestLongZooClassIL: in class-IL split MNIST (quick protocol, seeds 1-3, default options), where
+// naive fine-tuning keeps nothing of earlier tasks, the methods with a memory (A-GEM, GEM, iCaRL,
+// DER, DER++, GDumb) keep old classes, as their papers and van de Ven et al. (2022) report: mean
+// ACC at least 0.2 above naive's and mean BWT above naive's. LwF, without a memory, hardly helps
+// there (van de Ven & Tolias 2019: 23.9% against 19.9% for fine-tuning): its mean ACC stays
+// within 0.15 of naive's.
+func TestLongZooClassIL(t *testing.T) {
+	memory := []string{"agem", "gem", "icarl", "der", "der:beta=0.5", "gdumb"}
+	m := longMeans(t, "class", []int64{1, 2, 3}, append([]string{"naive", "lwf"}, memory...), results.KeyACC, results.KeyBWT)
+	n := m["naive"]
+	for _, spec := range memory {
+		t.Logf("class-IL %s: ACC %.3f BWT %+.3f, naive ACC %.3f BWT %+.3f", spec, m[spec][results.KeyACC], m[spec][results.KeyBWT], n[results.KeyACC], n[results.KeyBWT])
+		if m[spec][results.KeyACC] < n[results.KeyACC]+0.2 || m[spec][results.KeyBWT] <= n[results.KeyBWT] {
+			t.Errorf("%s: mean ACC %.3f BWT %+.3f, want ACC >= naive's %.3f + 0.2 and BWT above naive's %+.3f", spec, m[spec][results.KeyACC], m[spec][results.KeyBWT], n[results.KeyACC], n[results.KeyBWT])
+		}
+	}
+	t.Logf("class-IL lwf: ACC %.3f, naive %.3f", m["lwf"][results.KeyACC], n[results.KeyACC])
+	if d := m["lwf"][results.KeyACC] - n[results.KeyACC]; d > 0.15 {
+		t.Errorf("lwf: mean ACC %.3f is %.3f above naive's: the paper behaviour is hardly any gain in class-IL", m["lwf"][results.KeyACC], d)
+	}
+}
+
+// TestLongZooTaskDomain: in task- and domain-IL split MNIST (quick protocol, seeds 1-3, default
+// options), LwF forgets less than naive fine-tuning (van de Ven & Tolias 2019: 99.6% against
+// 87.2% in task-IL, 71.0% against 59.2% in domain-IL), and in task-IL so do XdG alone and XdG
+// with SI (Masse et al. 2018; van de Ven et al. 2022).
+func TestLongZooTaskDomain(t *testing.T) {
+	for _, c := range []struct {
+		scenario string
+		specs    []string
+	}{
+		{"task", []string{"lwf", "xdg", "xdg:reg=si"}},
+		{"domain", []string{"lwf"}},
+	} {
+		t.Run(c.scenario, func(t *testing.T) {
+			m := longMeans(t, c.scenario, []int64{1, 2, 3}, append([]string{"naive"}, c.specs...), results.KeyACC, results.KeyForgetting)
+			for _, spec := range c.specs {
+				t.Logf("%s-IL %s: forgetting %.3f ACC %.3f, naive forgetting %.3f ACC %.3f", c.scenario, spec, m[spec][results.KeyForgetting], m[spec][results.KeyACC], m["naive"][results.KeyForgetting], m["naive"][results.KeyACC])
+				if m[spec][results.KeyForgetting] >= m["naive"][results.KeyForgetting] {
+					t.Errorf("%s: mean forgetting %.3f, not below naive's %.3f", spec, m[spec][results.KeyForgetting], m["naive"][results.KeyForgetting])
+				}
+			}
+		})
+	}
+}
