@@ -136,14 +136,11 @@ func (a *App) cmdStrategies(args []string) error {
 	w := a.Stdout
 	fmt.Fprintln(w, "Strategies (use as --strategies name or name:key=value,key=value):")
 	for _, in := range a.Registry.Infos() {
-		sc := "task, domain, class"
 		req, err := a.Registry.Requirements(in.Name)
 		if err != nil {
 			return fmt.Errorf("strategy %s: %w", in.Name, err)
 		}
-		if req.TaskIdentity {
-			sc = "task only (needs task identity at test time)"
-		}
+		sc := req.Describe()
 		fmt.Fprintf(w, "\n  %s\n      %s\n      scenarios: %s\n", in.Name, in.Doc, sc)
 		opts := append([]strategies.Option(nil), in.Options...)
 		sort.Slice(opts, func(i, j int) bool { return opts[i].Name < opts[j].Name })

@@ -135,8 +135,8 @@ func (a *App) cmdGraph(ctx context.Context, args []string) error {
 		return usageError{err}
 	}
 	name := canonical(s, f.strategy)
-	if strategies.RequirementsOf(s).TaskIdentity && sc != stream.TaskIL {
-		return usagef("graph: strategy %s needs task identities at test time, which the %s-IL scenario does not give; use --scenario task", name, sc)
+	if err := strategies.RequirementsOf(s).Check(name, sc); err != nil {
+		return usagef("graph: %v", err)
 	}
 	var data *streams.Data
 	if f.data == "mnist" {

@@ -220,8 +220,8 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 			return nil, usagef("--strategies lists %s and %s, the same configuration once defaults are filled in (%s): drop one", prev, name, key)
 		}
 		dup[key] = name
-		if strategies.RequirementsOf(st).TaskIdentity && sc != stream.TaskIL {
-			return nil, usagef("strategy %s needs task identities at test time, which the %s-IL scenario does not give; run it with --scenario task, or drop it from --strategies", name, sc)
+		if err := strategies.RequirementsOf(st).Check(name, sc); err != nil {
+			return nil, usagef("%v, or drop it from --strategies", err)
 		}
 		p.specs = append(p.specs, name)
 	}

@@ -111,10 +111,7 @@ func rngFor(seed int64, stream uint64) (*rand.Rand, *strategies.Source) {
 
 // Check reports, before any training, why strategy s cannot run on stream st.
 func Check(st *stream.Stream, s strategies.Strategy, name string) error {
-	if strategies.RequirementsOf(s).TaskIdentity && !st.HasTaskIdentity() {
-		return fmt.Errorf("strategy %s needs task identities at test time, which the %s-IL scenario does not give; run it with --scenario task", name, st.Scenario)
-	}
-	return nil
+	return strategies.RequirementsOf(s).Check(name, st.Scenario)
 }
 
 // Interrupted reports whether err is a run stopped by its context (cancelled or timed out) or by

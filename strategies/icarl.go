@@ -64,12 +64,17 @@ var (
 	_ Modeler              = (*ICaRL)(nil)
 )
 
+// Requires reports that iCaRL runs in class-IL only.
+func (c *ICaRL) Requires() Requirements {
+	return Requirements{Scenarios: []stream.Scenario{stream.ClassIL}, Reason: "iCaRL is class-incremental: one sigmoid output per class, nearest-mean-of-exemplars classification over every class seen"}
+}
+
 // Setup builds one sigmoid output per class with the BCE term in the training graph. It refuses
 // task- and domain-IL, and a budget below the stream's number of classes.
 func (c *ICaRL) Setup(env *Env) error {
 	s := env.Stream
-	if s.Scenario != stream.ClassIL {
-		return fmt.Errorf("icarl: iCaRL is class-incremental (one sigmoid output per class, nearest-mean-of-exemplars classification over every class seen): it does not run in the %s-IL scenario; use --scenario class", s.Scenario)
+	if err := c.Requires().Check("icarl", s.Scenario); err != nil {
+		return err
 	}
 	if c.Budget < s.Outputs {
 		return fmt.Errorf("icarl: budget=%d: want at least one exemplar for each of the stream's %d classes", c.Budget, s.Outputs)

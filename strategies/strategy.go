@@ -1,7 +1,10 @@
 package strategies
 
 import (
+	"fmt"
 	"math/rand"
+	"slices"
+	"strings"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
@@ -75,6 +78,58 @@ type Requirements struct {
 	// TaskIdentity: the strategy picks parameters by task identity at test time, so it only runs
 	// in task-incremental scenarios.
 	TaskIdentity bool
+	// Scenarios, when not empty, lists the only scenarios the strategy runs in (e.g. iCaRL:
+	// class-IL), and Reason says why, in a phrase ("one sigmoid output per class, ...").
+	Scenarios []stream.Scenario
+	Reason    string
+}
+
+// Runs returns the scenarios r allows, in stream.Scenarios order.
+func (r Requirements) Runs() []stream.Scenario {
+	var out []stream.Scenario
+	for _, sc := range stream.Scenarios {
+		if r.TaskIdentity && sc != stream.TaskIL {
+			continue
+		}
+		if len(r.Scenarios) > 0 && !slices.Contains(r.Scenarios, sc) {
+			continue
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
+// Check returns nil when strategy name (as the user wrote it) can run in scenario sc, else an
+// error that says why and which scenario to use instead.
+func (r Requirements) Check(name string, sc stream.Scenario) error {
+	if slices.Contains(r.Runs(), sc) {
+		return nil
+	}
+	if r.TaskIdentity {
+		return fmt.Errorf("strategy %s needs task identities at test time, which the %s-IL scenario does not give; run it with --scenario task", name, sc)
+	}
+	var use []string
+	for _, s := range r.Runs() {
+		use = append(use, "--scenario "+s.String())
+	}
+	return fmt.Errorf("strategy %s does not run in the %s-IL scenario (%s); run it with %s", name, sc, r.Reason, strings.Join(use, " or "))
+}
+
+// Describe returns the scenarios r allows for listings: "task, domain, class", "task only
+// (needs task identity at test time)" or e.g. "class only (<Reason>)".
+func (r Requirements) Describe() string {
+	runs := r.Runs()
+	names := make([]string, len(runs))
+	for i, s := range runs {
+		names[i] = s.String()
+	}
+	switch {
+	case len(runs) == len(stream.Scenarios):
+		return strings.Join(names, ", ")
+	case r.TaskIdentity && len(r.Scenarios) == 0:
+		return "task only (needs task identity at test time)"
+	}
+	return strings.Join(names, ", ") + " only (" + r.Reason + ")"
 }
 
 // Requirer is implemented by strategies with requirements; the runner checks them before

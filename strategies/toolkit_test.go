@@ -43,7 +43,7 @@ func TestRequirementsDeclaredOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := strategies.RequirementsOf(s); got != req {
+		if got := strategies.RequirementsOf(s); !reflect.DeepEqual(got, req) {
 			t.Errorf("%s: listing %+v, strategy %+v", name, req, got)
 		}
 	}
@@ -217,5 +217,35 @@ func TestRegularizerState(t *testing.T) {
 	}
 	if err := strategies.LoadQuadraticJSON(e.Q, []byte(`{"scale":1,"terms":[]}`)); err == nil {
 		t.Error("a penalty with no terms accepted")
+	}
+}
+
+// TestScenarioRequirements: a strategy limited to some scenarios lists them, the runner refuses
+// the others before training with the reason and the scenario to use, and strategytest runs it
+// only where it applies.
+func TestScenarioRequirements(t *testing.T) {
+	for spec, want := range map[string]string{
+		"naive":             "task, domain, class",
+		"pnn":               "task only (needs task identity at test time)",
+		"naive:heads=multi": "task only (needs task identity at test time)",
+		"icarl":             "class only (iCaRL is class-incremental: one sigmoid output per class, nearest-mean-of-exemplars classification over every class seen)",
+	} {
+		req, err := strategies.Default.Requirements(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Describe(); got != want {
+			t.Errorf("%s: %q, want %q", spec, got, want)
+		}
+	}
+	s, err := strategies.Default.New("icarl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 6, 10, 1)
+	set := runspec.Spec{Protocol: "test", Iterations: 1, Batch: 8, EvalBatch: 16, LR: 1e-3, Hidden: []int{4}}
+	_, err = (&loop.Runner{}).Run(context.Background(), st, s, loop.Settings{Spec: set.Cell("icarl", 1)})
+	if err == nil || !strings.Contains(err.Error(), "does not run in the domain-IL scenario") || !strings.Contains(err.Error(), "--scenario class") {
+		t.Errorf("icarl in domain-IL: %v", err)
 	}
 }

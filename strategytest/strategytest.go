@@ -151,10 +151,7 @@ func Run(t *testing.T, reg *strategies.Registry, spec string) {
 	if err != nil {
 		t.Fatalf("building %s: %v", spec, err)
 	}
-	scenarios := stream.Scenarios
-	if strategies.RequirementsOf(probe).TaskIdentity {
-		scenarios = []stream.Scenario{stream.TaskIL}
-	}
+	scenarios := strategies.RequirementsOf(probe).Runs()
 	for _, sc := range scenarios {
 		t.Run(sc.String(), func(t *testing.T) {
 			st := Synthetic(sc, 3, 2, 16, 80, 7)

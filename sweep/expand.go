@@ -120,9 +120,9 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 	}
 	// Expand the strategy grids once; check them against the registry.
 	type setting struct {
-		spec, base   string
-		line         int
-		taskIdentity bool
+		spec, base string
+		line       int
+		req        strategies.Requirements
 	}
 	var settings []setting
 	// seen maps a setting's configuration (Registry.Key: defaults filled in; the canonical spec
@@ -142,7 +142,7 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 				if n, ok := st.(strategies.Named); ok && n.Spec() != "" {
 					s.spec = n.Spec()
 				}
-				s.taskIdentity = strategies.RequirementsOf(st).TaskIdentity
+				s.req = strategies.RequirementsOf(st)
 				if key, err = reg.Key(spec); err != nil {
 					el.add(e.Line, "%s", strings.TrimPrefix(err.Error(), "strategies: "))
 					break
@@ -225,8 +225,12 @@ func (f *File) Expand(reg *strategies.Registry) (*Plan, error) {
 			gi := len(p.Groups)
 			p.Groups = append(p.Groups, g)
 			for _, s := range settings {
-				if s.taskIdentity && sce.Scenario != stream.TaskIL {
-					p.Skipped = append(p.Skipped, Skip{Group: g.Dir, Strategy: s.spec, Reason: "needs task identity at test time, which the " + sce.Scenario.String() + " scenario does not give"})
+				if !slices.Contains(s.req.Runs(), sce.Scenario) {
+					reason := s.req.Reason
+					if s.req.TaskIdentity {
+						reason = "needs task identity at test time, which the " + sce.Scenario.String() + " scenario does not give"
+					}
+					p.Skipped = append(p.Skipped, Skip{Group: g.Dir, Strategy: s.spec, Reason: reason})
 					continue
 				}
 				if reg != nil {
