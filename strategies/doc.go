@@ -25,8 +25,10 @@
 // So a strategy embedding Base writes only what it changes: a strategy without state of its own
 // writes no checkpoint code (Base's empty Checkpointer, Stateless), one with more state overrides
 // SaveState and LoadState (strategytest.Run fails when it forgets). What a strategy requires is
-// declared once, by its Requirer: listings ask the strategy built with default options (or any
-// spec) through Registry.Requirements, the runner asks the strategy it runs.
+// declared once, by its Requirer (task identity at test time, or the scenarios it runs in with
+// the reason, as iCaRL's class-IL only): listings ask the strategy built with default options (or
+// any spec) through Registry.Requirements, the runner, sweeps and strategytest.Run ask the
+// strategy they run (Requirements.Runs, Requirements.Check).
 //
 // # Writing a regulariser
 //

@@ -136,27 +136,50 @@ func filter(d *stream.Dataset, classes []int, unit func(int) int, limit int) str
 // with one shared head (heads=single) trains exactly like domain-IL and takes its value.
 var (
 	splitQuick = Tuning{
-		Source: "results/reference/tuning/split-quick.yaml (summary: results/reference/tuning/split-quick/sweep-summary.md)",
+		Source: "results/reference/tuning/split-quick.yaml and split-quick-zoo.yaml (summaries: results/reference/tuning/split-quick*/sweep-summary.md)",
 		Seeds:  []int64{101, 102},
-		Values: map[string]float64{
+		Values: with(map[string]float64{
 			"ewc.lambda/task/multi": 1e4, "ewc.lambda/task": 1e9, "ewc.lambda/domain": 1e9, "ewc.lambda/class": 1e4,
 			"ewc_online.lambda/task/multi": 1e5, "ewc_online.lambda/task": 1e9, "ewc_online.lambda/domain": 1e9, "ewc_online.lambda/class": 1e3,
 			"ewc_online.gamma/task/multi": 0.7, "ewc_online.gamma/task": 1, "ewc_online.gamma/domain": 1, "ewc_online.gamma/class": 0.9,
 			"l2.lambda/task/multi": 0.1, "l2.lambda/task": 100, "l2.lambda/domain": 100, "l2.lambda/class": 100,
 			"si.c/task/multi": 100, "si.c/task": 1e4, "si.c/domain": 1e4, "si.c/class": 10,
-		},
+		}, splitQuickZoo),
+	}
+	// splitQuickZoo holds the zoo's automatic options (lwf alpha, mas lambda, der alpha for DER
+	// and for DER++ at beta 0.5, gem margin, xdg gate), from results/reference/tuning/split-quick-zoo.yaml
+	// (validation ACC, seeds 101-102). The paper protocol reuses them untuned.
+	splitQuickZoo = map[string]float64{
+		"lwf.alpha/task/multi": 3, "lwf.alpha/task": 3, "lwf.alpha/domain": 3, "lwf.alpha/class": 3,
+		"mas.lambda/task/multi": 1, "mas.lambda/task": 100, "mas.lambda/domain": 100, "mas.lambda/class": 0.1,
+		"der.alpha/task/multi": 0.3, "der.alpha/task": 3, "der.alpha/domain": 3, "der.alpha/class": 1,
+		"derpp.alpha/task/multi": 0.3, "derpp.alpha/task": 3, "derpp.alpha/domain": 3, "derpp.alpha/class": 0.1,
+		"gem.margin/task/multi": 1, "gem.margin/task": 1, "gem.margin/domain": 1, "gem.margin/class": 1,
+		"xdg.gate/task/multi": 0.8,
 	}
 	// splitPaper: task- and domain-IL from the paper-protocol sweeps (seed 101, a factor 10 around
 	// the quick choice); class-IL keeps the quick protocol's values (no strength helps there).
 	splitPaper = Tuning{
-		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL: the quick protocol's values)",
-		Seeds:  []int64{101},
-		Values: map[string]float64{
+		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL and the zoo's options (lwf, mas, der, gem, xdg): the quick protocol's values)",
+		Seeds:  []int64{101, 102},
+		Values: with(map[string]float64{
 			"ewc.lambda/task/multi": 1e5, "ewc.lambda/task": 1e8, "ewc.lambda/domain": 1e8, "ewc.lambda/class": 1e4,
 			"ewc_online.lambda/task/multi": 1e6, "ewc_online.lambda/task": 1e8, "ewc_online.lambda/domain": 1e8, "ewc_online.lambda/class": 1e3,
 			"ewc_online.gamma/task/multi": 1, "ewc_online.gamma/task": 0.9, "ewc_online.gamma/domain": 0.9, "ewc_online.gamma/class": 0.9,
 			"l2.lambda/task/multi": 1, "l2.lambda/task": 10, "l2.lambda/domain": 10, "l2.lambda/class": 100,
 			"si.c/task/multi": 10, "si.c/task": 1e4, "si.c/domain": 1e4, "si.c/class": 10,
-		},
+		}, splitQuickZoo),
 	}
 )
+
+// with returns a copy of base with extra's entries added.
+func with(base, extra map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
