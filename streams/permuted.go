@@ -88,11 +88,12 @@ var (
 		Source: "results/reference/tuning/permuted-quick.yaml (summary: results/reference/tuning/permuted-quick/sweep-summary.md; domain-IL, used in every scenario)",
 		Seeds:  []int64{101},
 		Values: map[string]float64{
-			"ewc.lambda/task": 10, "ewc.lambda/domain": 10, "ewc.lambda/class": 10,
+			"ewc.lambda/task": 100, "ewc.lambda/domain": 100, "ewc.lambda/class": 100,
 			"ewc_online.lambda/task": 100, "ewc_online.lambda/domain": 100, "ewc_online.lambda/class": 100,
-			"ewc_online.gamma/task": 0.9, "ewc_online.gamma/domain": 0.9, "ewc_online.gamma/class": 0.9,
+			"ewc_online.gamma/task": 1, "ewc_online.gamma/domain": 1, "ewc_online.gamma/class": 1,
 			"l2.lambda/task": 0.01, "l2.lambda/domain": 0.01, "l2.lambda/class": 0.01,
-			"si.c/task": 100, "si.c/domain": 100, "si.c/class": 100,
+			"si.c/task": 10, "si.c/domain": 10, "si.c/class": 10,
+			"mas.lambda/task": 0.01, "mas.lambda/domain": 0.01, "mas.lambda/class": 0.01,
 		},
 	}
 	permutedPaper = Tuning{
