@@ -54,25 +54,34 @@ func hashOf(op G.Op) uint32 {
 	return h.Sum32()
 }
 
-// f32s returns the data and shape of a float32 tensor value. For a *tensor.Dense (every value of
-// these graphs) it reads the backing slice directly: Dense.Data boxes a new slice header on every
 // UpstreamScalar is the upstream gradient a scalar op's gradient op receives (a *G.F32 or a
 // one-element float32 tensor); 1 for any other value.
 func UpstreamScalar(v G.Value) float32 {
-	switch s := v.(type) {
-	case *G.F32:
-		return float32(*s)
-	case tensor.Tensor:
-		if f, ok := s.Data().(float32); ok {
-			return f
-		}
-		if f, ok := s.Data().([]float32); ok && len(f) == 1 {
-			return f[0]
-		}
+	if f, ok := scalarOf(v); ok {
+		return f
 	}
 	return 1
 }
 
+// scalarOf reads a scalar float32 value (a *G.F32 or a one-element float32 tensor); ok is false
+// for any other value.
+func scalarOf(v G.Value) (f float32, ok bool) {
+	switch s := v.(type) {
+	case *G.F32:
+		return float32(*s), true
+	case tensor.Tensor:
+		if f, ok := s.Data().(float32); ok {
+			return f, true
+		}
+		if f, ok := s.Data().([]float32); ok && len(f) == 1 {
+			return f[0], true
+		}
+	}
+	return 0, false
+}
+
+// f32s returns the data and shape of a float32 tensor value. For a *tensor.Dense (every value of
+// these graphs) it reads the backing slice directly: Dense.Data boxes a new slice header on every
 // call, an allocation per op and per run.
 func f32s(v G.Value) ([]float32, tensor.Shape, error) {
 	if d, ok := v.(*tensor.Dense); ok && d.Dtype() == tensor.Float32 {

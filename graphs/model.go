@@ -199,18 +199,8 @@ func (m *Model) Step() (loss, penalty float32, err error) {
 }
 
 func scalar(v G.Value) float32 {
-	switch s := v.(type) {
-	case *G.F32:
-		return float32(*s)
-	case tensor.Tensor:
-		if f, ok := s.Data().(float32); ok {
-			return f
-		}
-		if f, ok := s.Data().([]float32); ok && len(f) == 1 {
-			return f[0]
-		}
-	}
-	return float32(0)
+	f, _ := scalarOf(v)
+	return f
 }
 
 // Grad returns p's gradient from the last Step (nil for a parameter that received none).

@@ -52,15 +52,16 @@ type AutoFloat struct {
 
 // Resolve sets Value from Table for stream env.Stream and output layout h when the option was
 // "auto", and logs the value picked at info level ("ewc: lambda=auto" with lambda, stream,
-// scenario and heads). It does nothing for a number given.
-func (a *AutoFloat) Resolve(env *Env, h stream.Heads) {
+// scenario and heads). It does nothing for a number given. It returns Value.
+func (a *AutoFloat) Resolve(env *Env, h stream.Heads) float64 {
 	if !a.Auto {
-		return
+		return a.Value
 	}
 	a.Value = a.Table.Pick(env.Stream, h)
 	if env.Log != nil {
 		env.Log.WithFields(logrus.Fields{a.Name: a.Value, "stream": env.Stream.Name, "scenario": env.Stream.Scenario.String(), "heads": h.String()}).Info(a.Table.Strategy() + ": " + a.Name + "=auto")
 	}
+	return a.Value
 }
 
 // Resolved is the Resolver map of the option: its name and the value used, e.g.

@@ -81,13 +81,10 @@ func (d *DER) Resolved() map[string]string { return withFloat(d.Base.Resolved(),
 
 func (d *DER) Setup(env *Env) error {
 	d.ResolveHeads(env.Stream)
-	if d.AlphaOpt.Auto {
-		if d.Beta > 0 {
-			d.AlphaOpt.Table = DERPPAlphas
-		}
-		d.AlphaOpt.Resolve(env, d.Heads)
-		d.Alpha = d.AlphaOpt.Value
+	if d.Beta > 0 {
+		d.AlphaOpt.Table = DERPPAlphas
 	}
+	d.Alpha = d.AlphaOpt.Resolve(env, d.Heads)
 	d.Rows = env.Batch
 	for _, w := range []float64{d.Alpha, d.Beta} {
 		if w > 0 {

@@ -63,10 +63,7 @@ var (
 // Setup builds the model and the memory batch.
 func (m *GEM) Setup(env *Env) error {
 	m.ResolveHeads(env.Stream)
-	if m.MarginOpt.Auto {
-		m.MarginOpt.Resolve(env, m.Heads)
-		m.Margin = m.MarginOpt.Value
-	}
+	m.Margin = m.MarginOpt.Resolve(env, m.Heads)
 	if err := m.Base.Setup(env); err != nil {
 		return fmt.Errorf("gem: %w", err)
 	}

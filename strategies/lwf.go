@@ -66,10 +66,7 @@ var (
 func (l *LwF) Setup(env *Env) error {
 	s := env.Stream
 	l.ResolveHeads(s)
-	if l.AlphaOpt.Auto {
-		l.AlphaOpt.Resolve(env, l.Heads)
-		l.Alpha = l.AlphaOpt.Value
-	}
+	l.Alpha = l.AlphaOpt.Resolve(env, l.Heads)
 	rows := l.Rows
 	if rows == 0 {
 		rows = env.Batch

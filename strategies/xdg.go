@@ -89,10 +89,7 @@ func (x *XdG) Setup(env *Env) error {
 	if b == nil {
 		return fmt.Errorf("xdg: cannot gate a %T", x.Inner)
 	}
-	if x.GateOpt.Auto {
-		x.GateOpt.Resolve(env, b.Heads)
-		x.Gate = x.GateOpt.Value
-	}
+	x.Gate = x.GateOpt.Resolve(env, b.Heads)
 	if x.Gate >= 1 {
 		return fmt.Errorf("xdg: gate=%g: want a fraction in [0, 1)", x.Gate)
 	}

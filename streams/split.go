@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"maps"
 	"math/rand"
 	"sort"
 	"strings"
@@ -174,12 +175,7 @@ var (
 
 // with returns a copy of base with extra's entries added.
 func with(base, extra map[string]float64) map[string]float64 {
-	out := make(map[string]float64, len(base)+len(extra))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range extra {
-		out[k] = v
-	}
+	out := maps.Clone(base)
+	maps.Copy(out, extra)
 	return out
 }
