@@ -25,7 +25,7 @@ import (
 // reference code does; with w_i = 1/n it is the batch mean. One training graph (G.Grad over both
 // terms) is bound to tensors filled in place, so a step builds nothing.
 type VAE struct {
-	// Params holds every parameter (group "vae").
+	// Params holds every parameter (and, when a strategy passed its own set, the strategy's).
 	Params *ParamSet
 	// Enc maps the input to the last hidden layer; Stats is the fused [mu | logvar] layer.
 	Enc   MLP
@@ -46,24 +46,28 @@ type VAE struct {
 	b           *Binder
 }
 
-// NewVAE returns a VAE over inputs of size in with the encoder's hidden layers hidden (the
-// decoder takes them in reverse), a latent of size latent and steps of batch rows, its
-// parameters initialised from rng as PyTorch initialises linear layers.
-func NewVAE(in int, hidden []int, latent, batch int, rng *rand.Rand) (v *VAE, err error) {
+// NewVAE adds to ps (a new set when nil) a VAE over inputs of size in with the encoder's hidden
+// layers hidden (the decoder takes them in reverse) and a latent of size latent, its parameters
+// named "<prefix>/..." in group prefix and initialised from rng as PyTorch initialises linear
+// layers, and builds its training graph for steps of batch rows. A strategy passes its own
+// ParamSet so that checkpoints and one Adam cover the generator with the classifier.
+func NewVAE(ps *ParamSet, prefix string, in int, hidden []int, latent, batch int, rng *rand.Rand) (v *VAE, err error) {
 	if in <= 0 || latent <= 0 || batch <= 0 || len(hidden) == 0 {
 		return nil, errors.New("graphs: a VAE needs an input size, hidden layers, a latent size and a batch")
 	}
-	ps := NewParamSet()
+	if ps == nil {
+		ps = NewParamSet()
+	}
 	v = &VAE{Params: ps, InputDim: in, Latent: latent, Batch: batch}
-	v.Enc = NewMLP(ps, "vae/enc", "vae", in, hidden, rng)
+	v.Enc = NewMLP(ps, prefix+"/enc", prefix, in, hidden, rng)
 	top := hidden[len(hidden)-1]
-	v.Stats = []Dense{NewDense(ps, "vae/mu", "vae", top, latent, rng), NewDense(ps, "vae/logvar", "vae", top, latent, rng)}
+	v.Stats = []Dense{NewDense(ps, prefix+"/mu", prefix, top, latent, rng), NewDense(ps, prefix+"/logvar", prefix, top, latent, rng)}
 	rev := make([]int, len(hidden))
 	for i, h := range hidden {
 		rev[len(hidden)-1-i] = h
 	}
-	v.Dec = NewMLP(ps, "vae/dec", "vae", latent, rev, rng)
-	v.Out = NewDense(ps, "vae/out", "vae", rev[len(rev)-1], in, rng)
+	v.Dec = NewMLP(ps, prefix+"/dec", prefix, latent, rev, rng)
+	v.Out = NewDense(ps, prefix+"/out", prefix, rev[len(rev)-1], in, rng)
 	defer func() {
 		if r := recover(); r != nil {
 			v, err = nil, fmt.Errorf("graphs: building the VAE: %v", r)
@@ -76,7 +80,7 @@ func NewVAE(in int, hidden []int, latent, batch int, rng *rand.Rand) (v *VAE, er
 }
 
 func (v *VAE) build() error {
-	b := newBinder("vae")
+	b := newBinder("generator")
 	v.b = b
 	v.x, v.eps, v.klw = f32mat(v.Batch, v.InputDim), f32mat(v.Batch, v.Latent), f32mat(v.Batch, 1)
 	v.bce = &BCE{Targets: v.x, Weights: f32mat(v.Batch, v.InputDim)}
@@ -122,6 +126,9 @@ func (v *VAE) build() error {
 			wrt = append(wrt, b.Node(p))
 			v.trainable = append(v.trainable, p)
 		}
+	}
+	if len(wrt) == 0 {
+		return errors.New("no trainable parameter")
 	}
 	gs, err := G.Grad(cost, wrt...)
 	if err != nil {
@@ -373,4 +380,27 @@ func (g *Generator) Sample(dst []float32, n int, rng *rand.Rand) {
 func (g *Generator) Reconstruct(dst, x []float32, n int) {
 	g.z = g.mu.apply(g.z, g.hidden(g.enc, x, n), n, false)
 	g.decode(dst, g.z, n)
+}
+
+// Weights returns the Generator's weight slices in a fixed order (each layer's weights then
+// biases: encoder, mu, logvar, decoder, output), to save them or to load saved ones into (copy
+// into the slices returned).
+func (g *Generator) Weights() [][]float32 {
+	var out [][]float32
+	for _, l := range g.layers() {
+		out = append(out, l.w, l.b)
+	}
+	return out
+}
+
+func (g *Generator) layers() []*plainDense {
+	var ls []*plainDense
+	for i := range g.enc {
+		ls = append(ls, &g.enc[i])
+	}
+	ls = append(ls, &g.mu, &g.logvar)
+	for i := range g.dec {
+		ls = append(ls, &g.dec[i])
+	}
+	return append(ls, &g.out)
 }

@@ -129,7 +129,7 @@ func vaeLoss64(v *VAE) (recon, kl float64) {
 // parameter's gradient against central differences of it.
 func TestVAELossAndGradients(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
-	v, err := NewVAE(6, []int{5, 4}, 3, 4, rng)
+	v, err := NewVAE(nil, "vae", 6, []int{5, 4}, 3, 4, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestVAELossAndGradients(t *testing.T) {
 // TestVAEFillChecksSize: a step larger than the batch is an error, not a panic.
 func TestVAEFillChecksSize(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	v, err := NewVAE(4, []int{3}, 2, 2, rng)
+	v, err := NewVAE(nil, "vae", 4, []int{3}, 2, 2, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func trainDigit(t *testing.T, set *mnist.Set, digit uint8, seed int64) (*VAE, []
 	train, test := pix(set.Train), pix(set.Test)
 	rng := rand.New(rand.NewSource(seed))
 	const n, D = 64, 784
-	v, err := NewVAE(D, []int{200}, 20, n, rng)
+	v, err := NewVAE(nil, "vae", D, []int{200}, 20, n, rng)
 	if err != nil {
 		t.Fatal(err)
 	}
