@@ -84,6 +84,24 @@ func (b *Binder) Logits() (*G.Node, error) {
 	return z, nil
 }
 
+// Features returns the input of the output layer in a Model's training graph under construction:
+// the trunk's last activation, which the logits' dense op reads. It lets a Config.Penalty add a
+// term over the model's features (replay through feedback's decoder).
+func (b *Binder) Features() (*G.Node, error) {
+	z, err := b.Logits()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := z.Op().(*linearOp); !ok {
+		return nil, fmt.Errorf("graphs: the logits come from %v, not a dense layer", z.Op())
+	}
+	it := b.g.From(z.ID())
+	if !it.Next() {
+		return nil, errors.New("graphs: the output layer has no input")
+	}
+	return it.Node().(*G.Node), nil
+}
+
 // Penalty returns d as a Config.Penalty: its node over the Model's logits (Binder.Logits).
 func (d *Distill) Penalty() Penalty {
 	return func(b *Binder) (*G.Node, error) {

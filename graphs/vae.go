@@ -13,37 +13,110 @@ import (
 
 // VAE is a variational auto-encoder of MLPs (Kingma & Welling 2014), the generator of generative
 // replay, laid out as van de Ven & Tolias's MNIST generator: an encoder MLP (ReLU after every
-// layer), a Gaussian latent whose mean and log-variance come from one fused dense op, the
-// reparameterisation z = mu + exp(logvar/2)·eps with eps drawn from a seeded source, a decoder
-// mirroring the encoder (latent -> hidden layers in reverse, ReLU after each) and a dense output
-// layer whose sigmoid is the reconstruction. Its loss, per example i of weight w_i,
+// layer) and a Decoder (the Gaussian latent, the reparameterisation, the mirrored decoder and the
+// loss; see Decoder). One training graph (G.Grad over both loss terms) is bound to tensors filled
+// in place, so a step builds nothing.
+type VAE struct {
+	// Params holds every parameter (and, when a strategy passed its own set, the strategy's).
+	Params *ParamSet
+	// Enc maps the input to the last hidden layer.
+	Enc MLP
+	*Decoder
+
+	vm        G.VM
+	grads     map[*Param]*G.Node
+	trainable []*Param
+	b         *Binder
+}
+
+// Decoder is the generative half of a VAE over an encoder's last hidden layer h: the Gaussian
+// latent's mean and log-variance from one fused dense op over h (Stats), the reparameterisation
+// z = mu + exp(logvar/2)·eps with eps drawn from a seeded source, a decoder MLP (Dec, ReLU after
+// each layer) and a dense output layer (Out) whose sigmoid is the reconstruction. Its loss, per
+// example i of weight w_i,
 //
 //	L = sum_i w_i [ (1/D) sum_p BCE(x_ip, sigmoid(y_ip)) + (1/D) KL(N(mu_i, exp(logvar_i)) || N(0, I)) ],
 //	KL = -1/2 sum_j (1 + logvar_ij - mu_ij^2 - exp(logvar_ij)),
 //
 // averages the per-pixel binary cross-entropy over the D pixels and divides the KL by D, as the
-// reference code does; with w_i = 1/n it is the batch mean. One training graph (G.Grad over both
-// terms) is bound to tensors filled in place, so a step builds nothing.
-type VAE struct {
-	// Params holds every parameter (and, when a strategy passed its own set, the strategy's).
-	Params *ParamSet
-	// Enc maps the input to the last hidden layer; Stats is the fused [mu | logvar] layer.
-	Enc   MLP
+// reference code does; with w_i = 1/n it is the batch mean. A VAE puts it over its own encoder;
+// replay through feedback puts it over a classifier's trunk (Loss in the classifier's graph).
+type Decoder struct {
 	Stats []Dense
-	// Dec maps the latent to the last hidden layer; Out maps that to the D pixel logits.
-	Dec MLP
-	Out Dense
+	Dec   MLP
+	Out   Dense
 	// InputDim is D, Latent the latent size, Batch the rows of a step.
 	InputDim, Latent, Batch int
 
 	x, eps, klw *tensor.Dense
 	bce         *BCE
-	vm          G.VM
 	reconV      *G.Value
 	klV         *G.Value
-	grads       map[*Param]*G.Node
-	trainable   []*Param
-	b           *Binder
+}
+
+// NewDecoder adds a Decoder to ps for an encoder with hidden layers hidden over inputs of size
+// in: the decoder takes the hidden sizes in reverse. Parameters are named "<prefix>/..." in group
+// prefix and initialised from rng as PyTorch initialises linear layers.
+func NewDecoder(ps *ParamSet, prefix string, in int, hidden []int, latent, batch int, rng *rand.Rand) (*Decoder, error) {
+	if in <= 0 || latent <= 0 || batch <= 0 || len(hidden) == 0 {
+		return nil, errors.New("graphs: a VAE needs an input size, hidden layers, a latent size and a batch")
+	}
+	d := &Decoder{InputDim: in, Latent: latent, Batch: batch}
+	top := hidden[len(hidden)-1]
+	d.Stats = []Dense{NewDense(ps, prefix+"/mu", prefix, top, latent, rng), NewDense(ps, prefix+"/logvar", prefix, top, latent, rng)}
+	rev := make([]int, len(hidden))
+	for i, h := range hidden {
+		rev[len(hidden)-1-i] = h
+	}
+	d.Dec = NewMLP(ps, prefix+"/dec", prefix, latent, rev, rng)
+	d.Out = NewDense(ps, prefix+"/out", prefix, rev[len(rev)-1], in, rng)
+	d.x, d.eps, d.klw = f32mat(batch, in), f32mat(batch, latent), f32mat(batch, 1)
+	d.bce = &BCE{Targets: d.x, Weights: f32mat(batch, in)}
+	return d, nil
+}
+
+// Input is the tensor of the rows Fill copies in (the VAE's encoder reads it too).
+func (d *Decoder) Input() *tensor.Dense { return d.x }
+
+// Loss adds the decoder and its loss over the encoder output h [Batch, hidden] to b's graph and
+// returns the loss node; after a run, Terms reads its two terms.
+func (d *Decoder) Loss(b *Binder, h *G.Node) (*G.Node, error) {
+	stats, err := Linear(b, h, d.Stats...)
+	if err != nil {
+		return nil, err
+	}
+	z, err := Reparam(stats, b.Const("eps", d.eps))
+	if err != nil {
+		return nil, err
+	}
+	hd, err := d.Dec.Apply(b, z)
+	if err != nil {
+		return nil, err
+	}
+	y, err := d.Out.Apply(b, hd)
+	if err != nil {
+		return nil, err
+	}
+	recon, err := d.bce.Node(b, y)
+	if err != nil {
+		return nil, err
+	}
+	kl, err := GaussKL(stats, b.Const("klw", d.klw))
+	if err != nil {
+		return nil, err
+	}
+	d.reconV, d.klV = new(G.Value), new(G.Value)
+	G.Read(recon, d.reconV)
+	G.Read(kl, d.klV)
+	return G.Add(recon, kl)
+}
+
+// Terms returns the reconstruction and KL terms of the last run of the graph Loss built.
+func (d *Decoder) Terms() (recon, kl float32) {
+	if d.reconV == nil || *d.reconV == nil {
+		return 0, 0
+	}
+	return scalar(*d.reconV), scalar(*d.klV)
 }
 
 // NewVAE adds to ps (a new set when nil) a VAE over inputs of size in with the encoder's hidden
@@ -52,22 +125,16 @@ type VAE struct {
 // layers, and builds its training graph for steps of batch rows. A strategy passes its own
 // ParamSet so that checkpoints and one Adam cover the generator with the classifier.
 func NewVAE(ps *ParamSet, prefix string, in int, hidden []int, latent, batch int, rng *rand.Rand) (v *VAE, err error) {
-	if in <= 0 || latent <= 0 || batch <= 0 || len(hidden) == 0 {
-		return nil, errors.New("graphs: a VAE needs an input size, hidden layers, a latent size and a batch")
-	}
 	if ps == nil {
 		ps = NewParamSet()
 	}
-	v = &VAE{Params: ps, InputDim: in, Latent: latent, Batch: batch}
-	v.Enc = NewMLP(ps, prefix+"/enc", prefix, in, hidden, rng)
-	top := hidden[len(hidden)-1]
-	v.Stats = []Dense{NewDense(ps, prefix+"/mu", prefix, top, latent, rng), NewDense(ps, prefix+"/logvar", prefix, top, latent, rng)}
-	rev := make([]int, len(hidden))
-	for i, h := range hidden {
-		rev[len(hidden)-1-i] = h
+	v = &VAE{Params: ps}
+	if len(hidden) > 0 {
+		v.Enc = NewMLP(ps, prefix+"/enc", prefix, in, hidden, rng)
 	}
-	v.Dec = NewMLP(ps, prefix+"/dec", prefix, latent, rev, rng)
-	v.Out = NewDense(ps, prefix+"/out", prefix, rev[len(rev)-1], in, rng)
+	if v.Decoder, err = NewDecoder(ps, prefix, in, hidden, latent, batch, rng); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			v, err = nil, fmt.Errorf("graphs: building the VAE: %v", r)
@@ -82,41 +149,11 @@ func NewVAE(ps *ParamSet, prefix string, in int, hidden []int, latent, batch int
 func (v *VAE) build() error {
 	b := newBinder("generator")
 	v.b = b
-	v.x, v.eps, v.klw = f32mat(v.Batch, v.InputDim), f32mat(v.Batch, v.Latent), f32mat(v.Batch, 1)
-	v.bce = &BCE{Targets: v.x, Weights: f32mat(v.Batch, v.InputDim)}
-	x := b.Const("x", v.x)
-	h, err := v.Enc.Apply(b, x)
+	h, err := v.Enc.Apply(b, b.Const("x", v.x))
 	if err != nil {
 		return err
 	}
-	stats, err := Linear(b, h, v.Stats...)
-	if err != nil {
-		return err
-	}
-	z, err := Reparam(stats, b.Const("eps", v.eps))
-	if err != nil {
-		return err
-	}
-	hd, err := v.Dec.Apply(b, z)
-	if err != nil {
-		return err
-	}
-	y, err := v.Out.Apply(b, hd)
-	if err != nil {
-		return err
-	}
-	recon, err := v.bce.Node(b, y)
-	if err != nil {
-		return err
-	}
-	kl, err := GaussKL(stats, b.Const("klw", v.klw))
-	if err != nil {
-		return err
-	}
-	v.reconV, v.klV = new(G.Value), new(G.Value)
-	G.Read(recon, v.reconV)
-	G.Read(kl, v.klV)
-	cost, err := G.Add(recon, kl)
+	cost, err := v.Loss(b, h)
 	if err != nil {
 		return err
 	}
@@ -145,16 +182,16 @@ func (v *VAE) build() error {
 // Fill copies the rows into the step's inputs: x [n*D] (pixels in [0, 1]), one weight per row
 // (e.g. 1/n each; rows past len(w) get weight 0) and eps, the reparameterisation noise, drawn
 // from rng (standard normal) for every row.
-func (v *VAE) Fill(x []float32, w []float32, rng *rand.Rand) error {
+func (d *Decoder) Fill(x []float32, w []float32, rng *rand.Rand) error {
 	n := len(w)
-	if n > v.Batch || len(x) < n*v.InputDim {
-		return fmt.Errorf("graphs: VAE step of %d rows (%d values) does not fit %d rows of %d", n, len(x), v.Batch, v.InputDim)
+	if n > d.Batch || len(x) < n*d.InputDim {
+		return fmt.Errorf("graphs: VAE step of %d rows (%d values) does not fit %d rows of %d", n, len(x), d.Batch, d.InputDim)
 	}
-	D := v.InputDim
-	xs, ws, kw := v.x.Float32s(), v.bce.Weights.Float32s(), v.klw.Float32s()
+	D := d.InputDim
+	xs, ws, kw := d.x.Float32s(), d.bce.Weights.Float32s(), d.klw.Float32s()
 	copy(xs, x[:n*D])
 	clear(xs[n*D:])
-	for i := range v.Batch {
+	for i := range d.Batch {
 		wi := float32(0)
 		if i < n {
 			wi = w[i] / float32(D)
@@ -165,7 +202,7 @@ func (v *VAE) Fill(x []float32, w []float32, rng *rand.Rand) error {
 			row[p] = wi
 		}
 	}
-	e := v.eps.Float32s()
+	e := d.eps.Float32s()
 	for i := range e {
 		e[i] = float32(rng.NormFloat64())
 	}
@@ -179,7 +216,8 @@ func (v *VAE) Step() (recon, kl float32, err error) {
 	if err := v.vm.RunAll(); err != nil {
 		return 0, 0, fmt.Errorf("graphs: VAE step: %w", err)
 	}
-	return scalar(*v.reconV), scalar(*v.klV), nil
+	recon, kl = v.Terms()
+	return recon, kl, nil
 }
 
 // Trainable returns the parameters that receive gradients.
@@ -334,13 +372,17 @@ func growF32(b []float32, n int) []float32 {
 }
 
 // Snapshot returns a Generator holding a copy of v's current weights.
-func (v *VAE) Snapshot() *Generator {
-	g := &Generator{InputDim: v.InputDim, Latent: v.Latent, mu: copyDense(v.Stats[0]), logvar: copyDense(v.Stats[1]), out: copyDense(v.Out)}
-	for _, d := range v.Enc.Layers {
-		g.enc = append(g.enc, copyDense(d))
+func (v *VAE) Snapshot() *Generator { return NewGenerator(v.Enc, v.Decoder) }
+
+// NewGenerator returns a Generator holding a copy of the current weights of encoder enc and
+// decoder d (a VAE's, or a classifier's trunk and the decoder over it).
+func NewGenerator(enc MLP, d *Decoder) *Generator {
+	g := &Generator{InputDim: d.InputDim, Latent: d.Latent, mu: copyDense(d.Stats[0]), logvar: copyDense(d.Stats[1]), out: copyDense(d.Out)}
+	for _, l := range enc.Layers {
+		g.enc = append(g.enc, copyDense(l))
 	}
-	for _, d := range v.Dec.Layers {
-		g.dec = append(g.dec, copyDense(d))
+	for _, l := range d.Dec.Layers {
+		g.dec = append(g.dec, copyDense(l))
 	}
 	return g
 }

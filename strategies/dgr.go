@@ -2,11 +2,14 @@ package strategies
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
+	G "gorgonia.org/gorgonia"
 )
 
 // DGR is Deep Generative Replay (Shin et al. 2017), as van de Ven & Tolias's code runs it: beside
@@ -28,6 +31,12 @@ import (
 // The generator's parameters live in the classifier's ParamSet (group "generator") and one Adam
 // updates both, so checkpoints hold them; the two frozen copies are the strategy's state. Only
 // one copy of each is kept, so memory stays flat over tasks.
+//
+// With Feedback it is replay through feedback (RtF, van de Ven & Tolias 2018): no separate
+// generator; the classifier's trunk is the VAE's encoder, a Decoder reads the trunk's last
+// layer, and one loss per step sums the classification, the distillation of the replay (always
+// soft targets) and the VAE's reconstruction and KL terms, all under the same 1/t rule. The
+// previous model replays its own samples and labels them.
 type DGR struct {
 	Base
 	// Distill replays soft targets at temperature T instead of hard labels.
@@ -35,8 +44,11 @@ type DGR struct {
 	T       float64
 	// Latent is the generator's latent size.
 	Latent int
+	// Feedback makes it RtF: the decoder FB over the classifier's trunk instead of Gen.
+	Feedback bool
 
 	Gen     *graphs.VAE
+	FB      *graphs.Decoder
 	D       *graphs.Distill // Distill only
 	prevGen *graphs.Generator
 	prev    *plainNet
@@ -57,26 +69,65 @@ func (d *DGR) Setup(env *Env) error {
 	s := env.Stream
 	d.ResolveHeads(s)
 	d.Rows = 2 * env.Batch
+	if d.Feedback {
+		d.Distill = true
+	}
 	if d.Distill {
 		d.D = graphs.NewDistill(d.T, 1, d.Rows, s.ModelOutputs(d.Heads))
 		d.Penalty = d.D.Penalty()
 	}
 	if err := d.Base.Setup(env); err != nil {
-		return fmt.Errorf("dgr: %w", err)
+		return fmt.Errorf(d.name()+": %w", err)
 	}
-	hidden := env.Hidden
-	if len(hidden) == 0 {
-		hidden = []int{400}
+	if d.Feedback {
+		if err := d.setupFeedback(); err != nil {
+			return fmt.Errorf("rtf: %w", err)
+		}
+	} else {
+		hidden := env.Hidden
+		if len(hidden) == 0 {
+			hidden = []int{400}
+		}
+		gen, err := graphs.NewVAE(d.PS, "generator", s.InputDim, hidden, d.Latent, d.Rows, env.Rng)
+		if err != nil {
+			return fmt.Errorf(d.name()+": %w", err)
+		}
+		d.Gen = gen
 	}
-	gen, err := graphs.NewVAE(d.PS, "generator", s.InputDim, hidden, d.Latent, d.Rows, env.Rng)
-	if err != nil {
-		return fmt.Errorf("dgr: %w", err)
-	}
-	d.Gen = gen
-	d.prevGen = gen.Snapshot()
+	d.prevGen = d.Generator()
 	d.prev = newPlainNet(&d.Base, true)
 	d.rb = stream.NewBatch(env.Batch, s.InputDim)
 	return nil
+}
+
+// setupFeedback adds the decoder over the trunk to the ParamSet and rebuilds the classifier's
+// graph with the distillation and VAE terms as its penalty.
+func (d *DGR) setupFeedback() error {
+	if len(d.Env.Hidden) == 0 {
+		return errors.New("replay through feedback needs a trunk (hidden layers): the trunk is the encoder")
+	}
+	fb, err := graphs.NewDecoder(d.PS, "generator", d.Env.Stream.InputDim, d.Env.Hidden, d.Latent, d.Rows, d.Env.Rng)
+	if err != nil {
+		return err
+	}
+	d.FB = fb
+	kd := d.D.Penalty()
+	d.Penalty = func(b *graphs.Binder) (*G.Node, error) {
+		k, err := kd(b)
+		if err != nil {
+			return nil, err
+		}
+		h, err := b.Features()
+		if err != nil {
+			return nil, err
+		}
+		v, err := fb.Loss(b, h)
+		if err != nil {
+			return nil, err
+		}
+		return G.Add(k, v)
+	}
+	return d.Build()
 }
 
 // replay fills d.rb with n inputs of the previous generator, each of an earlier task (drawn in
@@ -116,10 +167,10 @@ func (d *DGR) replay(cur, n int) []float32 {
 // on a replayed batch.
 func (d *DGR) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if bt.N > d.Env.Batch {
-		return StepInfo{}, fmt.Errorf("dgr: %d rows do not fit a step of %d", bt.N, d.Env.Batch)
+		return StepInfo{}, fmt.Errorf(d.name()+": %d rows do not fit a step of %d", bt.N, d.Env.Batch)
 	}
 	if cur > 0 && d.done != cur {
-		return StepInfo{}, fmt.Errorf("dgr: training task %d with the generator of task %d (EndTask of each task must run)", cur+1, d.done)
+		return StepInfo{}, fmt.Errorf(d.name()+": training task %d with the generator of task %d (EndTask of each task must run)", cur+1, d.done)
 	}
 	rnt := 1 / float64(cur+1)
 	parts := []Part{{Batch: bt, Weight: 1}}
@@ -133,7 +184,12 @@ func (d *DGR) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		parts = []Part{{Batch: bt, Weight: rnt}, {Batch: d.rb, Weight: w}}
 	}
 	if err := d.Fill(cur, parts...); err != nil {
-		return StepInfo{}, fmt.Errorf("dgr: %w", err)
+		return StepInfo{}, fmt.Errorf(d.name()+": %w", err)
+	}
+	if d.Feedback {
+		if err := d.FB.Fill(d.genRows(cur, bt, rnt)); err != nil {
+			return StepInfo{}, fmt.Errorf("rtf: %w", err)
+		}
 	}
 	info, err := d.Train()
 	info.Samples = bt.N
@@ -141,10 +197,12 @@ func (d *DGR) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		info.Samples += d.rb.N
 	}
 	if err != nil {
-		return info, fmt.Errorf("dgr: %w", err)
+		return info, fmt.Errorf(d.name()+": %w", err)
 	}
-	if err := d.trainGenerator(cur, bt, rnt); err != nil {
-		return info, err
+	if !d.Feedback {
+		if err := d.trainGenerator(cur, bt, rnt); err != nil {
+			return info, err
+		}
 	}
 	return info, nil
 }
@@ -169,9 +227,10 @@ func (d *DGR) softTargets(cur int, z []float32, w float64) {
 	}
 }
 
-// trainGenerator runs one generator step on the current inputs (weight rnt) and, after the first
-// task, the replayed ones (1 - rnt), each row weighing its share over its batch.
-func (d *DGR) trainGenerator(cur int, bt *stream.Batch, rnt float64) error {
+// genRows returns the generator's rows and weights for a step: the current inputs (weight rnt)
+// and, after the first task, the replayed ones (1 - rnt), each row weighing its share over its
+// batch, in the classifier's row order; and the random source for the noise.
+func (d *DGR) genRows(cur int, bt *stream.Batch, rnt float64) ([]float32, []float32, *rand.Rand) {
 	D := d.Env.Stream.InputDim
 	d.gx = append(d.gx[:0], bt.X[:bt.N*D]...)
 	d.gw = d.gw[:0]
@@ -184,15 +243,20 @@ func (d *DGR) trainGenerator(cur int, bt *stream.Batch, rnt float64) error {
 			d.gw = append(d.gw, float32((1-rnt)/float64(d.rb.N)))
 		}
 	}
-	if err := d.Gen.Fill(d.gx, d.gw, d.Env.Rng); err != nil {
-		return fmt.Errorf("dgr: %w", err)
+	return d.gx, d.gw, d.Env.Rng
+}
+
+// trainGenerator runs one step of DGR's separate generator on genRows.
+func (d *DGR) trainGenerator(cur int, bt *stream.Batch, rnt float64) error {
+	if err := d.Gen.Fill(d.genRows(cur, bt, rnt)); err != nil {
+		return fmt.Errorf(d.name()+": %w", err)
 	}
 	recon, kl, err := d.Gen.Step()
 	if err != nil {
-		return fmt.Errorf("dgr: generator: %w", err)
+		return fmt.Errorf(d.name()+": generator: %w", err)
 	}
 	if l := float64(recon + kl); math.IsNaN(l) || math.IsInf(l, 0) {
-		return fmt.Errorf("dgr: generator: %w", Diverged(recon, kl))
+		return fmt.Errorf(d.name()+": generator: %w", Diverged(recon, kl))
 	}
 	d.Opt.Update(d.Gen.Trainable(), d.Gen.Grad)
 	return nil
@@ -200,14 +264,27 @@ func (d *DGR) trainGenerator(cur int, bt *stream.Batch, rnt float64) error {
 
 // EndTask freezes the current generator and classifier as the previous ones of the next task.
 func (d *DGR) EndTask(cur int) error {
-	d.prevGen = d.Gen.Snapshot()
+	d.prevGen = d.Generator()
 	d.prev.snapshot()
 	d.done = cur + 1
 	return nil
 }
 
+// name is the strategy's registered name, for errors.
+func (d *DGR) name() string {
+	if d.Feedback {
+		return "rtf"
+	}
+	return "dgr"
+}
+
 // Generator returns a snapshot of the current generator (for pictures of what it replays).
-func (d *DGR) Generator() *graphs.Generator { return d.Gen.Snapshot() }
+func (d *DGR) Generator() *graphs.Generator {
+	if d.Feedback {
+		return graphs.NewGenerator(d.Trunk, d.FB)
+	}
+	return d.Gen.Snapshot()
+}
 
 // dgrState is what SaveState writes: the tasks ended and the frozen copies.
 type dgrState struct {
@@ -235,10 +312,10 @@ func (d *DGR) SaveState() ([]byte, error) {
 func (d *DGR) LoadState(data []byte) error {
 	var st dgrState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("dgr: state: %w", err)
+		return fmt.Errorf(d.name()+": state: %w", err)
 	}
 	if st.Done < 0 || (st.Done > 0) != (len(st.Classifier) > 0) {
-		return fmt.Errorf("dgr: state after %d tasks holds %d classifier tensors", st.Done, len(st.Classifier))
+		return fmt.Errorf(d.name()+": state after %d tasks holds %d classifier tensors", st.Done, len(st.Classifier))
 	}
 	if st.Done > 0 {
 		var dst [][]float32
@@ -286,6 +363,22 @@ func init() {
 		d := &DGR{}
 		d.ParseHeads(o)
 		d.Distill, d.T, d.Latent = o.Bool("distill"), o.Float("T"), o.Int("latent")
+		o.Check("T", d.T > 0, "a positive number")
+		o.Check("latent", d.Latent > 0, "a positive integer")
+		return d, o.Err()
+	})
+	Register(Info{
+		Name: "rtf",
+		Doc:  "replay through feedback (van de Ven & Tolias 2018): the classifier's trunk is a VAE's encoder; the previous model replays its own samples with distillation",
+		Options: []Option{
+			{Name: "T", Default: "2", Doc: "distillation temperature (no T^2 factor)"},
+			{Name: "latent", Default: "100", Doc: "the latent size (van de Ven & Tolias: 100)"},
+			HeadsOption,
+		},
+	}, func(o *Options) (Strategy, error) {
+		d := &DGR{Feedback: true, Distill: true}
+		d.ParseHeads(o)
+		d.T, d.Latent = o.Float("T"), o.Int("latent")
 		o.Check("T", d.T > 0, "a positive number")
 		o.Check("latent", d.Latent > 0, "a positive integer")
 		return d, o.Err()

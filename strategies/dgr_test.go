@@ -12,7 +12,7 @@ import (
 )
 
 func TestDGRConformance(t *testing.T) {
-	for _, spec := range []string{"dgr", "dgr:distill=true,T=1.5", "dgr:heads=single,latent=4"} {
+	for _, spec := range []string{"dgr", "dgr:distill=true,T=1.5", "dgr:heads=single,latent=4", "rtf", "rtf:heads=single,latent=4"} {
 		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
 	}
 }
@@ -25,11 +25,8 @@ func TestDGRConformance(t *testing.T) {
 // softmax at T as distillation targets over those units.
 func TestDGRReplayStep(t *testing.T) {
 	for _, sc := range stream.Scenarios {
-		for _, distill := range []bool{false, true} {
-			spec := "dgr:latent=3"
-			if distill {
-				spec = "dgr:latent=3,distill=true,T=2"
-			}
+		for _, spec := range []string{"dgr:latent=3", "dgr:latent=3,distill=true,T=2", "rtf:latent=3"} {
+			distill := spec != "dgr:latent=3"
 			t.Run(sc.String()+"/"+spec, func(t *testing.T) {
 				st := strategytest.Synthetic(sc, 3, 2, 6, 30, 5)
 				d := newStrategy(t, spec).(*strategies.DGR)
@@ -123,12 +120,18 @@ func TestDGRReplayStep(t *testing.T) {
 	}
 }
 
-// TestDGRGeneratorLearnsAndFreezes: the generator's parameters are in Params (group
-// "generator") and change as it trains, while the frozen copy replays the same inputs for the
-// same noise until the next task ends.
+// TestDGRGeneratorLearnsAndFreezes: the generator's parameters (for rtf, its decoder's) are in
+// Params (group "generator") and change as it trains, while the frozen copy replays the same
+// inputs for the same noise until the next task ends; rtf's step loss holds the VAE's terms.
 func TestDGRGeneratorLearnsAndFreezes(t *testing.T) {
+	for _, spec := range []string{"dgr:latent=3", "rtf:latent=3"} {
+		t.Run(spec, func(t *testing.T) { testGeneratorLearnsAndFreezes(t, spec) })
+	}
+}
+
+func testGeneratorLearnsAndFreezes(t *testing.T, spec string) {
 	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 30, 5)
-	d := newStrategy(t, "dgr:latent=3").(*strategies.DGR)
+	d := newStrategy(t, spec).(*strategies.DGR)
 	if err := d.Setup(regEnv(st, 1)); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +141,12 @@ func TestDGRGeneratorLearnsAndFreezes(t *testing.T) {
 	}
 	before := append([]float32(nil), gen[0].Data()...)
 	regTrain(t, d, st, 0, 5, 1)
+	if d.Feedback {
+		recon, kl := d.FB.Terms()
+		if !(recon > 0.3 && kl >= 0) {
+			t.Fatalf("rtf's step: reconstruction term %v, KL %v: want the VAE's terms in the loss", recon, kl)
+		}
+	}
 	if equal32(before, gen[0].Data()) {
 		t.Fatalf("%s did not change in 5 steps", gen[0].Name)
 	}
