@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/clgraph/clgraph/graphs/blas"
 
@@ -116,7 +117,13 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*results.Result, error) {
 	}
 	CleanCheckpointTemp(path)
 	set.Checkpoint.Resume = ck
-	res, runErr := r.Run(ctx, c.Stream, s, set)
+	rr := r
+	if g, ok := s.(strategies.Generative); ok {
+		cp := *r
+		cp.Hooks = append(slices.Clone(r.Hooks), pictureHook(c.ResultDir(), c.Stream, g, c.Spec.Seed, r.Log))
+		rr = &cp
+	}
+	res, runErr := rr.Run(ctx, c.Stream, s, set)
 	interrupted := runErr != nil && Interrupted(runErr)
 	if interrupted && !c.KeepInterrupted {
 		return res, runErr

@@ -152,3 +152,10 @@ func RequirementsOf(s Strategy) Requirements {
 	}
 	return Requirements{}
 }
+
+// Generative is implemented by strategies with a generator (dgr, rtf): after each task the
+// runner's cells draw what it replays and how it reconstructs test inputs (results.SamplesDir).
+type Generative interface {
+	// Generator returns a snapshot of the current generator.
+	Generator() *graphs.Generator
+}
