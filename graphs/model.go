@@ -78,7 +78,7 @@ func NewModel(cfg Config) (m *Model, err error) {
 			m, err = nil, fmt.Errorf("graphs: building model: %v", r)
 		}
 	}()
-	m = &Model{cfg: cfg, grads: map[*Param]*G.Node{}}
+	m = &Model{cfg: cfg}
 	if err := m.buildTrain(); err != nil {
 		return nil, fmt.Errorf("graphs: training graph: %w", err)
 	}
@@ -127,22 +127,8 @@ func (m *Model) buildTrain() error {
 			}
 		}
 	}
-	var wrt G.Nodes
-	for _, p := range b.Used() {
-		if !p.Frozen {
-			wrt = append(wrt, b.Node(p))
-			m.trainable = append(m.trainable, p)
-		}
-	}
-	if len(wrt) == 0 {
-		return errors.New("no trainable parameter reaches the loss")
-	}
-	gs, err := G.Grad(cost, wrt...)
-	if err != nil {
-		return fmt.Errorf("gradients: %w", err)
-	}
-	for i, p := range m.trainable {
-		m.grads[p] = gs[i]
+	if m.trainable, m.grads, err = gradients(b, cost); err != nil {
+		return err
 	}
 	m.vm = G.NewTapeMachine(b.g)
 	return nil
@@ -204,8 +190,36 @@ func scalar(v G.Value) float32 {
 }
 
 // Grad returns p's gradient from the last Step (nil for a parameter that received none).
-func (m *Model) Grad(p *Param) []float32 {
-	n, ok := m.grads[p]
+func (m *Model) Grad(p *Param) []float32 { return gradOf(m.grads, p) }
+
+// gradients adds to b's graph the gradient of cost with respect to every trainable parameter
+// the graph uses, and returns those parameters (in graph order) and their gradient nodes.
+func gradients(b *Binder, cost *G.Node) ([]*Param, map[*Param]*G.Node, error) {
+	var wrt G.Nodes
+	var trainable []*Param
+	for _, p := range b.Used() {
+		if !p.Frozen {
+			wrt = append(wrt, b.Node(p))
+			trainable = append(trainable, p)
+		}
+	}
+	if len(wrt) == 0 {
+		return nil, nil, errors.New("no trainable parameter reaches the loss")
+	}
+	gs, err := G.Grad(cost, wrt...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gradients: %w", err)
+	}
+	grads := make(map[*Param]*G.Node, len(trainable))
+	for i, p := range trainable {
+		grads[p] = gs[i]
+	}
+	return trainable, grads, nil
+}
+
+// gradOf reads p's gradient node's value after a run (nil for a parameter that received none).
+func gradOf(grads map[*Param]*G.Node, p *Param) []float32 {
+	n, ok := grads[p]
 	if !ok || n.Value() == nil {
 		return nil
 	}

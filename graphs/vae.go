@@ -157,23 +157,8 @@ func (v *VAE) build() error {
 	if err != nil {
 		return err
 	}
-	var wrt G.Nodes
-	for _, p := range b.Used() {
-		if !p.Frozen {
-			wrt = append(wrt, b.Node(p))
-			v.trainable = append(v.trainable, p)
-		}
-	}
-	if len(wrt) == 0 {
-		return errors.New("no trainable parameter")
-	}
-	gs, err := G.Grad(cost, wrt...)
-	if err != nil {
-		return fmt.Errorf("gradients: %w", err)
-	}
-	v.grads = map[*Param]*G.Node{}
-	for i, p := range v.trainable {
-		v.grads[p] = gs[i]
+	if v.trainable, v.grads, err = gradients(b, cost); err != nil {
+		return err
 	}
 	v.vm = G.NewTapeMachine(b.g)
 	return nil
@@ -224,17 +209,7 @@ func (v *VAE) Step() (recon, kl float32, err error) {
 func (v *VAE) Trainable() []*Param { return v.trainable }
 
 // Grad returns p's gradient from the last Step.
-func (v *VAE) Grad(p *Param) []float32 {
-	n, ok := v.grads[p]
-	if !ok || n.Value() == nil {
-		return nil
-	}
-	d, _, err := f32s(n.Value())
-	if err != nil {
-		return nil
-	}
-	return d
-}
+func (v *VAE) Grad(p *Param) []float32 { return gradOf(v.grads, p) }
 
 // Graph returns the training graph (for drawing it).
 func (v *VAE) Graph() *G.ExprGraph { return v.b.g }
