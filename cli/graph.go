@@ -42,7 +42,9 @@ func (a *App) graphFlagSet(f *graphFlags) *flag.FlagSet {
 		fmt.Fprint(fs.Output(), `Usage: clgraph graph --strategy SPEC [flags]
 
 Writes the Gorgonia training graph that a strategy has built by the start of task k as Graphviz
-DOT (and SVG when Graphviz's dot is installed). The strategy runs through clgraph run's own loop
+DOT (and SVG when Graphviz's dot is installed). A strategy that trains another graph besides the
+classifier's (dgr's generator) gets one more file per graph, named after it: with --out g.dot,
+g-generator.dot (and .svg); on standard output the graphs follow one another. The strategy runs through clgraph run's own loop
 (the same seeding and calls) and is stopped at the start of task k: the graph drawn is the graph
 the run builds. Each earlier task trains --steps steps (at least one, the loop's minimum), and with
 --steps N task k trains N steps before it is drawn. The default synthetic data has the stream's
@@ -169,37 +171,61 @@ func (a *App) cmdGraph(ctx context.Context, args []string) error {
 	}
 	title := fmt.Sprintf("%s: training graph for task %d of %d (%s, %s-IL, batch %d); %d parameters, %d trainable",
 		name, f.task, len(st.Tasks), st.Name, st.Scenario, proto.Batch, s.Params().Count(), trainable)
-	var buf bytes.Buffer
-	var stats dotStats
-	if f.format == "gorgonia" {
-		buf.WriteString(model.TrainGraph().ToDot())
-		stats.nodes = len(model.TrainGraph().AllNodes())
-	} else if stats, err = writeDOT(&buf, model.TrainGraph(), s.Params().All(), title, f.forwardOnly); err != nil {
-		return fmt.Errorf("graph: writing DOT: %w", err)
+	// The classifier's graph, then any other graph the strategy trains (dgr's generator), each
+	// in its own DOT file next to --out (or one after the other on standard output).
+	type drawing struct {
+		name, title string
+		g           *G.ExprGraph
 	}
-	if f.out == "" || f.out == "-" {
-		_, err := a.Stdout.Write(buf.Bytes())
-		return err
-	}
-	if err := os.WriteFile(f.out, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("graph: %w", err)
-	}
-	msg := fmt.Sprintf("wrote %s (%d nodes, %d edges)", f.out, stats.nodes, stats.edges)
-	if f.format == "gorgonia" {
-		msg = fmt.Sprintf("wrote %s (%d nodes, Gorgonia's format)", f.out, stats.nodes)
-	}
-	if f.svg {
-		svg := strings.TrimSuffix(f.out, filepath.Ext(f.out)) + ".svg"
-		switch done, err := renderSVG(ctx, f.out, svg); {
-		case err != nil:
-			return fmt.Errorf("graph: rendering %s: %w", svg, err)
-		case done:
-			msg += " and " + svg
-		default:
-			msg += "; Graphviz's dot is not installed, so no SVG (apt-get install graphviz)"
+	drawings := []drawing{{"", title, model.TrainGraph()}}
+	if gr, ok := s.(strategies.Grapher); ok {
+		for _, ng := range gr.Graphs() {
+			drawings = append(drawings, drawing{ng.Name, fmt.Sprintf("%s: %s graph for task %d of %d (%s, %s-IL, batch %d), trained beside the classifier", name, ng.Name, f.task, len(st.Tasks), st.Name, st.Scenario, proto.Batch), ng.Graph})
 		}
 	}
-	fmt.Fprintln(a.Stderr, msg)
+	var msgs []string
+	for _, d := range drawings {
+		var buf bytes.Buffer
+		var stats dotStats
+		if f.format == "gorgonia" {
+			buf.WriteString(d.g.ToDot())
+			stats.nodes = len(d.g.AllNodes())
+		} else if stats, err = writeDOT(&buf, d.g, s.Params().All(), d.title, f.forwardOnly); err != nil {
+			return fmt.Errorf("graph: writing DOT: %w", err)
+		}
+		if f.out == "" || f.out == "-" {
+			if _, err := a.Stdout.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			continue
+		}
+		out := f.out
+		if d.name != "" {
+			out = strings.TrimSuffix(f.out, filepath.Ext(f.out)) + "-" + d.name + filepath.Ext(f.out)
+		}
+		if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("graph: %w", err)
+		}
+		msg := fmt.Sprintf("wrote %s (%d nodes, %d edges)", out, stats.nodes, stats.edges)
+		if f.format == "gorgonia" {
+			msg = fmt.Sprintf("wrote %s (%d nodes, Gorgonia's format)", out, stats.nodes)
+		}
+		if f.svg {
+			svg := strings.TrimSuffix(out, filepath.Ext(out)) + ".svg"
+			switch done, err := renderSVG(ctx, out, svg); {
+			case err != nil:
+				return fmt.Errorf("graph: rendering %s: %w", svg, err)
+			case done:
+				msg += " and " + svg
+			default:
+				msg += "; Graphviz's dot is not installed, so no SVG (apt-get install graphviz)"
+			}
+		}
+		msgs = append(msgs, msg)
+	}
+	if len(msgs) > 0 {
+		fmt.Fprintln(a.Stderr, strings.Join(msgs, "\n"))
+	}
 	return nil
 }
 

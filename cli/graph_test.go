@@ -185,3 +185,57 @@ func TestGraphUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphGenerator: clgraph graph --strategy dgr draws the classifier's graph and, next to it,
+// the generator's (encoder, latent, decoder and their gradients, in the generator's cluster);
+// rtf draws one graph whose decoder is in it.
+func TestGraphGenerator(t *testing.T) {
+	app, _, stderr := testApp()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "g.dot")
+	if code := app.Run(context.Background(), graphArgs("--strategy", "dgr", "--scenario", "class", "--task", "2", "--out", out)); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	cls, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := os.ReadFile(filepath.Join(dir, "g-generator.dot"))
+	if err != nil {
+		t.Fatalf("no generator graph: %v (stderr: %s)", err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "g-generator.dot") {
+		t.Errorf("the message does not name the generator's file: %s", stderr)
+	}
+	_, cc := parseDOT(t, cls)
+	if _, ok := clusterWith(cc, "trunk: "); !ok {
+		t.Errorf("classifier graph has no trunk cluster: %v", cc)
+	}
+	gg, gc := parseDOT(t, gen)
+	l, ok := clusterWith(gc, "generator: ")
+	if !ok {
+		t.Fatalf("generator graph has no generator cluster: %v", gc)
+	}
+	if len(gc[l]) < 10 || len(gg.Edges.Edges) < 10 {
+		t.Errorf("generator graph too small: %d nodes in its cluster, %d edges", len(gc[l]), len(gg.Edges.Edges))
+	}
+	if _, ok := clusterWith(gc, "trunk: "); ok {
+		t.Error("the generator graph reads the classifier's trunk")
+	}
+	if !bytes.Contains(gen, []byte("generator graph for task 2")) {
+		t.Error("generator graph's title")
+	}
+	checkSVG(t, filepath.Join(dir, "g-generator.dot"))
+
+	app, stdout, stderr := testApp()
+	if code := app.Run(context.Background(), graphArgs("--strategy", "rtf", "--scenario", "class", "--task", "2")); code != ExitOK {
+		t.Fatalf("rtf: exit %d: %s", code, stderr)
+	}
+	if n := bytes.Count(stdout.Bytes(), []byte("digraph")); n != 1 {
+		t.Errorf("rtf drew %d graphs, want 1 (its decoder is in the classifier's graph)", n)
+	}
+	_, rc := parseDOT(t, stdout.Bytes())
+	if _, ok := clusterWith(rc, "generator: "); !ok {
+		t.Errorf("rtf's graph has no generator (decoder) cluster: %v", rc)
+	}
+}

@@ -99,8 +99,12 @@ func (a *App) cmdReport(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("writing the report: %w", err)
 	}
-	fmt.Fprintf(a.Stdout, "Report: %s (and %s, %d PNG and %d SVG plots in %s)\n",
-		files.HTML, report.MarkdownFile, len(files.PNG), len(files.SVG), files.Dir)
+	pics := ""
+	if len(files.Replay) > 0 {
+		pics = fmt.Sprintf(", %d pictures of generative replay", len(files.Replay))
+	}
+	fmt.Fprintf(a.Stdout, "Report: %s (and %s, %d PNG and %d SVG plots%s in %s)\n",
+		files.HTML, report.MarkdownFile, len(files.PNG), len(files.SVG), pics, files.Dir)
 	return nil
 }
 

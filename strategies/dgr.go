@@ -62,6 +62,8 @@ var (
 	_ Strategy     = (*DGR)(nil)
 	_ TaskEnder    = (*DGR)(nil)
 	_ Checkpointer = (*DGR)(nil)
+	_ Grapher      = (*DGR)(nil)
+	_ Generative   = (*DGR)(nil)
 )
 
 // Setup builds the classifier with room for the replayed rows, the generator and the copies.
@@ -284,6 +286,14 @@ func (d *DGR) Generator() *graphs.Generator {
 		return graphs.NewGenerator(d.Trunk, d.FB)
 	}
 	return d.Gen.Snapshot()
+}
+
+// Graphs returns dgr's generator graph (rtf has none: its decoder is in the classifier's graph).
+func (d *DGR) Graphs() []NamedGraph {
+	if d.Gen == nil {
+		return nil
+	}
+	return []NamedGraph{{Name: "generator", Graph: d.Gen.Graph()}}
 }
 
 // dgrState is what SaveState writes: the tasks ended and the frozen copies.

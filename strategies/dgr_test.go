@@ -172,3 +172,14 @@ func testGeneratorLearnsAndFreezes(t *testing.T, spec string) {
 		t.Fatal("the live generator did not change during task 2")
 	}
 }
+
+// BenchmarkDGRStep is a dgr step on task 2 (benchStep, beside BenchmarkNaiveStep): the replayed
+// batch drawn from the frozen generator and labelled by the frozen classifier, the classifier's
+// step on both batches and the generator's (VAE) step on both.
+func BenchmarkDGRStep(b *testing.B) { benchStep(b, "dgr") }
+
+// BenchmarkDGRDistillStep is a dgr:distill=true step: as dgr, soft targets at T.
+func BenchmarkDGRDistillStep(b *testing.B) { benchStep(b, "dgr:distill=true") }
+
+// BenchmarkRtFStep is an rtf step: one model, classification, distillation and the VAE's terms.
+func BenchmarkRtFStep(b *testing.B) { benchStep(b, "rtf") }

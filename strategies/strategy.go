@@ -9,6 +9,7 @@ import (
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/sirupsen/logrus"
+	G "gorgonia.org/gorgonia"
 )
 
 // Env is what the runner gives a strategy to build its model: the stream and the protocol's
@@ -151,6 +152,20 @@ func RequirementsOf(s Strategy) Requirements {
 		return r.Requires()
 	}
 	return Requirements{}
+}
+
+// NamedGraph is a Gorgonia graph a strategy trains besides its classifier's, with a name for
+// file names and titles (e.g. "generator").
+type NamedGraph struct {
+	Name  string
+	Graph *G.ExprGraph
+}
+
+// Grapher is implemented by strategies that train more graphs than their Model's training graph
+// (dgr's generator): clgraph graph draws each of them too.
+type Grapher interface {
+	// Graphs returns the extra graphs, built by Setup.
+	Graphs() []NamedGraph
 }
 
 // Generative is implemented by strategies with a generator (dgr, rtf): after each task the

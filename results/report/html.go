@@ -121,6 +121,8 @@ type page struct {
 	TasksFig    *pageFigure
 	Heatmaps    []*pageFigure
 	NoMatrix    []string
+	Replays     []pageReplay // generative strategies' pictures
+	ReplayNotes []string     // pictures that could not be read
 	Runs        []pageRun
 	Schema      string
 	MultiRun    bool
@@ -142,7 +144,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h1>{{.Title}}</h1>
 <p class="lead">{{.Lead}}</p>
 {{if .Incomplete}}<div class="incomplete" id="incomplete">{{range .Incomplete}}<p><strong>Incomplete:</strong> {{.}}</p>{{end}}</div>
-{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a><a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
+{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a>{{if or .Replays .ReplayNotes}}<a href="#replay">Replay</a>{{end}}<a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
 
 <h2 id="metrics">Metrics</h2>
 <p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. {{.MetricDocs}}.</p>
@@ -176,6 +178,12 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h2 id="tasks">Accuracy on each task over time</h2>
 {{with .TasksFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
 
+{{if or .Replays .ReplayNotes}}<h2 id="replay">What the generators replay</h2>
+<p class="small muted">For each generative strategy, the pictures of its lowest seed: after every task, samples of its generator (what it replays while learning the next task) and real test digits of every task so far over their reconstructions.</p>
+{{range .Replays}}<h3><span class="sw" style="background:{{.Color}}"></span>{{.Label}} (seed {{.Seed}})</h3>
+<div class="grid">{{range .Figs}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{.Caption}} File: {{.PNG}}.</figcaption></figure>{{end}}</div>
+{{end}}{{range .ReplayNotes}}<p class="fail small">{{.}}</p>{{end}}
+{{end}}
 <h2 id="cost">Cost</h2>
 <p class="small muted">Mean ± sample standard deviation over the successful seeds. Peak RSS is the peak resident memory of the whole process (MiB = 2<sup>20</sup> bytes).</p>
 <table>
@@ -444,7 +452,7 @@ func cssSize(f *figure) (w, h int) {
 	return int(math.Round(float64(f.w/vg.Inch) * 96)), int(math.Round(float64(f.h/vg.Inch) * 96))
 }
 
-func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figure) ([]byte, error) {
+func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figure, rp replay) ([]byte, error) {
 	p := page{
 		CSP:      template.HTML(`<meta http-equiv="Content-Security-Policy" content="` + template.HTMLEscapeString(CSP()) + `">`),
 		Script:   template.HTML("<script>" + checkScript + "</script>"),
@@ -460,6 +468,8 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 		Progress:    showProgress(ss),
 		Failures:    unfinished(ss),
 		Pairs:       pairedNotes(runs),
+		Replays:     pageReplays(rp.sets, tasks),
+		ReplayNotes: rp.notes,
 	}
 	p.FailTitle = failuresTitle(p.Failures)
 	for _, s := range ss {
@@ -523,7 +533,7 @@ func mdFigure(b *strings.Builder, f *figure) {
 	fmt.Fprintf(b, "![%s](%s.png)\n\n%s ([PNG](%s.png), [SVG](%s.svg))\n\n", mdEscape(f.title), f.name, mdEscape(f.caption), f.name, f.name)
 }
 
-func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*figure) []byte {
+func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*figure, rp replay) []byte {
 	var b strings.Builder
 	byKind := map[string][]*figure{}
 	for _, f := range figs {
@@ -636,6 +646,7 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 	for _, f := range byKind["tasks"] {
 		mdFigure(&b, f)
 	}
+	markdownReplay(&b, rp.sets, rp.notes, tasks)
 	b.WriteString("## Cost\n\nMean ± sample standard deviation over the successful seeds; peak RSS is that of the whole process (MiB = 2^20 bytes).\n\n")
 	b.WriteString("| Strategy |" + runCol(true, nil) + " Train time (s) | Eval time (s) | Steps/s | Parameters | Peak RSS (MiB) |\n|---|" + runCol(false, nil) + "---:|---:|---:|---:|---:|\n")
 	for _, s := range ss {

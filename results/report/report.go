@@ -42,6 +42,9 @@ type Files struct {
 	PNG []string
 	// SVG are the paths of the SVG plots, in report order.
 	SVG []string
+	// Replay are the paths of the generative strategies' pictures copied from their result
+	// folders (samples and reconstructions after each task), in report order.
+	Replay []string
 }
 
 // runName names run i (0-based) of a report in messages: "run 2 (DIR)".
@@ -343,25 +346,37 @@ func Write(runs []*results.Run, outDir string) (Files, error) {
 			keep[f.name+out.ext] = true
 		}
 	}
+	var rp replay
+	rp.sets, rp.notes = collectReplay(runs, ss)
+	for _, set := range rp.sets {
+		for _, p := range set.pics {
+			path := filepath.Join(outDir, p.name)
+			if err := results.WriteFileAtomic(path, p.png, 0o644); err != nil {
+				return files, fmt.Errorf("report: writing %s: %w", path, err)
+			}
+			files.Replay = append(files.Replay, path)
+			keep[p.name] = true
+		}
+	}
 	removeStale(outDir, keep)
-	page, err := renderHTML(runs, ss, tasks, figs)
+	page, err := renderHTML(runs, ss, tasks, figs, rp)
 	if err != nil {
 		return files, err
 	}
 	if err := results.WriteFileAtomic(files.HTML, page, 0o644); err != nil {
 		return files, fmt.Errorf("report: writing %s: %w", files.HTML, err)
 	}
-	md := renderMarkdown(runs, ss, tasks, figs)
+	md := renderMarkdown(runs, ss, tasks, figs, rp)
 	if err := results.WriteFileAtomic(files.Markdown, md, 0o644); err != nil {
 		return files, fmt.Errorf("report: writing %s: %w", files.Markdown, err)
 	}
 	return files, nil
 }
 
-// removeStale deletes heatmap plots of an earlier report in dir that the new
-// report does not use (strategies are part of their names).
+// removeStale deletes heatmap plots and replay pictures of an earlier report in dir that the
+// new report does not use (strategies are part of their names).
 func removeStale(dir string, keep map[string]bool) {
-	for _, pat := range []string{"heatmap-*.png", "heatmap-*.svg"} {
+	for _, pat := range []string{"heatmap-*.png", "heatmap-*.svg", "samples-*.png", "recon-*.png"} {
 		old, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, p := range old {
 			if !keep[filepath.Base(p)] {
