@@ -12,6 +12,7 @@ import (
 // evaluation graphs by calling the same forward function with two Binders, so both graphs share
 // the parameters' tensors.
 type Binder struct {
+	train  bool // the model's training graph (see Training)
 	g      *G.ExprGraph
 	nodes  map[*Param]*G.Node
 	consts map[*tensor.Dense]*G.Node
@@ -19,8 +20,13 @@ type Binder struct {
 }
 
 func newBinder(name string) *Binder {
-	return &Binder{g: G.NewGraph(G.WithGraphName(name)), nodes: map[*Param]*G.Node{}, consts: map[*tensor.Dense]*G.Node{}}
+	return &Binder{train: name == "train", g: G.NewGraph(G.WithGraphName(name)), nodes: map[*Param]*G.Node{}, consts: map[*tensor.Dense]*G.Node{}}
 }
+
+// Training reports whether the graph being built is a Model's training graph (not its
+// evaluation graph): a Forward that computes differently when it learns (HAT's annealed gate)
+// asks it.
+func (b *Binder) Training() bool { return b.train }
 
 // Graph returns the graph being built.
 func (b *Binder) Graph() *G.ExprGraph { return b.g }

@@ -361,6 +361,10 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		return res, fmt.Errorf("%s: metrics: %w", name, err)
 	}
 	res.Metrics = &m
+	if cr, ok := s.(strategies.CapacityReport); ok {
+		task, cum := cr.Capacity()
+		res.Capacity = &results.Capacity{Task: task, Cumulative: cum}
+	}
 	return res, nil
 }
 

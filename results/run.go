@@ -188,6 +188,10 @@ type Result struct {
 	Metrics *Metrics `json:"metrics"`
 	// Cost is the compute spent.
 	Cost Cost `json:"cost"`
+	// Capacity is, for a strategy that gives each task a part of the network (hat), the share
+	// each task uses and the share the tasks so far use together, after each task; nil for
+	// the others.
+	Capacity *Capacity `json:"capacity,omitempty"`
 	// Resolved holds options the strategy settled at setup (strategies.Resolver), e.g.
 	// {"lambda": "1e+09"} for ewc with lambda=auto; omitted when none.
 	Resolved map[string]string `json:"resolved,omitempty"`
@@ -195,6 +199,14 @@ type Result struct {
 	// or a report can check it against its folder's config.json; nil in files written before
 	// schema v2.
 	Spec *runspec.Spec `json:"spec,omitempty"`
+}
+
+// Capacity is the share of a network's units (or weights) the tasks use, one entry per task
+// in stream order: Task[k] the share task k uses, Cumulative[k] the share tasks 0..k use
+// together (fractions in [0, 1]).
+type Capacity struct {
+	Task       []float64 `json:"task"`
+	Cumulative []float64 `json:"cumulative"`
 }
 
 // Run is a run directory loaded into memory.

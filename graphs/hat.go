@@ -1,0 +1,84 @@
+package graphs
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+)
+
+// Sigmoid returns 1/(1+exp(-x)) in float32.
+func Sigmoid(x float64) float32 { return float32(1 / (1 + math.Exp(-x))) }
+
+// AttentionGate adds y = x * sigmoid(s e) to x's graph (HAT's gate, Serra et al. 2018): x
+// [n, w] a layer's output, e [1, w] a task embedding (a parameter), s the gate's scale, read
+// from *s at every run (the strategy anneals it between steps). Both x and e are differentiated:
+//
+//	dL/dx_ij = g_ij a_j        dL/de_j = s a_j (1 - a_j) sum_i g_ij x_ij      (a = sigmoid(s e))
+//
+// The ops are fused and write into buffers they own: a run allocates nothing.
+func AttentionGate(x, e *G.Node, s *float32) (*G.Node, error) {
+	xs, es := x.Shape(), e.Shape()
+	if len(xs) != 2 || len(es) != 2 || es[0] != 1 || es[1] != xs[1] {
+		return nil, fmt.Errorf("graphs: attention gate over %v with embedding %v, want [n, w] and [1, w]", xs, es)
+	}
+	w := xs[1]
+	var a []float32 // sigmoid(s e) of the last forward run, read by the gradients
+	op := &fnOp{name: "AttentionGate", scalarIn: []bool{false, false}, like: 0, diff: []bool{true, true}}
+	op.fwd = func(out []float32, in [][]float32) float64 {
+		xv, ev := in[0], in[1]
+		if a == nil {
+			a = make([]float32, w)
+		}
+		for j, v := range ev {
+			a[j] = Sigmoid(float64(*s) * float64(v))
+		}
+		for i := range len(xv) / w {
+			r, o := xv[i*w:(i+1)*w], out[i*w:(i+1)*w]
+			for j, v := range r {
+				o[j] = v * a[j]
+			}
+		}
+		return 0
+	}
+	op.sym = func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		gx := &fnOp{name: "AttentionGateGradX", scalarIn: []bool{false, false}, like: 0}
+		gx.fwd = func(out []float32, in [][]float32) float64 {
+			g := in[0]
+			for i := range len(g) / w {
+				r, o := g[i*w:(i+1)*w], out[i*w:(i+1)*w]
+				for j, v := range r {
+					o[j] = v * a[j]
+				}
+			}
+			return 0
+		}
+		ge := &fnOp{name: "AttentionGateGradE", scalarIn: []bool{false, false, false}, like: 1}
+		ge.fwd = func(out []float32, in [][]float32) float64 {
+			g, xv := in[0], in[2]
+			for j := range out {
+				out[j] = 0
+			}
+			for i := range len(g) / w {
+				gr, xr := g[i*w:(i+1)*w], xv[i*w:(i+1)*w]
+				for j, v := range gr {
+					out[j] += v * xr[j]
+				}
+			}
+			for j := range out {
+				out[j] *= *s * a[j] * (1 - a[j])
+			}
+			return 0
+		}
+		dx, err := applyFn(gx, grad, inputs[1])
+		if err != nil {
+			return nil, err
+		}
+		de, err := applyFn(ge, grad, inputs[1], inputs[0])
+		if err != nil {
+			return nil, err
+		}
+		return G.Nodes{dx, de}, nil
+	}
+	return applyFn(op, x, e)
+}
