@@ -38,6 +38,7 @@ func TestCheckSpecsCommittedRuns(t *testing.T) {
 		t.Skip("no committed result")
 	}
 	r := *run.Results[0]
+	r.Spec = nil // a legacy result: no spec, its steps checked instead
 	r.Cost.Steps++
 	run.Results = []*Result{&r}
 	if err := run.CheckSpecs(); !errors.Is(err, ErrMixedSettings) || !strings.Contains(err.Error(), "steps") {
