@@ -378,7 +378,7 @@ func (g *Generator) decode(dst, z []float32, n int) {
 	h := g.hidden(g.dec, z, n)
 	y := g.out.apply(dst, h, n, false)
 	for i, v := range y {
-		y[i] = float32(1 / (1 + math.Exp(-float64(v))))
+		y[i] = Sigmoid(float64(v))
 	}
 }
 

@@ -297,6 +297,7 @@ type resultJSON struct {
 	BVal     []jfloat          `json:"b_val,omitempty"`
 	Metrics  *Metrics          `json:"metrics"`
 	Cost     Cost              `json:"cost"`
+	Capacity *Capacity         `json:"capacity,omitempty"`
 	Resolved map[string]string `json:"resolved,omitempty"`
 	Spec     *runspec.Spec     `json:"spec,omitempty"`
 }
@@ -306,7 +307,7 @@ type resultJSON struct {
 func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
 		Schema: SchemaVersion, Strategy: r.Strategy, Seed: r.Seed, Status: r.Status, Error: r.Error,
-		Tasks: r.Tasks, ClassOrd: r.ClassOrder, R: toJ2(r.R), B: toJ(r.B), RVal: toJ2(r.RVal), BVal: toJ(r.BVal), Metrics: r.Metrics, Cost: r.Cost, Resolved: r.Resolved, Spec: r.Spec,
+		Tasks: r.Tasks, ClassOrd: r.ClassOrder, R: toJ2(r.R), B: toJ(r.B), RVal: toJ2(r.RVal), BVal: toJ(r.BVal), Metrics: r.Metrics, Cost: r.Cost, Capacity: r.Capacity, Resolved: r.Resolved, Spec: r.Spec,
 	})
 }
 
@@ -319,7 +320,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	*r = Result{
 		Strategy: a.Strategy, Seed: a.Seed, Status: a.Status, Error: a.Error,
-		Tasks: a.Tasks, ClassOrder: a.ClassOrd, R: fromJ2(a.R), B: fromJ(a.B), RVal: fromJ2(a.RVal), BVal: fromJ(a.BVal), Metrics: a.Metrics, Cost: a.Cost, Resolved: a.Resolved, Spec: a.Spec,
+		Tasks: a.Tasks, ClassOrder: a.ClassOrd, R: fromJ2(a.R), B: fromJ(a.B), RVal: fromJ2(a.RVal), BVal: fromJ(a.BVal), Metrics: a.Metrics, Cost: a.Cost, Capacity: a.Capacity, Resolved: a.Resolved, Spec: a.Spec,
 	}
 	return nil
 }

@@ -520,3 +520,25 @@ func memTempDir(tb testing.TB) string {
 	}
 	return tb.TempDir()
 }
+
+// TestResultCapacityRoundTrip: a strategy's capacity (hat) survives result.json; a result
+// without one writes no "capacity" key.
+func TestResultCapacityRoundTrip(t *testing.T) {
+	r := Result{Strategy: "hat", Seed: 1, Status: StatusOK, Tasks: []string{"a", "b"}, R: [][]float64{{1, 0.5}, {1, 1}}, B: []float64{0.5, 0.5},
+		Capacity: &Capacity{Task: []float64{0.25, 0.125}, Cumulative: []float64{0.25, 0.3125}}}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Capacity == nil || !reflect.DeepEqual(*back.Capacity, *r.Capacity) {
+		t.Errorf("capacity after a round trip: %+v, want %+v (%s)", back.Capacity, r.Capacity, data)
+	}
+	r.Capacity = nil
+	if data, _ = json.Marshal(r); strings.Contains(string(data), "capacity") {
+		t.Errorf("a result without capacity writes one: %s", data)
+	}
+}

@@ -137,6 +137,14 @@ func (b *Base) Setup(env *Env) error {
 	return b.Build()
 }
 
+// EvalRows is the evaluation graph's row count (graphs.Config.EvalBatch's default included).
+func (b *Base) EvalRows() int {
+	if n := b.Env.EvalBatch; n > 0 {
+		return n
+	}
+	return 1000
+}
+
 // Forward is the model's forward pass: trunk then heads.
 func (b *Base) Forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
 	h, err := b.Trunk.Apply(bd, x)

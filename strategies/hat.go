@@ -65,14 +65,6 @@ var (
 	_ CapacityReport = (*HAT)(nil)
 )
 
-// CapacityReport is implemented by strategies that give each task a part of the network (HAT,
-// PackNet): the runner records Capacity in the result after the run.
-type CapacityReport interface {
-	// Capacity returns, per task ended, the fraction of the network's units (or weights) that
-	// task uses, and the fraction all tasks so far use together.
-	Capacity() (task, cumulative []float64)
-}
-
 // Requires reports that the gates need the example's task at test time.
 func (h *HAT) Requires() Requirements { return Requirements{TaskIdentity: true} }
 
@@ -108,20 +100,13 @@ func (h *HAT) Setup(env *Env) error {
 	h.load(0)
 	net, err := graphs.NewModel(graphs.Config{
 		Params: h.PS, Forward: h.forward, Penalty: h.Penalty,
-		InputDim: s.InputDim, Outputs: s.ModelOutputs(h.Heads), Batch: h.Rows, EvalBatch: h.evalRows(),
+		InputDim: s.InputDim, Outputs: s.ModelOutputs(h.Heads), Batch: h.Rows, EvalBatch: h.EvalRows(),
 	})
 	if err != nil {
 		return fmt.Errorf("hat: %w", err)
 	}
 	h.Net = net
 	return nil
-}
-
-func (h *HAT) evalRows() int {
-	if n := h.Env.EvalBatch; n > 0 {
-		return n
-	}
-	return 1000
 }
 
 // load copies task t's embeddings into the parameters and makes t the active task.
@@ -385,7 +370,7 @@ func (h *HAT) Capacity() (task, cumulative []float64) {
 
 // Scores evaluates bt with each example's task's test-time gates.
 func (h *HAT) Scores(bt *stream.Batch, out []float32) error {
-	rows := h.evalRows()
+	rows := h.EvalRows()
 	D, M := h.Env.Stream.InputDim, h.Net.Outputs()
 	for _, t := range bt.Task[:bt.N] {
 		if t < 0 {

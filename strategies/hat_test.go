@@ -1,9 +1,11 @@
 package strategies_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
@@ -160,6 +162,25 @@ func TestHATRegulariser(t *testing.T) {
 			if math.Abs(float64(added[j])-fd) > 1e-3*math.Max(1e-2, math.Abs(fd)) {
 				t.Errorf("prev %v: d reg / d e1[%d] = %v, central difference %v", prev, j, added[j], fd)
 			}
+		}
+	}
+}
+
+// TestHATCapacityInResult: a run of hat records, per task, the share of hidden units its gate
+// opens and the share all tasks so far open (never below the task's own, never falling).
+func TestHATCapacityInResult(t *testing.T) {
+	st := strategytest.Synthetic(stream.TaskIL, 3, 2, 6, 20, 1)
+	res, err := (&loop.Runner{}).Run(context.Background(), st, newStrategy(t, "hat"), loop.Settings{Spec: quick.Cell("hat", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Capacity
+	if c == nil || len(c.Task) != 3 || len(c.Cumulative) != 3 {
+		t.Fatalf("capacity %+v, want 3 entries each", c)
+	}
+	for k := range 3 {
+		if c.Task[k] < 0 || c.Task[k] > 1 || c.Cumulative[k] < c.Task[k] || (k > 0 && c.Cumulative[k] < c.Cumulative[k-1]) {
+			t.Errorf("task %d: capacity %v of the units, %v together: not shares that accumulate", k, c.Task[k], c.Cumulative[k])
 		}
 	}
 }

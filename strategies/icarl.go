@@ -160,7 +160,7 @@ func (c *ICaRL) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	for i := range bt.N {
 		qi, wi := q[i*M:(i+1)*M], wt[i*M:(i+1)*M]
 		for _, u := range old {
-			qi[u], wi[u] = float32(1/(1+math.Exp(-float64(z[i*M+u])/c.T))), inv
+			qi[u], wi[u] = graphs.Sigmoid(float64(z[i*M+u])/c.T), inv
 		}
 		for _, u := range s.Tasks[cur].Units {
 			wi[u] = inv

@@ -168,6 +168,14 @@ type Grapher interface {
 	Graphs() []NamedGraph
 }
 
+// CapacityReport is implemented by strategies that give each task a part of the network (HAT,
+// PackNet): the runner records Capacity in the result after the run.
+type CapacityReport interface {
+	// Capacity returns, per task ended, the fraction of the network's units (or weights) that
+	// task uses, and the fraction all tasks so far use together.
+	Capacity() (task, cumulative []float64)
+}
+
 // Generative is implemented by strategies with a generator (dgr, rtf): after each task the
 // runner's cells draw what it replays and how it reconstructs test inputs (results.SamplesDir).
 type Generative interface {

@@ -112,21 +112,13 @@ func (x *XdG) Setup(env *Env) error {
 	}
 	net, err := graphs.NewModel(graphs.Config{
 		Params: b.PS, Forward: x.forward, Penalty: b.Penalty,
-		InputDim: s.InputDim, Outputs: s.ModelOutputs(b.Heads), Batch: b.Rows, EvalBatch: x.evalRows(),
+		InputDim: s.InputDim, Outputs: s.ModelOutputs(b.Heads), Batch: b.Rows, EvalBatch: x.base.EvalRows(),
 	})
 	if err != nil {
 		return fmt.Errorf("xdg: %w", err)
 	}
 	b.Net = net
 	return nil
-}
-
-// evalRows is the evaluation graph's row count (graphs.Config.EvalBatch's default included).
-func (x *XdG) evalRows() int {
-	if n := x.base.Env.EvalBatch; n > 0 {
-		return n
-	}
-	return 1000
 }
 
 // forward is Base.Forward with each hidden ReLU's output gated.
@@ -193,7 +185,7 @@ func (x *XdG) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 
 // Scores evaluates bt with each example's task's gates, in chunks of the evaluation graph's rows.
 func (x *XdG) Scores(bt *stream.Batch, out []float32) error {
-	b, rows := x.base, x.evalRows()
+	b, rows := x.base, x.base.EvalRows()
 	D, M := b.Env.Stream.InputDim, b.Net.Outputs()
 	for _, t := range bt.Task[:bt.N] {
 		if t < 0 {

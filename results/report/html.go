@@ -181,7 +181,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{if or .Replays .ReplayNotes}}<h2 id="replay">What the generators replay</h2>
 <p class="small muted">For each generative strategy, the pictures of its lowest seed: after every task, samples of its generator (what it replays while learning the next task) and real test digits of every task so far over their reconstructions.</p>
 {{range .Replays}}<h3><span class="sw" style="background:{{.Color}}"></span>{{.Label}} (seed {{.Seed}})</h3>
-<div class="grid">{{range .Figs}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{.Caption}} File: {{.PNG}}.</figcaption></figure>{{end}}</div>
+<div class="grid">{{range .Figs}}{{template "fig" .}}{{end}}</div>
 {{end}}{{range .ReplayNotes}}<p class="fail small">{{.}}</p>{{end}}
 {{end}}
 <h2 id="cost">Cost</h2>
@@ -206,7 +206,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <footer>Written by clgraph's report package from run directories in schema {{.Schema}}. The plots are also saved next to this page as PNG and SVG files; report.md is the Markdown version of this page.</footer>
 </body>
 </html>
-{{define "fig"}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{if .Caption}}{{.Caption}} {{end}}Files: {{.PNG}}, {{.SVG}}.</figcaption></figure>{{end}}
+{{define "fig"}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{if .Caption}}{{.Caption}} {{end}}{{if .SVG}}Files: {{.PNG}}, {{.SVG}}{{else}}File: {{.PNG}}{{end}}.</figcaption></figure>{{end}}
 `))
 
 func hexColor(i int) string {
@@ -447,6 +447,11 @@ func resolvedOptions(r *results.Run) string {
 	return strings.Join(out, "; ")
 }
 
+// dataSrc is the src attribute of an image embedded as a data: URI.
+func dataSrc(png []byte) template.HTMLAttr {
+	return template.HTMLAttr(`src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(png) + `"`)
+}
+
 // cssSize is the size at which a figure is shown: 96 CSS pixels per inch.
 func cssSize(f *figure) (w, h int) {
 	return int(math.Round(float64(f.w/vg.Inch) * 96)), int(math.Round(float64(f.h/vg.Inch) * 96))
@@ -483,8 +488,7 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 	}
 	for _, f := range figs {
 		w, h := cssSize(f)
-		pf := &pageFigure{Title: f.title, Caption: f.caption, PNG: f.name + ".png", SVG: f.name + ".svg", Width: w, Height: h,
-			Src: template.HTMLAttr(`src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(f.png) + `"`)}
+		pf := &pageFigure{Title: f.title, Caption: f.caption, PNG: f.name + ".png", SVG: f.name + ".svg", Width: w, Height: h, Src: dataSrc(f.png)}
 		switch f.kind {
 		case "heatmap":
 			p.Heatmaps = append(p.Heatmaps, pf)

@@ -2,9 +2,7 @@ package report
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
-	"html/template"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -96,7 +94,7 @@ func replayCaption(p replayPicture, tasks []string) string {
 		name = fmt.Sprintf("task %d (%s)", p.task, tasks[p.task-1])
 	}
 	if p.kind == "samples" {
-		return fmt.Sprintf("After %s: what the generator replays (64 samples; the same latent draws after every task).", name)
+		return fmt.Sprintf("After %s: samples of what the generator replays (the same latent draws after every task).", name)
 	}
 	return fmt.Sprintf("After %s: real test digits of each task so far (top) over their reconstructions (bottom).", name)
 }
@@ -113,8 +111,7 @@ func pageReplays(sets []*replaySet, tasks []string) []pageReplay {
 	for _, set := range sets {
 		pr := pageReplay{Label: set.s.label, Color: hexColor(set.s.index), Seed: set.seed}
 		for _, p := range set.pics {
-			pr.Figs = append(pr.Figs, &pageFigure{Title: p.name, Caption: replayCaption(p, tasks), PNG: p.name, Width: p.width, Height: p.height,
-				Src: template.HTMLAttr(`src="data:image/png;base64,` + base64.StdEncoding.EncodeToString(p.png) + `"`)})
+			pr.Figs = append(pr.Figs, &pageFigure{Title: p.name, Caption: replayCaption(p, tasks), PNG: p.name, Width: p.width, Height: p.height, Src: dataSrc(p.png)})
 		}
 		out = append(out, pr)
 	}
