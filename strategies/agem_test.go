@@ -166,9 +166,13 @@ func TestAGEMStep(t *testing.T) {
 // and its end (memories filled, previous models kept: outside the timed region), with the BLAS
 // of the environment, reporting the process's CPU time per step too (steadier than wall time on
 // a shared machine). Other strategies' step benchmarks use it too.
-func benchStep(b *testing.B, spec string) {
+func benchStep(b *testing.B, spec string) { benchStepIn(b, spec, stream.ClassIL) }
+
+// benchStepIn is benchStep in scenario sc: in task-IL the batches keep their task index (for
+// strategies that require task identity, such as hat).
+func benchStepIn(b *testing.B, spec string, sc stream.Scenario) {
 	blas.Setup()
-	st := strategytest.Synthetic(stream.ClassIL, 2, 5, 784, 300, 1)
+	st := strategytest.Synthetic(sc, 2, 5, 784, 300, 1)
 	s, err := strategies.Default.New(spec)
 	if err != nil {
 		b.Fatal(err)
@@ -181,7 +185,9 @@ func benchStep(b *testing.B, spec string) {
 	run := func(task, n int, smp *stream.Sampler) {
 		for range n {
 			smp.Fill(batch, 128)
-			batch.HideTasks()
+			if sc != stream.TaskIL {
+				batch.HideTasks()
+			}
 			if _, err := s.Step(task, batch); err != nil {
 				b.Fatal(err)
 			}

@@ -184,3 +184,10 @@ func TestHATCapacityInResult(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHATStep is a hat step (task-IL): the gated forward and backward pass, the attention
+// regulariser, gradient restriction and compensation, clipping, Adam and the clamp.
+func BenchmarkHATStep(b *testing.B) { benchStepIn(b, "hat", stream.TaskIL) }
+
+// BenchmarkNaiveTaskStep is naive fine-tuning's step in task-IL (one head per task), hat's baseline.
+func BenchmarkNaiveTaskStep(b *testing.B) { benchStepIn(b, "naive", stream.TaskIL) }
