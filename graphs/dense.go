@@ -19,7 +19,9 @@ import (
 // db_k = column sums of g_k, and dx = Σ_k g_k·W_kᵀ, each with one Sgemm (or one pass) into a
 // buffer the op owns: a step allocates no tensor. Gradients nobody needs are not built: none for
 // a frozen weight or bias (Param.Frozen at build time) and none for x when no trainable parameter
-// of bd's graph feeds it (the data, or the output of frozen layers).
+// of bd's graph feeds it (the data, or the output of frozen layers). A layer with a Mask uses
+// W ⊙ Mask, written into a buffer the op owns at each run (one pass, no allocation), in its
+// forward pass and in dx, and its dW is masked too.
 func Linear(bd *Binder, x *G.Node, ls ...Dense) (*G.Node, error) {
 	if len(ls) == 0 {
 		return nil, errors.New("graphs: linear needs at least one layer")
@@ -44,6 +46,15 @@ func Linear(bd *Binder, x *G.Node, ls ...Dense) (*G.Node, error) {
 		op.needW = append(op.needW, !l.W.Frozen)
 		op.needB = append(op.needB, !l.B.Frozen)
 		op.names = append(op.names, l.W.Name)
+		var wm []float32
+		if l.Mask != nil {
+			if len(l.Mask) != ws[0]*ws[1] {
+				return nil, fmt.Errorf("graphs: dense %s: mask has %d values, the weight %d", l.W.Name, len(l.Mask), ws[0]*ws[1])
+			}
+			wm = make([]float32, len(l.Mask))
+		}
+		op.masks = append(op.masks, l.Mask)
+		op.wm = append(op.wm, wm)
 		children = append(children, bd.Node(l.W), bd.Node(l.B))
 	}
 	want := []int{op.n * op.in}
@@ -123,6 +134,8 @@ type linearOp struct {
 	needW []bool
 	needB []bool
 	names []string
+	masks [][]float32   // per layer, its weight mask (nil: none)
+	wm    [][]float32   // per masked layer, W ⊙ mask of the last forward pass
 	y     *tensor.Dense // the output, owned by the op
 	io    matIO
 }
@@ -205,6 +218,13 @@ func (op *linearOp) forward(y []float32, in []G.Value) error {
 	x, bl := m[0], G.WhichBLAS()
 	for k, o := range op.outs {
 		w, b, off := m[1+2*k], m[2+2*k], op.offs[k]
+		if mk := op.masks[k]; mk != nil {
+			wm := op.wm[k]
+			for i, v := range w {
+				wm[i] = v * mk[i]
+			}
+			w = wm
+		}
 		for i := 0; i < op.n; i++ {
 			copy(y[i*op.total+off:i*op.total+off+o], b)
 		}
@@ -309,7 +329,11 @@ func (op *linearGradXOp) compute(dx []float32, in []G.Value) error {
 		if k > 0 {
 			beta = 1
 		}
-		bl.Sgemm(blas.NoTrans, blas.Trans, f.n, f.in, o, 1, g[f.offs[k]:], f.total, m[1+k], o, beta, dx, f.in)
+		w := m[1+k]
+		if f.masks[k] != nil {
+			w = f.wm[k] // W ⊙ mask, written by this run's forward pass
+		}
+		bl.Sgemm(blas.NoTrans, blas.Trans, f.n, f.in, o, 1, g[f.offs[k]:], f.total, w, o, beta, dx, f.in)
 	}
 	return nil
 }
@@ -367,6 +391,11 @@ func (op *linearGradWOp) compute(dw []float32, in []G.Value) error {
 	}
 	o := f.outs[op.k]
 	G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, f.in, o, f.n, 1, m[0], f.in, m[1][f.offs[op.k]:], f.total, 0, dw, o)
+	if mk := f.masks[op.k]; mk != nil {
+		for i, v := range mk {
+			dw[i] *= v
+		}
+	}
 	return nil
 }
 

@@ -56,9 +56,14 @@ func (b *Binder) Const(name string, t *tensor.Dense) *G.Node {
 // Used returns the parameters this graph has nodes for, in first-use order.
 func (b *Binder) Used() []*Param { return b.order }
 
-// Dense is a fully connected layer y = x W + b with W [in,out] and b [1,out].
+// Dense is a fully connected layer y = x W + b with W [in,out] and b [1,out]. With Mask set
+// (in*out values, row-major like W) the layer computes y = x (W ⊙ Mask) + b and its weight
+// gradient is masked alike: a weight whose mask is 0 neither acts nor learns (PackNet's per-task
+// weight masks). The op reads Mask at every run, so changing its values in place changes what
+// later runs compute, without rebuilding the graph.
 type Dense struct {
 	W, B *Param
+	Mask []float32
 }
 
 // NewDense adds a dense layer's parameters to ps under prefix and initialises them like PyTorch.

@@ -206,7 +206,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		}
 	}
 	env := &strategies.Env{Stream: st, Hidden: set.Hidden, LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch,
-		Rng: stratRng, Log: log.WithField("strategy", name)}
+		Iterations: set.Iterations, Rng: stratRng, Log: log.WithField("strategy", name)}
 	if err := s.Setup(env); err != nil {
 		return res, fmt.Errorf("%s: setup: %w", name, err)
 	}
@@ -362,8 +362,8 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	}
 	res.Metrics = &m
 	if cr, ok := s.(strategies.CapacityReport); ok {
-		task, cum := cr.Capacity()
-		res.Capacity = &results.Capacity{Task: task, Cumulative: cum}
+		of, task, cum := cr.Capacity()
+		res.Capacity = &results.Capacity{Of: of, Task: task, Cumulative: cum}
 	}
 	return res, nil
 }

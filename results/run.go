@@ -188,7 +188,7 @@ type Result struct {
 	Metrics *Metrics `json:"metrics"`
 	// Cost is the compute spent.
 	Cost Cost `json:"cost"`
-	// Capacity is, for a strategy that gives each task a part of the network (hat), the share
+	// Capacity is, for a strategy that gives each task a part of the network (hat, packnet), the share
 	// each task uses and the share the tasks so far use together, after each task; nil for
 	// the others.
 	Capacity *Capacity `json:"capacity,omitempty"`
@@ -203,8 +203,10 @@ type Result struct {
 
 // Capacity is the share of a network's units (or weights) the tasks use, one entry per task
 // in stream order: Task[k] the share task k uses, Cumulative[k] the share tasks 0..k use
-// together (fractions in [0, 1]).
+// together (fractions in [0, 1]). Of names what is counted ("hidden units" for hat, "trunk
+// weights" for packnet; empty in results written before it was recorded).
 type Capacity struct {
+	Of         string    `json:"of,omitempty"`
 	Task       []float64 `json:"task"`
 	Cumulative []float64 `json:"cumulative"`
 }

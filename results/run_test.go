@@ -525,7 +525,7 @@ func memTempDir(tb testing.TB) string {
 // without one writes no "capacity" key.
 func TestResultCapacityRoundTrip(t *testing.T) {
 	r := Result{Strategy: "hat", Seed: 1, Status: StatusOK, Tasks: []string{"a", "b"}, R: [][]float64{{1, 0.5}, {1, 1}}, B: []float64{0.5, 0.5},
-		Capacity: &Capacity{Task: []float64{0.25, 0.125}, Cumulative: []float64{0.25, 0.3125}}}
+		Capacity: &Capacity{Of: "hidden units", Task: []float64{0.25, 0.125}, Cumulative: []float64{0.25, 0.3125}}}
 	data, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)

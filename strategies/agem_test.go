@@ -177,7 +177,9 @@ func benchStepIn(b *testing.B, spec string, sc stream.Scenario) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	env := &strategies.Env{Stream: st, Hidden: []int{400, 400}, LR: 1e-3, Batch: 128, EvalBatch: 1000, Rng: rand.New(rand.NewSource(1))}
+	// Iterations is large so that a strategy scheduling work within a task (packnet's pruning)
+	// times its ordinary step.
+	env := &strategies.Env{Stream: st, Hidden: []int{400, 400}, LR: 1e-3, Batch: 128, EvalBatch: 1000, Iterations: 1 << 20, Rng: rand.New(rand.NewSource(1))}
 	if err := s.Setup(env); err != nil {
 		b.Fatal(err)
 	}

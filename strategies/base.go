@@ -35,6 +35,10 @@ type Base struct {
 	Penalty graphs.Penalty
 	// Rows is the number of rows of a training step; 0 means Env.Batch. Set it before Setup.
 	Rows int
+	// ForwardFunc, when set before Setup, is the model's forward pass in place of Forward (trunk
+	// then heads): a strategy that changes the graph (PackNet's masked evaluation graph) sets it,
+	// and Build builds both graphs with it once.
+	ForwardFunc func(bd *graphs.Binder, x *G.Node) (*G.Node, error)
 
 	Env   *Env
 	PS    *graphs.ParamSet
@@ -156,8 +160,12 @@ func (b *Base) Forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
 
 // Build (re)builds the model's graphs from the current parameters, Penalty and Frozen flags.
 func (b *Base) Build() error {
+	fwd := b.Forward
+	if b.ForwardFunc != nil {
+		fwd = b.ForwardFunc
+	}
 	m, err := graphs.NewModel(graphs.Config{
-		Params: b.PS, Forward: b.Forward, Penalty: b.Penalty,
+		Params: b.PS, Forward: fwd, Penalty: b.Penalty,
 		InputDim: b.Env.Stream.InputDim, Outputs: b.Env.Stream.ModelOutputs(b.Heads),
 		Batch: b.Rows, EvalBatch: b.Env.EvalBatch,
 	})

@@ -364,8 +364,8 @@ func (h *HAT) endMasks(cur int) {
 
 // Capacity returns, per task ended, the fraction of hidden units whose test-time gate is open
 // (above 0.5), and the fraction open for at least one task so far.
-func (h *HAT) Capacity() (task, cumulative []float64) {
-	return append([]float64(nil), h.used...), append([]float64(nil), h.cum...)
+func (h *HAT) Capacity() (of string, task, cumulative []float64) {
+	return "hidden units", append([]float64(nil), h.used...), append([]float64(nil), h.cum...)
 }
 
 // Scores evaluates bt with each example's task's test-time gates.

@@ -175,8 +175,8 @@ func TestHATCapacityInResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Capacity
-	if c == nil || len(c.Task) != 3 || len(c.Cumulative) != 3 {
-		t.Fatalf("capacity %+v, want 3 entries each", c)
+	if c == nil || len(c.Task) != 3 || len(c.Cumulative) != 3 || c.Of != "hidden units" {
+		t.Fatalf("capacity %+v, want 3 entries each, of hidden units", c)
 	}
 	for k := range 3 {
 		if c.Task[k] < 0 || c.Task[k] > 1 || c.Cumulative[k] < c.Task[k] || (k > 0 && c.Cumulative[k] < c.Cumulative[k-1]) {

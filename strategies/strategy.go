@@ -20,6 +20,9 @@ type Env struct {
 	LR        float64 // learning rate
 	Batch     int     // examples of the current task per step
 	EvalBatch int     // rows per evaluation-graph run
+	// Iterations is the number of Step calls per task (the protocol's), for strategies that
+	// schedule work within a task (PackNet prunes part-way through); 0 when unknown.
+	Iterations int
 	// Rng is the strategy's own random source, seeded from the run's seed. Strategies draw all
 	// their randomness from it (initialisation, sampling), so a seed fixes the run.
 	Rng *rand.Rand
@@ -171,9 +174,9 @@ type Grapher interface {
 // CapacityReport is implemented by strategies that give each task a part of the network (HAT,
 // PackNet): the runner records Capacity in the result after the run.
 type CapacityReport interface {
-	// Capacity returns, per task ended, the fraction of the network's units (or weights) that
-	// task uses, and the fraction all tasks so far use together.
-	Capacity() (task, cumulative []float64)
+	// Capacity returns what it counts (e.g. "hidden units", "trunk weights") and, per task
+	// ended, the fraction of them that task uses and the fraction all tasks so far use together.
+	Capacity() (of string, task, cumulative []float64)
 }
 
 // Generative is implemented by strategies with a generator (dgr, rtf): after each task the
