@@ -119,6 +119,7 @@ type page struct {
 	StabFig     *pageFigure
 	CurveFig    *pageFigure
 	TasksFig    *pageFigure
+	CapFig      *pageFigure // capacity per task (hat, packnet); nil when no strategy records it
 	Heatmaps    []*pageFigure
 	NoMatrix    []string
 	Replays     []pageReplay // generative strategies' pictures
@@ -144,7 +145,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h1>{{.Title}}</h1>
 <p class="lead">{{.Lead}}</p>
 {{if .Incomplete}}<div class="incomplete" id="incomplete">{{range .Incomplete}}<p><strong>Incomplete:</strong> {{.}}</p>{{end}}</div>
-{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a>{{if or .Replays .ReplayNotes}}<a href="#replay">Replay</a>{{end}}<a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
+{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a>{{if .CapFig}}<a href="#capacity">Capacity</a>{{end}}{{if or .Replays .ReplayNotes}}<a href="#replay">Replay</a>{{end}}<a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
 
 <h2 id="metrics">Metrics</h2>
 <p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. {{.MetricDocs}}.</p>
@@ -177,6 +178,8 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 
 <h2 id="tasks">Accuracy on each task over time</h2>
 {{with .TasksFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
+{{with .CapFig}}<h2 id="capacity">Capacity used per task</h2>
+{{template "fig" .}}{{end}}
 
 {{if or .Replays .ReplayNotes}}<h2 id="replay">What the generators replay</h2>
 <p class="small muted">For each generative strategy, the pictures of its lowest seed: after every task, samples of its generator (what it replays while learning the next task) and real test digits of every task so far over their reconstructions.</p>
@@ -500,6 +503,8 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 			p.MetricsFig = pf
 		case "stability":
 			p.StabFig = pf
+		case "capacity":
+			p.CapFig = pf
 		}
 	}
 	for i, r := range runs {
@@ -649,6 +654,12 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 	}
 	for _, f := range byKind["tasks"] {
 		mdFigure(&b, f)
+	}
+	if fs := byKind["capacity"]; len(fs) > 0 {
+		b.WriteString("## Capacity used per task\n\n")
+		for _, f := range fs {
+			mdFigure(&b, f)
+		}
 	}
 	markdownReplay(&b, rp.sets, rp.notes, tasks)
 	b.WriteString("## Cost\n\nMean ± sample standard deviation over the successful seeds; peak RSS is that of the whole process (MiB = 2^20 bytes).\n\n")

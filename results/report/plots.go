@@ -29,7 +29,7 @@ type figure struct {
 	name    string    // file name without extension
 	title   string    // heading and alt text
 	caption string    // one-sentence explanation
-	kind    string    // "heatmap", "curve", "tasks", "metrics" or "stability"
+	kind    string    // "heatmap", "curve", "tasks", "metrics", "stability" or "capacity"
 	w, h    vg.Length // size
 	png     []byte
 	svg     []byte
@@ -198,6 +198,11 @@ func buildFigures(ss []*series, tasks []string) ([]*figure, error) {
 	}
 	if stabilityPlotted(ss) {
 		if err := add(stabilityFigure(ss)); err != nil {
+			return nil, err
+		}
+	}
+	if capacityPlotted(ss, T) {
+		if err := add(capacityFigure(ss, tasks)); err != nil {
 			return nil, err
 		}
 	}
@@ -741,4 +746,63 @@ func stabilityFigure(ss []*series) (*figure, error) {
 	f.w = 6*vg.Inch + legendWidth(leg)
 	f.h = 4 * vg.Inch
 	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
+}
+
+// capacityResults returns the series' complete results that record the capacity of T tasks.
+func capacityResults(s *series, T int) []*results.Result {
+	var out []*results.Result
+	for _, r := range s.ok {
+		if c := r.Capacity; c != nil && len(c.Task) == T && len(c.Cumulative) == T {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func capacityPlotted(ss []*series, T int) bool {
+	for _, s := range ss {
+		if T > 0 && len(capacityResults(s, T)) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// capacityFigure draws, for the strategies that give each task a part of the network (hat's
+// hidden units, packnet's trunk weights), the share each task takes (left) and the share the
+// tasks so far take together (right), after each task: mean over seeds, band mean ± std.
+func capacityFigure(ss []*series, tasks []string) (*figure, error) {
+	T := len(tasks)
+	f := &figure{
+		name:    "capacity",
+		title:   "Capacity used per task",
+		caption: "For strategies that give each task a part of the network, the share of it each task takes (left) and the share the tasks so far take together (right), after training on each task; what is counted follows the strategy's name (hat: hidden units whose gate is open, packnet: trunk weights a task owns). Lines are the mean over seeds, the shaded band is mean ± std.",
+		kind:    "capacity",
+	}
+	own := newPlot("Share each task takes", "task", "share of the network")
+	all := newPlot("Share taken by the tasks so far", "after training on task", "share of the network")
+	accuracyAxes(own, T, tasks)
+	accuracyAxes(all, T, tasks)
+	leg := newLegend()
+	for _, s := range ss {
+		rs := capacityResults(s, T)
+		if len(rs) == 0 {
+			continue
+		}
+		cs := &series{ok: rs}
+		b := curveOf(cs, T, func(r *results.Result, i int) float64 { return r.Capacity.Task[i] })
+		c := curveOf(cs, T, func(r *results.Result, i int) float64 { return r.Capacity.Cumulative[i] })
+		l := addBand(own, b, s.index)
+		addBand(all, c, s.index)
+		if l != nil {
+			label := s.label
+			if of := rs[0].Capacity.Of; of != "" {
+				label += " (" + of + ")"
+			}
+			leg.Add(label, l)
+		}
+	}
+	f.w = vg.Length(math.Max(9, 1.0*float64(T)+7))*vg.Inch + legendWidth(leg)
+	f.h = 3.8 * vg.Inch
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{own, all}}, legend: leg})
 }

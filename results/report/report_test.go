@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -338,5 +339,47 @@ func TestWriteRemovesStaleHeatmaps(t *testing.T) {
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("Write removed a file it did not write: %v", err)
+	}
+}
+
+// TestWriteCapacityFigure: a run whose results record capacity (hat, packnet) gets the
+// capacity figure, in report.html (with its nav link) and report.md, labelled with what the
+// strategy counts; a run without it gets neither.
+func TestWriteCapacityFigure(t *testing.T) {
+	run := synthRun(t.TempDir(), "task", 3, []string{"naive", "packnet"}, []int64{1, 2})
+	for _, r := range run.Results {
+		if r.Strategy == "packnet" {
+			r.Capacity = &results.Capacity{Of: "trunk weights", Task: []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}, Cumulative: []float64{1.0 / 3, 2.0 / 3, 1}}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	files, err := Write([]*results.Run{run}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files.PNG, filepath.Join(out, "capacity.png")) {
+		t.Fatalf("no capacity.png among %v", files.PNG)
+	}
+	page, _ := os.ReadFile(files.HTML)
+	md, _ := os.ReadFile(files.Markdown)
+	for _, want := range []string{`id="capacity"`, `href="#capacity"`, "Capacity used per task"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(md), "## Capacity used per task") || !strings.Contains(string(md), "capacity.png") {
+		t.Errorf("report.md has no capacity section")
+	}
+	checkHTML(t, string(page))
+
+	plain := synthRun(t.TempDir(), "task", 3, []string{"naive"}, []int64{1, 2})
+	out2 := filepath.Join(t.TempDir(), "report")
+	files2, err := Write([]*results.Run{plain}, out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page2, _ := os.ReadFile(files2.HTML)
+	if slices.Contains(files2.PNG, filepath.Join(out2, "capacity.png")) || strings.Contains(string(page2), `id="capacity"`) {
+		t.Error("a run without capacity got a capacity figure")
 	}
 }
