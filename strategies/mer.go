@@ -39,7 +39,7 @@ type MER struct {
 	// Mem is the reservoir of examples seen.
 	Mem *ReservoirBuffer
 
-	theta, a0, w0 [][]float32 // views of the trainable parameters, and two snapshots
+	theta, a0, w0 [][]float32   // views of the trainable parameters, and two snapshots
 	rb, mb, one   *stream.Batch // memory sample, the batch B_i, one row of it
 	noValues      []float32
 }
