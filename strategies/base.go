@@ -39,6 +39,10 @@ type Base struct {
 	// then heads): a strategy that changes the graph (PackNet's masked evaluation graph) sets it,
 	// and Build builds both graphs with it once.
 	ForwardFunc func(bd *graphs.Binder, x *G.Node) (*G.Node, error)
+	// TrunkFunc, when set before Setup, builds the strategy's own trunk in ps in place of the
+	// MLP of Env.Hidden (Trunk stays empty) and returns the width the heads take (PathNet's
+	// modules); ForwardFunc then applies it.
+	TrunkFunc func(ps *graphs.ParamSet, env *Env) (int, error)
 
 	Env   *Env
 	PS    *graphs.ParamSet
@@ -111,10 +115,19 @@ func (b *Base) Setup(env *Env) error {
 		b.Rows = env.Batch
 	}
 	b.PS = graphs.NewParamSet()
-	b.Trunk = graphs.NewMLP(b.PS, "trunk", "trunk", s.InputDim, env.Hidden, env.Rng)
 	in := s.InputDim
-	if len(env.Hidden) > 0 {
-		in = env.Hidden[len(env.Hidden)-1]
+	if b.TrunkFunc != nil {
+		b.Trunk = graphs.MLP{}
+		w, err := b.TrunkFunc(b.PS, env)
+		if err != nil {
+			return err
+		}
+		in = w
+	} else {
+		b.Trunk = graphs.NewMLP(b.PS, "trunk", "trunk", s.InputDim, env.Hidden, env.Rng)
+		if len(env.Hidden) > 0 {
+			in = env.Hidden[len(env.Hidden)-1]
+		}
 	}
 	b.Out = graphs.NewHeads(b.PS, "head", in, s.HeadSizes(b.Heads), env.Rng)
 	b.Opt = graphs.NewAdam(env.LR)
