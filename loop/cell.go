@@ -136,6 +136,12 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*results.Result, error) {
 	if werr := results.WriteResult(c.Dir, res); werr != nil {
 		return res, &WriteError{fmt.Errorf("%s seed %d: %w", c.Spec.Strategy, c.Spec.Seed, werr)}
 	}
+	if c.Spec.SaveModel && runErr == nil {
+		m := strategies.ModelFile{Strategy: c.Spec.Strategy, Seed: c.Spec.Seed, Stream: c.Spec.Stream, Scenario: c.Spec.Scenario, Params: strategies.SaveParams(s.Params())}
+		if werr := strategies.WriteModel(filepath.Join(c.ResultDir(), strategies.ModelFileName), m); werr != nil {
+			return res, &WriteError{fmt.Errorf("%s seed %d: the model file: %w", c.Spec.Strategy, c.Spec.Seed, werr)}
+		}
+	}
 	if !interrupted {
 		RemoveCheckpoint(path) // the result is final
 	}

@@ -116,6 +116,8 @@ type CheckpointState struct {
 	B    []float64    `json:"b"`
 	R    [][]float64  `json:"r"`
 	Cost results.Cost `json:"cost"`
+	// Init is what the model was initialised from (nil: its own initialisation).
+	Init *results.Init `json:"init,omitempty"`
 	// BVal and RVal are B and R on the validation splits (nil when the stream has none).
 	BVal []float64   `json:"b_val,omitempty"`
 	RVal [][]float64 `json:"r_val,omitempty"`

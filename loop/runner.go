@@ -219,6 +219,9 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	ev2 := newEvaluator(st, set.EvalBatch)
 	startTask, startStep, mid := 0, 0, false
 	if ck.Resume == nil {
+		if res.Init, err = r.initialise(ctx, st, s, name, set); err != nil {
+			return res, fmt.Errorf("%s: %w", name, err)
+		}
 		t0 := time.Now()
 		if res.B, err = ev2.row(s, -1); err != nil {
 			return res, fmt.Errorf("%s: initial evaluation: %w", name, err)
@@ -417,7 +420,7 @@ func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 	res := rs.res
 	cost := res.Cost
 	cost.ParamsPerTask = append([]int(nil), cost.ParamsPerTask...)
-	b := CheckpointState{B: res.B, R: res.R, BVal: res.BVal, RVal: res.RVal, Cost: cost, Samples: rs.samples,
+	b := CheckpointState{B: res.B, R: res.R, BVal: res.BVal, RVal: res.RVal, Cost: cost, Init: res.Init, Samples: rs.samples,
 		Params: strategies.SaveParams(rs.s.Params())}
 	if !done {
 		b.TaskSamples, b.TaskNanos = ev.Samples, int64(ev.Elapsed)
@@ -515,6 +518,7 @@ func (rs *runState) restore(c *Checkpoint) error {
 		res.RVal = append(res.RVal, append([]float64(nil), row...))
 	}
 	res.Cost = b.Cost
+	res.Init = b.Init
 	res.Cost.ParamsPerTask = append([]int(nil), b.Cost.ParamsPerTask...)
 	rs.samples, rs.taskSamples, rs.taskElapsed = b.Samples, b.TaskSamples, time.Duration(b.TaskNanos)
 	return nil

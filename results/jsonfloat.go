@@ -298,6 +298,7 @@ type resultJSON struct {
 	Metrics  *Metrics          `json:"metrics"`
 	Cost     Cost              `json:"cost"`
 	Capacity *Capacity         `json:"capacity,omitempty"`
+	Init     *Init             `json:"init,omitempty"`
 	Resolved map[string]string `json:"resolved,omitempty"`
 	Spec     *runspec.Spec     `json:"spec,omitempty"`
 }
@@ -307,7 +308,7 @@ type resultJSON struct {
 func (r Result) MarshalJSON() ([]byte, error) {
 	return json.Marshal(resultJSON{
 		Schema: SchemaVersion, Strategy: r.Strategy, Seed: r.Seed, Status: r.Status, Error: r.Error,
-		Tasks: r.Tasks, ClassOrd: r.ClassOrder, R: toJ2(r.R), B: toJ(r.B), RVal: toJ2(r.RVal), BVal: toJ(r.BVal), Metrics: r.Metrics, Cost: r.Cost, Capacity: r.Capacity, Resolved: r.Resolved, Spec: r.Spec,
+		Tasks: r.Tasks, ClassOrd: r.ClassOrder, R: toJ2(r.R), B: toJ(r.B), RVal: toJ2(r.RVal), BVal: toJ(r.BVal), Metrics: r.Metrics, Cost: r.Cost, Capacity: r.Capacity, Init: r.Init, Resolved: r.Resolved, Spec: r.Spec,
 	})
 }
 
@@ -320,7 +321,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	*r = Result{
 		Strategy: a.Strategy, Seed: a.Seed, Status: a.Status, Error: a.Error,
-		Tasks: a.Tasks, ClassOrder: a.ClassOrd, R: fromJ2(a.R), B: fromJ(a.B), RVal: fromJ2(a.RVal), BVal: fromJ(a.BVal), Metrics: a.Metrics, Cost: a.Cost, Capacity: a.Capacity, Resolved: a.Resolved, Spec: a.Spec,
+		Tasks: a.Tasks, ClassOrder: a.ClassOrd, R: fromJ2(a.R), B: fromJ(a.B), RVal: fromJ2(a.RVal), BVal: fromJ(a.BVal), Metrics: a.Metrics, Cost: a.Cost, Capacity: a.Capacity, Init: a.Init, Resolved: a.Resolved, Spec: a.Spec,
 	}
 	return nil
 }

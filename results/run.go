@@ -192,6 +192,9 @@ type Result struct {
 	// each task uses and the share the tasks so far use together, after each task; nil for
 	// the others.
 	Capacity *Capacity `json:"capacity,omitempty"`
+	// Init says what the model started from when it did not start from its own random
+	// initialisation (init_from, pretrain_classes); nil otherwise.
+	Init *Init `json:"init,omitempty"`
 	// Resolved holds options the strategy settled at setup (strategies.Resolver), e.g.
 	// {"lambda": "1e+09"} for ewc with lambda=auto; omitted when none.
 	Resolved map[string]string `json:"resolved,omitempty"`
@@ -199,6 +202,50 @@ type Result struct {
 	// or a report can check it against its folder's config.json; nil in files written before
 	// schema v2.
 	Spec *runspec.Spec `json:"spec,omitempty"`
+}
+
+// Init is what a run's model was initialised from before its first task.
+type Init struct {
+	// From is the model file (init_from) the parameters Loaded came from; empty when none.
+	From string `json:"from,omitempty"`
+	// Loaded names the parameters that took the file's values, Kept those that kept their own
+	// initialisation (absent from the file, or of another shape).
+	Loaded []string `json:"loaded,omitempty"`
+	Kept   []string `json:"kept,omitempty"`
+	// Pretrain is the pre-training stage (pretrain_classes); nil when none.
+	Pretrain *Pretrain `json:"pretrain,omitempty"`
+}
+
+// Pretrain records a pre-training stage: the classes, the steps, the final training loss, the
+// accuracy on those classes' test images, its seconds, and the trunk parameters it handed to
+// the strategy.
+type Pretrain struct {
+	Classes  []int    `json:"classes"`
+	Steps    int      `json:"steps"`
+	Loss     float64  `json:"loss"`
+	TestAcc  float64  `json:"test_acc"`
+	Seconds  float64  `json:"seconds"`
+	Transfer []string `json:"transfer"`
+}
+
+// Describe says in one line what the model was initialised from, e.g. "pre-trained on classes
+// 5,6,7,8,9 (2000 steps, test accuracy 0.981; 4 trunk tensors)".
+func (in *Init) Describe() string {
+	if in == nil {
+		return ""
+	}
+	var parts []string
+	if in.From != "" {
+		parts = append(parts, fmt.Sprintf("parameters from %s (%d tensors; %d kept their initialisation)", in.From, len(in.Loaded), len(in.Kept)))
+	}
+	if p := in.Pretrain; p != nil {
+		cs := make([]string, len(p.Classes))
+		for i, c := range p.Classes {
+			cs[i] = fmt.Sprint(c)
+		}
+		parts = append(parts, fmt.Sprintf("pre-trained on classes %s (%d steps, test accuracy %.3f; %d trunk tensors)", strings.Join(cs, ","), p.Steps, p.TestAcc, len(p.Transfer)))
+	}
+	return strings.Join(parts, ", then ")
 }
 
 // Capacity is the share of a network's units (or weights) the tasks use, one entry per task

@@ -73,6 +73,21 @@ type Spec struct {
 	// Hidden are the hidden layer sizes of the MLP trunk.
 	Hidden []int `json:"hidden" yaml:"hidden" key:"hidden" doc:"hidden layer sizes, e.g. 400,400"`
 
+	// InitFrom is a model file (model.json, written by a run with SaveModel) every run starts
+	// from: after the strategy's setup, each of its parameters with a name and shape in the file
+	// takes the file's values; the others keep their initialisation. Empty: none.
+	InitFrom string `json:"init_from,omitempty" yaml:"init_from,omitempty" key:"init_from" label:"initialised from" doc:"start every run from the parameters of a saved model (a model.json a run wrote with --save-model): parameters of the same name and shape take its values, the others keep their initialisation"`
+	// PretrainClasses, when set, trains a plain model (the run's trunk, one shared head over
+	// these classes) jointly on the original MNIST training images of these classes before the
+	// stream, and every run starts from its trunk. The stream itself is unchanged: give it the
+	// other classes with class_order (split streams).
+	PretrainClasses []int `json:"pretrain_classes,omitempty" yaml:"pretrain_classes,omitempty" key:"pretrain_classes" label:"pre-training classes" doc:"pre-train the trunk jointly on these classes' original training images first (e.g. 5,6,7,8,9, with the stream on the others: --class-order 0,1,2,3 --tasks 2); every run starts from the pre-trained trunk"`
+	// PretrainIterations is the number of pre-training steps; 0 takes Iterations.
+	PretrainIterations int `json:"pretrain_iterations,omitempty" yaml:"pretrain_iterations,omitempty" key:"pretrain_iterations" label:"pre-training steps" doc:"steps of pre-training (0: the protocol's iterations per task)"`
+	// SaveModel writes each finished run's final parameters to model.json in its result folder,
+	// for init_from.
+	SaveModel bool `json:"save_model,omitempty" yaml:"save_model,omitempty" key:"save_model" label:"save model" doc:"write each finished run's final parameters to <run>/<strategy>/seed-<n>/model.json (for --init-from)" free:"true"`
+
 	// Strategy is the canonical strategy spec of one run, e.g. "ewc:lambda=100"; empty for a
 	// command over several strategies.
 	Strategy string `json:"strategy,omitempty" yaml:"strategy,omitempty" key:"strategy" doc:"strategy spec" flag:"-"`
@@ -122,6 +137,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("class_order_mode must be %s or %s, got %q", ClassOrderFixed, ClassOrderRandom, s.ClassOrderMode)
 	case s.ClassOrderMode == ClassOrderRandom && len(s.ClassOrder) > 0:
 		return fmt.Errorf("class_order %v and class_order_mode %s exclude each other: give one", s.ClassOrder, ClassOrderRandom)
+	case s.PretrainIterations < 0:
+		return fmt.Errorf("pretrain_iterations must be 0 (the protocol's iterations) or positive, got %d", s.PretrainIterations)
+	case s.PretrainIterations > 0 && len(s.PretrainClasses) == 0:
+		return fmt.Errorf("pretrain_iterations %d without pretrain_classes: name the classes to pre-train on", s.PretrainIterations)
 	case s.CheckpointEvery < -1:
 		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
 	}

@@ -171,6 +171,14 @@ type Grapher interface {
 	Graphs() []NamedGraph
 }
 
+// Initialized is implemented by strategies that keep a copy of their parameters from Setup (an
+// anchor, a snapshot to re-initialise from): when a run starts from other parameters (a model
+// file, a pre-trained trunk) the runner writes them into Params after Setup and then calls
+// ParamsInitialized, before the first task.
+type Initialized interface {
+	ParamsInitialized()
+}
+
 // CapacityReport is implemented by strategies that give each task a part of the network (HAT,
 // PackNet): the runner records Capacity in the result after the run.
 type CapacityReport interface {

@@ -98,6 +98,11 @@ type Stream struct {
 	// ClassOrder is the order in which a class-split stream dealt the dataset's classes into
 	// tasks (tasks of len(ClassOrder)/len(Tasks) classes in turn); nil for other streams.
 	ClassOrder []int
+	// Pretrain, when not nil, is the pre-training task (runspec's pretrain_classes): its
+	// classes' original training and test images, units 0..len(Classes)-1 in its own output
+	// space, trained jointly before the stream. It is not one of Tasks and is never evaluated
+	// in the accuracy matrix.
+	Pretrain *Task
 	// Defaults are default values of strategies' automatic options on this stream (e.g. the
 	// strength ewc:lambda=auto takes), registered with the stream. Keys are
 	// "<strategy>.<option>/<scenario>/<heads>" or, for every layout, "<strategy>.<option>/<scenario>"

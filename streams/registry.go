@@ -252,6 +252,11 @@ func (r *Registry) Build(data *Data, spec runspec.Spec) (*stream.Stream, error) 
 			s.Defaults[k] = v
 		}
 	}
+	if len(spec.PretrainClasses) > 0 {
+		if s.Pretrain, err = pretrainTask(data, spec.PretrainClasses); err != nil {
+			return nil, err
+		}
+	}
 	if spec.ValPerTask > 0 {
 		if err := CarveValidation(s, spec.ValPerTask, spec.Seed); err != nil {
 			return nil, err
@@ -316,4 +321,32 @@ func Preset(name, protocol, scenario string) (runspec.Spec, error) {
 		}
 	}
 	return Spec(o)
+}
+
+// pretrainTask is the pre-training task of pretrain_classes: every original (unpermuted)
+// training and test image of those classes, class c at unit i for classes[i].
+func pretrainTask(data *Data, classes []int) (*stream.Task, error) {
+	unit := map[int]int{}
+	names := make([]string, len(classes))
+	for i, c := range classes {
+		if c < 0 || c >= data.Classes {
+			return nil, fmt.Errorf("streams: pretrain_classes %v: class %d is not in 0..%d", classes, c, data.Classes-1)
+		}
+		if _, dup := unit[c]; dup {
+			return nil, fmt.Errorf("streams: pretrain_classes %v lists class %d twice", classes, c)
+		}
+		unit[c] = i
+		names[i] = fmt.Sprint(c)
+	}
+	if len(classes) < 2 {
+		return nil, fmt.Errorf("streams: pretrain_classes %v: pre-training needs at least 2 classes to tell apart", classes)
+	}
+	t := &stream.Task{ID: -1, Name: "pretrain " + strings.Join(names, "/"), Classes: append([]int(nil), classes...)}
+	for i := range classes {
+		t.Units = append(t.Units, i)
+	}
+	u := func(c int) int { return unit[c] }
+	t.Train = filter(data.Train, classes, u, 0)
+	t.Test = filter(data.Test, classes, u, 0)
+	return t, nil
 }

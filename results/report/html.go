@@ -112,6 +112,7 @@ type page struct {
 	Pairs       []string  // pairedNotes
 	Costs       []pageRow
 	Incomplete  []string // incompleteNotes
+	InitNotes   []string // initNotes: what models started from, when not their own initialisation
 	Progress    bool     // the metric table has interrupted and missing columns
 	Failures    []pageFailure
 	FailTitle   string
@@ -145,6 +146,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h1>{{.Title}}</h1>
 <p class="lead">{{.Lead}}</p>
 {{if .Incomplete}}<div class="incomplete" id="incomplete">{{range .Incomplete}}<p><strong>Incomplete:</strong> {{.}}</p>{{end}}</div>
+{{end}}{{if .InitNotes}}<div id="init"><p><strong>Initialisation</strong> (not the strategies' own random initialisation):</p><ul class="small">{{range .InitNotes}}<li>{{.}}</li>{{end}}</ul></div>
 {{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a>{{if .CapFig}}<a href="#capacity">Capacity</a>{{end}}{{if or .Replays .ReplayNotes}}<a href="#replay">Replay</a>{{end}}<a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
 
 <h2 id="metrics">Metrics</h2>
@@ -473,6 +475,7 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 		MetricDocs:  metricDocs(shownMetrics(ss)),
 		Undefined:   undefinedNotes(ss),
 		Incomplete:  incompleteNotes(runs, ss),
+		InitNotes:   initNotes(ss),
 		Progress:    showProgress(ss),
 		Failures:    unfinished(ss),
 		Pairs:       pairedNotes(runs),
@@ -551,6 +554,13 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 	fmt.Fprintf(&b, "# %s\n\n%s\n\n", mdEscape(reportTitle(runs)), mdEscape(reportLead(runs, ss, tasks)))
 	for _, n := range incompleteNotes(runs, ss) {
 		fmt.Fprintf(&b, "> **Incomplete:** %s\n\n", mdEscape(n))
+	}
+	if notes := initNotes(ss); len(notes) > 0 {
+		b.WriteString("**Initialisation** (not the strategies' own random initialisation):\n\n")
+		for _, n := range notes {
+			b.WriteString("- " + mdEscape(n) + "\n")
+		}
+		b.WriteString("\n")
 	}
 
 	b.WriteString("## Metrics\n\nMean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1].\n\n")

@@ -385,3 +385,46 @@ func removeStale(dir string, keep map[string]bool) {
 		}
 	}
 }
+
+// initNotes says, for each series whose runs did not start from their own random
+// initialisation (init_from, pretrain_classes), what they started from: the model file, and the
+// pre-training's classes, steps and test accuracy (mean ± std over the seeds).
+func initNotes(ss []*series) []string {
+	var out []string
+	for _, s := range ss {
+		var first *results.Init
+		var accs []float64
+		for _, r := range s.ok {
+			if r.Init == nil {
+				continue
+			}
+			if first == nil {
+				first = r.Init
+			}
+			if r.Init.Pretrain != nil {
+				accs = append(accs, r.Init.Pretrain.TestAcc)
+			}
+		}
+		if first == nil {
+			continue
+		}
+		var parts []string
+		if first.From != "" {
+			parts = append(parts, fmt.Sprintf("parameters from %s (%d tensors loaded, %d kept their own initialisation)", first.From, len(first.Loaded), len(first.Kept)))
+		}
+		if p := first.Pretrain; p != nil {
+			cs := make([]string, len(p.Classes))
+			for i, c := range p.Classes {
+				cs[i] = fmt.Sprint(c)
+			}
+			st := results.Summarize(accs)
+			acc := fmt.Sprintf("%.3f", st.Mean)
+			if st.N > 1 {
+				acc += fmt.Sprintf(" ± %.3f over %d seeds", st.Std, st.N)
+			}
+			parts = append(parts, fmt.Sprintf("trunk pre-trained on classes %s (%d steps, test accuracy on them %s; %d tensors handed on)", strings.Join(cs, ","), p.Steps, acc, len(p.Transfer)))
+		}
+		out = append(out, s.label+": "+strings.Join(parts, ", then "))
+	}
+	return out
+}

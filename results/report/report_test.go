@@ -383,3 +383,34 @@ func TestWriteCapacityFigure(t *testing.T) {
 		t.Error("a run without capacity got a capacity figure")
 	}
 }
+
+// TestWriteInitNotes: runs that started from a pre-trained trunk or a model file say so in
+// report.html and report.md, with the pre-training's mean test accuracy over the seeds; runs
+// from their own initialisation say nothing.
+func TestWriteInitNotes(t *testing.T) {
+	run := synthRun(t.TempDir(), "class", 2, []string{"naive", "si"}, []int64{1, 2})
+	for _, r := range run.Results {
+		if r.Strategy == "naive" {
+			r.Init = &results.Init{Pretrain: &results.Pretrain{Classes: []int{5, 6, 7}, Steps: 300, TestAcc: 0.9 + 0.02*float64(r.Seed), Transfer: []string{"trunk/l0/W", "trunk/l0/b"}}}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	files, err := Write([]*results.Run{run}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(files.HTML)
+	md, _ := os.ReadFile(files.Markdown)
+	want := "naive: trunk pre-trained on classes 5,6,7 (300 steps, test accuracy on them 0.930 ± 0.014 over 2 seeds; 2 tensors handed on)"
+	for name, text := range map[string]string{"report.html": string(page), "report.md": mdUnescape(string(md))} {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q", name, want)
+		}
+		if strings.Contains(text, "si: trunk") {
+			t.Errorf("%s says si was pre-trained", name)
+		}
+	}
+}
+
+// mdUnescape undoes mdEscape's backslashes, for matching text in report.md.
+func mdUnescape(s string) string { return strings.ReplaceAll(s, `\`, "") }

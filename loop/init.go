@@ -1,0 +1,136 @@
+package loop
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/strategies"
+	"github.com/clgraph/clgraph/stream"
+	"github.com/sirupsen/logrus"
+)
+
+// trunkOnly keeps the parameters of the MLP trunk Base builds ("trunk/..."): what pre-training
+// hands to a strategy (its heads are of other classes).
+func trunkOnly(name string) bool { return strings.HasPrefix(name, "trunk/") }
+
+// initialise sets s's parameters, after its setup and before its first task, from what the spec
+// asks: the model file InitFrom, then the trunk of a plain model pre-trained on the stream's
+// Pretrain task (which starts from InitFrom's trunk too). It returns what was done (nil when
+// nothing was asked) and tells s (strategies.Initialized) that its parameters changed.
+func (r *Runner) initialise(ctx context.Context, st *stream.Stream, s strategies.Strategy, name string, set Settings) (*results.Init, error) {
+	if set.InitFrom == "" && st.Pretrain == nil {
+		return nil, nil
+	}
+	in := &results.Init{}
+	ps := s.Params()
+	var from []strategies.ParamState
+	if set.InitFrom != "" {
+		m, err := strategies.ReadModel(set.InitFrom)
+		if err != nil {
+			return nil, fmt.Errorf("init_from: %w", err)
+		}
+		from = m.Params
+		in.From = set.InitFrom
+		in.Loaded, in.Kept = strategies.ApplyParams(ps, m.Params, nil)
+		if len(in.Loaded) == 0 {
+			return nil, fmt.Errorf("init_from %s: none of its %d parameters (saved by %s on %s, %s-IL) has the name and shape of one of %s's %d (%s): start from a model of the same trunk", set.InitFrom, len(m.Params), m.Strategy, m.Stream, m.Scenario, name, len(ps.All()), strings.Join(ps.Names(), ", "))
+		}
+		r.logger().WithFields(logrus.Fields{"strategy": name, "from": set.InitFrom, "loaded": len(in.Loaded), "kept": len(in.Kept)}).Info("parameters initialised from the model file")
+		if len(in.Kept) > 0 {
+			r.logger().WithFields(logrus.Fields{"strategy": name, "kept": strings.Join(in.Kept, ", ")}).Warn("init_from: these parameters are not in the model file with their shape and keep their own initialisation")
+		}
+	}
+	if st.Pretrain != nil {
+		pre, params, err := pretrain(ctx, st, set, from)
+		if err != nil {
+			return nil, err
+		}
+		loaded, _ := strategies.ApplyParams(ps, params, trunkOnly)
+		if len(loaded) == 0 {
+			return nil, fmt.Errorf("pretrain_classes: %s has no parameter of the pre-trained trunk (%s): it builds its own network, so pre-training cannot initialise it", name, strings.Join(pre.Transfer, ", "))
+		}
+		pre.Transfer = loaded
+		in.Pretrain = pre
+		r.logger().WithFields(logrus.Fields{"strategy": name, "classes": fmt.Sprint(pre.Classes), "steps": pre.Steps, "test_acc": fmt.Sprintf("%.3f", pre.TestAcc), "tensors": len(loaded)}).Info("trunk pre-trained")
+	}
+	if i, ok := s.(strategies.Initialized); ok {
+		i.ParamsInitialized()
+	}
+	return in, nil
+}
+
+// logger is the runner's logger, or one that discards.
+func (r *Runner) logger() logrus.FieldLogger {
+	if r.Log != nil {
+		return r.Log
+	}
+	l := logrus.New()
+	l.SetOutput(discard{})
+	return l
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// pretrain trains a plain model (the run's trunk, one head over the pre-training classes) on
+// st.Pretrain for PretrainIterations steps (else Iterations), from from's trunk when given, with
+// random sources of its own drawn from the seed, and returns the record and its parameters.
+func pretrain(ctx context.Context, st *stream.Stream, set Settings, from []strategies.ParamState) (*results.Pretrain, []strategies.ParamState, error) {
+	t := *st.Pretrain
+	t.ID = 0
+	ps := &stream.Stream{Name: st.Name + " pre-training", Scenario: stream.ClassIL, Tasks: []*stream.Task{&t}, InputDim: st.InputDim, Outputs: len(t.Units)}
+	if err := ps.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("pretrain_classes: %w", err)
+	}
+	steps := set.PretrainIterations
+	if steps == 0 {
+		steps = set.Iterations
+	}
+	rng, _ := rngFor(set.Seed, 3)
+	srng, _ := rngFor(set.Seed, 4)
+	b := &strategies.Base{}
+	env := &strategies.Env{Stream: ps, Hidden: set.Hidden, LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch, Iterations: steps, Rng: rng}
+	if err := b.Setup(env); err != nil {
+		return nil, nil, fmt.Errorf("pretrain_classes: setup: %w", err)
+	}
+	if from != nil {
+		strategies.ApplyParams(b.PS, from, trunkOnly)
+	}
+	t0 := time.Now()
+	smp := stream.NewSampler(srng, &t)
+	batch := stream.NewBatch(set.Batch, st.InputDim)
+	var loss float32
+	for i := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, fmt.Errorf("pre-training stopped at step %d: %w", i, err)
+		}
+		smp.Fill(batch, set.Batch)
+		batch.HideTasks()
+		info, err := b.Step(0, batch)
+		if err == nil && (math.IsNaN(float64(info.Loss)) || math.IsInf(float64(info.Loss), 0)) {
+			err = strategies.Diverged(info.Loss, 0)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("pre-training, step %d: %w", i+1, err)
+		}
+		loss = info.Loss
+	}
+	eb := stream.NewBatch(set.EvalBatch, st.InputDim)
+	acc, err := Accuracy(b, ps, 0, 0, eb, make([]float32, set.EvalBatch*ps.Outputs))
+	if err != nil {
+		return nil, nil, fmt.Errorf("pre-training: evaluation: %w", err)
+	}
+	var names []string
+	for _, p := range b.PS.All() {
+		if trunkOnly(p.Name) {
+			names = append(names, p.Name)
+		}
+	}
+	return &results.Pretrain{Classes: append([]int(nil), t.Classes...), Steps: steps, Loss: float64(loss), TestAcc: acc, Seconds: time.Since(t0).Seconds(), Transfer: names},
+		strategies.SaveParams(b.PS), nil
+}
