@@ -31,8 +31,11 @@ import (
 // Tags: key is the field's name in files and flags; label names it in messages; doc documents
 // it; free:"true" marks settings that do not change results (the data folder, the checkpoint
 // cadence: Diff's Results mode skips them, so a resume accepts them different); free:"compare"
-// marks one that may change results only in the last bits (the evaluation batch: a report
-// compares runs that differ in it, a resume does not accept it).
+// marks settings a report compares runs across while a resume does not accept them different:
+// the evaluation batch (it changes results only in the last bits) and the initialisation
+// (init_from, pretrain_classes, pretrain_iterations: comparing runs from scratch with
+// pre-trained ones is the point; the report labels the series by run and states each one's
+// initialisation).
 type Spec struct {
 	// Stream names the registered task stream, e.g. "split-mnist".
 	Stream string `json:"stream" yaml:"stream" key:"stream" doc:"task stream (see 'clgraph streams')"`
@@ -76,14 +79,14 @@ type Spec struct {
 	// InitFrom is a model file (model.json, written by a run with SaveModel) every run starts
 	// from: after the strategy's setup, each of its parameters with a name and shape in the file
 	// takes the file's values; the others keep their initialisation. Empty: none.
-	InitFrom string `json:"init_from,omitempty" yaml:"init_from,omitempty" key:"init_from" label:"initialised from" doc:"start every run from the parameters of a saved model (a model.json a run wrote with --save-model): parameters of the same name and shape take its values, the others keep their initialisation"`
+	InitFrom string `json:"init_from,omitempty" yaml:"init_from,omitempty" key:"init_from" label:"initialised from" doc:"start every run from the parameters of a saved model (a model.json a run wrote with --save-model): parameters of the same name and shape take its values, the others keep their initialisation" free:"compare"`
 	// PretrainClasses, when set, trains a plain model (the run's trunk, one shared head over
 	// these classes) jointly on the original MNIST training images of these classes before the
 	// stream, and every run starts from its trunk. The stream itself is unchanged: give it the
 	// other classes with class_order (split streams).
-	PretrainClasses []int `json:"pretrain_classes,omitempty" yaml:"pretrain_classes,omitempty" key:"pretrain_classes" label:"pre-training classes" doc:"pre-train the trunk jointly on these classes' original training images first (e.g. 5,6,7,8,9, with the stream on the others: --class-order 0,1,2,3 --tasks 2); every run starts from the pre-trained trunk"`
+	PretrainClasses []int `json:"pretrain_classes,omitempty" yaml:"pretrain_classes,omitempty" key:"pretrain_classes" label:"pre-training classes" doc:"pre-train the trunk jointly on these classes' original training images first (e.g. 5,6,7,8,9, with the stream on the others: --class-order 0,1,2,3 --tasks 2); every run starts from the pre-trained trunk" free:"compare"`
 	// PretrainIterations is the number of pre-training steps; 0 takes Iterations.
-	PretrainIterations int `json:"pretrain_iterations,omitempty" yaml:"pretrain_iterations,omitempty" key:"pretrain_iterations" label:"pre-training steps" doc:"steps of pre-training (0: the protocol's iterations per task)"`
+	PretrainIterations int `json:"pretrain_iterations,omitempty" yaml:"pretrain_iterations,omitempty" key:"pretrain_iterations" label:"pre-training steps" doc:"steps of pre-training (0: the protocol's iterations per task)" free:"compare"`
 	// SaveModel writes each finished run's final parameters to model.json in its result folder,
 	// for init_from.
 	SaveModel bool `json:"save_model,omitempty" yaml:"save_model,omitempty" key:"save_model" label:"save model" doc:"write each finished run's final parameters to <run>/<strategy>/seed-<n>/model.json (for --init-from)" free:"true"`
