@@ -59,6 +59,7 @@ Usage:
   clgraph sweep FILE [flags] run an experiment grid (YAML) on the local cores or as a shard
   clgraph merge SWEEP_DIR    gather a sweep's shards into one summary
   clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
+  clgraph compare DIR1 DIR2  the differences of two runs per strategy, with paired tests
   clgraph bench [flags]      time training steps (ms/step, samples/s, GFLOP/s) and name the BLAS
   clgraph version            print versions
 
@@ -66,7 +67,7 @@ Run 'clgraph run -h' for the run flags.
 `
 
 // commands are the commands Run dispatches, in usageText's order.
-var commands = []string{"run", "strategies", "streams", "graph", "sweep", "merge", "report", "bench", "version"}
+var commands = []string{"run", "strategies", "streams", "graph", "sweep", "merge", "report", "compare", "bench", "version"}
 
 // Run executes one command and returns its exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
@@ -94,6 +95,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		err = a.cmdMerge(ctx, args[1:])
 	case "report":
 		err = a.cmdReport(ctx, args[1:])
+	case "compare":
+		err = a.cmdCompare(ctx, args[1:])
 	case "bench":
 		err = a.cmdBench(ctx, args[1:])
 	case "version":

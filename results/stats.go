@@ -194,20 +194,40 @@ func Holm(ps []float64) []float64 {
 // seed are listed as undefined.
 func (r *Run) PairedTests() []PairedTest {
 	sums := r.Summary()
-	// values[strategy][metric] = seed -> value, with the seed order of A's results.
-	type perSeed struct {
-		seeds []int64
-		vals  map[int64]float64
+	values := seedValues(r.Results, PairedMetrics)
+	var out []PairedTest
+	for _, k := range PairedMetrics {
+		first := len(out)
+		for i := range sums {
+			for j := i + 1; j < len(sums); j++ {
+				if pt, ok := pairedTest(k, sums[i].Strategy, sums[j].Strategy, values[sums[i].Strategy][k], values[sums[j].Strategy][k]); ok {
+					out = append(out, pt)
+				}
+			}
+		}
+		holmFrom(out, first)
 	}
+	return out
+}
+
+// perSeed holds one metric's value per seed, with the seeds in the order of the results.
+type perSeed struct {
+	seeds []int64
+	vals  map[int64]float64
+}
+
+// seedValues collects, per strategy and metric key, the values of the "ok" results (the first
+// result of a seed counts).
+func seedValues(rs []*Result, keys []string) map[string]map[string]*perSeed {
 	values := map[string]map[string]*perSeed{}
-	for _, res := range r.Results {
+	for _, res := range rs {
 		if res == nil || res.Status != StatusOK || res.Metrics == nil {
 			continue
 		}
 		if values[res.Strategy] == nil {
 			values[res.Strategy] = map[string]*perSeed{}
 		}
-		for _, k := range PairedMetrics {
+		for _, k := range keys {
 			v, ok := res.Metrics.Lookup(k)
 			if !ok {
 				continue
@@ -223,43 +243,83 @@ func (r *Run) PairedTests() []PairedTest {
 			}
 		}
 	}
-	var out []PairedTest
-	for _, k := range PairedMetrics {
-		first := len(out)
-		for i := range sums {
-			for j := i + 1; j < len(sums); j++ {
-				a, b := values[sums[i].Strategy][k], values[sums[j].Strategy][k]
-				if a == nil || b == nil {
-					continue
-				}
-				pt := PairedTest{Metric: k, A: sums[i].Strategy, B: sums[j].Strategy}
-				var d []float64
-				for _, s := range a.seeds {
-					if vb, ok := b.vals[s]; ok {
-						pt.Seeds = append(pt.Seeds, s)
-						d = append(d, a.vals[s]-vb)
-					}
-				}
-				if len(d) == 0 {
-					continue
-				}
-				pt.N = len(d)
-				pt.MeanDiff, pt.CILow, pt.CIHigh, pt.T, pt.P = PairedT(d)
-				if pt.N < 2 {
-					pt.Undefined = fmt.Sprintf("needs at least 2 common seeds (n = %d)", pt.N)
-				}
-				out = append(out, pt)
-			}
-		}
-		ps := make([]float64, 0, len(out)-first)
-		for _, pt := range out[first:] {
-			ps = append(ps, pt.P)
-		}
-		for i, p := range Holm(ps) {
-			out[first+i].PHolm = p
+	return values
+}
+
+// pairedTest is the paired t-test of metric k, A − B over the seeds both have (in A's order);
+// false when they share no seed.
+func pairedTest(k, nameA, nameB string, a, b *perSeed) (PairedTest, bool) {
+	if a == nil || b == nil {
+		return PairedTest{}, false
+	}
+	pt := PairedTest{Metric: k, A: nameA, B: nameB}
+	var d []float64
+	for _, s := range a.seeds {
+		if vb, ok := b.vals[s]; ok {
+			pt.Seeds = append(pt.Seeds, s)
+			d = append(d, a.vals[s]-vb)
 		}
 	}
-	return out
+	if len(d) == 0 {
+		return pt, false
+	}
+	pt.N = len(d)
+	pt.MeanDiff, pt.CILow, pt.CIHigh, pt.T, pt.P = PairedT(d)
+	if pt.N < 2 {
+		pt.Undefined = fmt.Sprintf("needs at least 2 common seeds (n = %d)", pt.N)
+	}
+	return pt, true
+}
+
+// holmFrom sets PHolm of out[first:], one family, by Holm's correction.
+func holmFrom(out []PairedTest, first int) {
+	ps := make([]float64, 0, len(out)-first)
+	for _, pt := range out[first:] {
+		ps = append(ps, pt.P)
+	}
+	for i, p := range Holm(ps) {
+		out[first+i].PHolm = p
+	}
+}
+
+// CompareMetrics are the metrics CompareRuns tests.
+var CompareMetrics = []string{KeyACC, KeyBWT, KeyForgetting}
+
+// CompareRuns compares two runs strategy by strategy: for each strategy of a that b ran too (in
+// a's summary order) and each metric of CompareMetrics, the paired t-test of b's value minus a's
+// over the seeds both ran successfully, Holm-corrected over the strategies of each metric. A is
+// "<strategy> (run 2)" and B "<strategy> (run 1)", so MeanDiff is run 2 − run 1. Strategies
+// with no common seed are left out (only lists them).
+func CompareRuns(a, b *Run) (tests []PairedTest, only []string) {
+	va, vb := seedValues(a.Results, CompareMetrics), seedValues(b.Results, CompareMetrics)
+	inB := map[string]bool{}
+	for _, s := range b.Summary() {
+		inB[s.Strategy] = true
+	}
+	for _, s := range a.Summary() {
+		if !inB[s.Strategy] {
+			only = append(only, s.Strategy+" (run 1 only)")
+		}
+	}
+	inA := map[string]bool{}
+	for _, s := range a.Summary() {
+		inA[s.Strategy] = true
+	}
+	for _, s := range b.Summary() {
+		if !inA[s.Strategy] {
+			only = append(only, s.Strategy+" (run 2 only)")
+		}
+	}
+	for _, k := range CompareMetrics {
+		first := len(tests)
+		for _, s := range a.Summary() {
+			if pt, ok := pairedTest(k, s.Strategy+" (run 2)", s.Strategy+" (run 1)", vb[s.Strategy][k], va[s.Strategy][k]); ok {
+				tests = append(tests, pt)
+			}
+		}
+		holmFrom(tests, first)
+	}
+	return tests, only
 }
 
 // SignificantTests returns the tests of ts with a Holm-corrected p-value

@@ -478,7 +478,8 @@ const (
 	// Results compares the settings that change results, skipping the free ones (data_dir,
 	// checkpoint_every): resume.
 	Results
-	// Compare also skips the settings a comparison of runs may ignore (eval_batch): reports.
+	// Compare also skips the settings a comparison of runs may ignore (eval_batch) or is about
+	// (the initialisation: init_from, pretrain_classes): reports and clgraph compare.
 	Compare
 )
 
