@@ -38,7 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--bogus"}, "flag provided but not defined"},
 		{[]string{"run", "--strategies", "nope"}, "known: "},
 		{[]string{"run", "--strategies", "naive:lambda=3"}, "unknown option"},
-		{[]string{"run", "--stream", "cifar"}, "known: permuted-mnist, split-mnist"},
+		{[]string{"run", "--stream", "cifar"}, "known: permuted-mnist, rotated-mnist, split-mnist"},
 		{[]string{"run", "--scenario", "sideways"}, "valid: task, domain, class"},
 		{[]string{"run", "--lr", "-1"}, "learning rate"},
 		{[]string{"run", "--batch", "-3"}, "batch"},

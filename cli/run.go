@@ -315,6 +315,9 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	} else {
 		a.Log.Info(binfo.String())
 	}
+	if why := streams.Untuned(p.spec); why != "" {
+		a.Log.Warnf("%s has no tuned default strengths at the %s protocol (%s): auto options (lambda=auto, c=auto, ...) take their strategies' fallbacks, listed by 'clgraph strategies'; give the strengths to compare tuned methods", p.spec.Stream, p.spec.Protocol, why)
+	}
 	if w := tuningOverlap(p.spec, p.seeds); w != "" {
 		a.Log.Warn(w)
 	}

@@ -24,7 +24,18 @@ func (a *App) cmdStreams(args []string) error {
 		var protos []string
 		for _, p := range s.ProtocolNames() {
 			x := s.Protocols[p]
-			protos = append(protos, fmt.Sprintf("%s: %d iterations, hidden %v, Adam %g, batch %d", p, x.Iterations, x.Hidden, x.LR, x.Batch))
+			opt := "Adam"
+			if x.Optimizer == "sgd" {
+				opt = "SGD"
+			}
+			line := fmt.Sprintf("%s: %d iterations, hidden %v, %s %g, batch %d", p, x.Iterations, x.Hidden, opt, x.LR, x.Batch)
+			if x.Tasks > 0 {
+				line += fmt.Sprintf(", %d tasks", x.Tasks)
+			}
+			if x.TrainLimit > 0 {
+				line += fmt.Sprintf(", %d training examples a task", x.TrainLimit)
+			}
+			protos = append(protos, line)
 		}
 		fmt.Fprintf(a.Stdout, "\n  %s (%d tasks by default)\n      %s\n      scenarios: %s\n      protocols: %s\n", name, s.DefaultTasks, s.Doc, strings.Join(sc, ", "), strings.Join(protos, "; "))
 	}

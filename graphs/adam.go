@@ -4,9 +4,13 @@ import "math"
 
 // Adam is the Adam optimizer (Kingma & Ba 2015) updating parameters in place, with its moments
 // allocated once per parameter: no tensor is allocated or cloned per step, unlike Gorgonia's own
-// solver.
+// solver. With SGD set it is plain stochastic gradient descent instead (w -= LR g, in place, no
+// moments: the online protocol's optimiser), so that every strategy takes either through one
+// type.
 type Adam struct {
 	LR, Beta1, Beta2, Eps float64
+	// SGD makes Update plain SGD: no moments are kept or used.
+	SGD bool
 	// State per parameter name: first and second moments and the parameter's step count.
 	M, V  map[string][]float32
 	Steps map[string]int
@@ -29,6 +33,17 @@ func (a *Adam) Update(params []*Param, grad func(*Param) []float32) {
 			continue
 		}
 		w := p.Data()
+		if a.SGD {
+			lr := float32(a.LR)
+			if p.LRScale != 0 {
+				lr *= p.LRScale
+			}
+			a.Steps[p.Name]++
+			for i, gi := range g[:len(w)] {
+				w[i] -= lr * gi
+			}
+			continue
+		}
 		m, ok := a.M[p.Name]
 		if !ok {
 			m = make([]float32, len(w))

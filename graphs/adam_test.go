@@ -51,3 +51,32 @@ func BenchmarkAdamKernel(b *testing.B) {
 		}
 	})
 }
+
+// TestSGD: with SGD set an update is w -= lr · LRScale · g exactly, keeps no moments and
+// allocates nothing.
+func TestSGD(t *testing.T) {
+	ps := NewParamSet()
+	p := ps.Add("w", "g", 1, 3)
+	copy(p.Data(), []float32{1, 2, 3})
+	q := ps.Add("v", "g", 1, 2)
+	copy(q.Data(), []float32{1, 1})
+	q.LRScale = 0.5
+	g := map[*Param][]float32{p: {0.5, -1, 2}, q: {2, 4}}
+	a := NewAdam(0.1)
+	a.SGD = true
+	a.Update(ps.All(), func(x *Param) []float32 { return g[x] })
+	want := map[*Param][]float32{p: {0.95, 2.1, 2.8}, q: {0.9, 0.8}}
+	for x, w := range want {
+		for i, v := range x.Data() {
+			if d := v - w[i]; d > 1e-6 || d < -1e-6 {
+				t.Errorf("%s[%d] = %v, want %v", x.Name, i, v, w[i])
+			}
+		}
+	}
+	if len(a.M) != 0 || len(a.V) != 0 || a.Steps["w"] != 1 {
+		t.Errorf("SGD kept moments %d/%d, steps %v", len(a.M), len(a.V), a.Steps)
+	}
+	if n := testing.AllocsPerRun(10, func() { a.Update(ps.All(), func(x *Param) []float32 { return g[x] }) }); n != 0 {
+		t.Errorf("an SGD update allocates %v times", n)
+	}
+}

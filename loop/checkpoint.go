@@ -540,6 +540,12 @@ func fingerprint(st *stream.Stream) string {
 		ints(t.Classes)
 		ints(t.Units)
 		i32(t.Perm)
+		if t.Warp != nil { // rotated streams (nothing is written for the others: their fingerprints stay)
+			i32(t.Warp.Src)
+			for _, v := range t.Warp.W {
+				w(int64(math.Float32bits(v)))
+			}
+		}
 		for _, sp := range []*stream.Split{&t.Train, &t.Test} {
 			str(datasetHash(sp.Data))
 			i32(sp.Index)

@@ -206,7 +206,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		}
 	}
 	env := &strategies.Env{Stream: st, Hidden: set.Hidden, LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch,
-		Iterations: set.Iterations, Rng: stratRng, Log: log.WithField("strategy", name)}
+		Iterations: set.Iterations, Optimizer: set.Optimizer, Rng: stratRng, Log: log.WithField("strategy", name)}
 	if err := s.Setup(env); err != nil {
 		return res, fmt.Errorf("%s: setup: %w", name, err)
 	}

@@ -54,6 +54,10 @@ type Spec struct {
 	// PermuteFirst permutes the pixels of task 1 of a permuted stream too, as the literature's
 	// reference code does; false (the default) leaves task 1 the original images.
 	PermuteFirst bool `json:"permute_first,omitempty" yaml:"permute_first,omitempty" key:"permute_first" label:"permute first task" doc:"permuted streams: permute task 1's pixels too (true), or keep task 1 the original images (false, the default)"`
+	// Angles are a rotated stream's rotation of each task in degrees; nil draws one per task
+	// from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks
+	// (the GEM setting).
+	Angles []float64 `json:"angles,omitempty" yaml:"angles,omitempty" key:"angles" doc:"rotated streams: each task's rotation in degrees, e.g. 0,45,90 (empty: one per task drawn from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks)"`
 	// TrainLimit keeps the first TrainLimit training examples of each task; 0 keeps all.
 	TrainLimit int `json:"train_limit" yaml:"train_limit" key:"train_limit" doc:"training examples per task (0: all)"`
 	// ValPerTask carves ValPerTask examples, drawn from Seed, out of each task's training
@@ -64,15 +68,18 @@ type Spec struct {
 	TestLimit int `json:"test_limit" yaml:"test_limit" key:"test_limit" doc:"test examples per task (0: all)"`
 
 	// Protocol names the preset the settings below started from: paper or quick.
-	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings) or quick (same shapes, fewer iterations)"`
+	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings), quick (same shapes, fewer iterations) or, on permuted and rotated MNIST, online (one pass, batch 10, SGD)"`
 	// Iterations is the number of training steps per task.
 	Iterations int `json:"iterations" yaml:"iterations" key:"iterations" doc:"training steps per task"`
 	// Batch is the mini-batch size of the current task.
 	Batch int `json:"batch" yaml:"batch" key:"batch" label:"batch size" doc:"mini-batch size"`
 	// EvalBatch is the number of rows per evaluation-graph run.
 	EvalBatch int `json:"eval_batch" yaml:"eval_batch" key:"eval_batch" label:"evaluation batch" doc:"rows per evaluation pass" free:"compare"`
-	// LR is Adam's learning rate.
-	LR float64 `json:"lr" yaml:"lr" key:"lr" label:"learning rate" doc:"Adam learning rate"`
+	// LR is the optimiser's learning rate.
+	LR float64 `json:"lr" yaml:"lr" key:"lr" label:"learning rate" doc:"learning rate"`
+	// Optimizer is adam (the default, also when empty) or sgd (plain SGD, the online
+	// protocol's).
+	Optimizer string `json:"optimizer,omitempty" yaml:"optimizer,omitempty" key:"optimizer" doc:"optimiser: adam (0.9, 0.999, 1e-8; the default) or sgd (plain, no momentum)"`
 	// Hidden are the hidden layer sizes of the MLP trunk.
 	Hidden []int `json:"hidden" yaml:"hidden" key:"hidden" doc:"hidden layer sizes, e.g. 400,400"`
 
@@ -105,6 +112,12 @@ type Spec struct {
 	// boundaries; 0 saves at task boundaries only, -1 saves no checkpoints.
 	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every" key:"checkpoint_every" doc:"save each run's state every N training steps as well as at task boundaries (0: task boundaries only; -1: no checkpoints)" free:"true"`
 }
+
+// The values of Spec.Optimizer (empty reads as OptimizerAdam).
+const (
+	OptimizerAdam = "adam"
+	OptimizerSGD  = "sgd"
+)
 
 // The values of Spec.ClassOrderMode (empty reads as ClassOrderFixed).
 const (
@@ -140,6 +153,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("class_order_mode must be %s or %s, got %q", ClassOrderFixed, ClassOrderRandom, s.ClassOrderMode)
 	case s.ClassOrderMode == ClassOrderRandom && len(s.ClassOrder) > 0:
 		return fmt.Errorf("class_order %v and class_order_mode %s exclude each other: give one", s.ClassOrder, ClassOrderRandom)
+	case s.Optimizer != "" && s.Optimizer != OptimizerAdam && s.Optimizer != OptimizerSGD:
+		return fmt.Errorf("optimizer must be %s or %s, got %q", OptimizerAdam, OptimizerSGD, s.Optimizer)
 	case s.PretrainIterations < 0:
 		return fmt.Errorf("pretrain_iterations must be 0 (the protocol's iterations) or positive, got %d", s.PretrainIterations)
 	case s.PretrainIterations > 0 && len(s.PretrainClasses) == 0:
@@ -290,6 +305,21 @@ func (f Field) parse(text string) (reflect.Value, error) {
 	case reflect.Slice:
 		if text == "" {
 			return v, nil // nil: the default
+		}
+		if t.Elem().Kind() == reflect.Float64 {
+			var xs []float64
+			for _, part := range strings.Split(text, ",") {
+				if part = strings.TrimSpace(part); part == "" {
+					continue
+				}
+				x, err := strconv.ParseFloat(part, 64)
+				if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+					return v, fmt.Errorf("%s: %q is not a finite number (give a comma-separated list, e.g. 0,45,90)", f.Key, part)
+				}
+				xs = append(xs, x)
+			}
+			v.Set(reflect.ValueOf(xs))
+			break
 		}
 		ints, err := ParseList(text)
 		if err != nil {

@@ -130,7 +130,7 @@ func (b *Base) Setup(env *Env) error {
 		}
 	}
 	b.Out = graphs.NewHeads(b.PS, "head", in, s.HeadSizes(b.Heads), env.Rng)
-	b.Opt = graphs.NewAdam(env.LR)
+	b.Opt = env.NewOptimizer()
 	b.masks = map[[2]int][]float32{}
 	b.colUnit = make([][]int, len(s.Tasks))
 	M := s.ModelOutputs(b.Heads)

@@ -351,6 +351,7 @@ type AdamState struct {
 	Beta1 float64        `json:"beta1"`
 	Beta2 float64        `json:"beta2"`
 	Eps   float64        `json:"eps"`
+	SGD   bool           `json:"sgd,omitempty"`
 	M     map[string]F32 `json:"m"`
 	V     map[string]F32 `json:"v"`
 	Steps map[string]int `json:"steps"`
@@ -358,7 +359,7 @@ type AdamState struct {
 
 // SaveAdam copies a's state.
 func SaveAdam(a *graphs.Adam) *AdamState {
-	s := &AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, M: map[string]F32{}, V: map[string]F32{}, Steps: map[string]int{}}
+	s := &AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, M: map[string]F32{}, V: map[string]F32{}, Steps: map[string]int{}}
 	for k, v := range a.M {
 		s.M[k] = append(F32(nil), v...)
 	}
@@ -396,7 +397,7 @@ func LoadAdam(a *graphs.Adam, s *AdamState, ps *graphs.ParamSet) error {
 			return fmt.Errorf("strategies: optimizer step count %d for parameter %q", n, name)
 		}
 	}
-	a.LR, a.Beta1, a.Beta2, a.Eps = s.LR, s.Beta1, s.Beta2, s.Eps
+	a.LR, a.Beta1, a.Beta2, a.Eps, a.SGD = s.LR, s.Beta1, s.Beta2, s.Eps, s.SGD
 	a.M, a.V, a.Steps = map[string][]float32{}, map[string][]float32{}, map[string]int{}
 	for k, v := range s.M {
 		a.M[k] = append([]float32(nil), v...)

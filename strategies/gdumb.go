@@ -227,7 +227,7 @@ func (g *GDumb) Reinit() {
 			graphs.InitLinear(l.W, l.B, g.Env.Rng)
 		}
 	}
-	g.Opt = graphs.NewAdam(g.Env.LR)
+	g.Opt = g.Env.NewOptimizer()
 }
 
 // EndTask trains a freshly initialised model on the memory alone.

@@ -117,7 +117,7 @@ func (c *ICaRL) trainTasks(cur int) []*stream.Task {
 	s := c.Env.Stream
 	out := []*stream.Task{s.Tasks[cur]}
 	for _, t := range s.Tasks[:cur] {
-		v := &stream.Task{ID: t.ID, Name: t.Name, Classes: t.Classes, Units: t.Units, Perm: t.Perm}
+		v := &stream.Task{ID: t.ID, Name: t.Name, Classes: t.Classes, Units: t.Units, Perm: t.Perm, Warp: t.Warp}
 		v.Train.Data = t.Train.Data
 		for _, u := range t.Units {
 			for _, k := range c.exemplars[u] {

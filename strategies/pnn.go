@@ -94,7 +94,7 @@ func (p *PNN) Setup(env *Env) error {
 	p.env = env
 	p.ps = graphs.NewParamSet()
 	p.net = &graphs.Progressive{In: s.InputDim, Adapter: p.Adapter}
-	p.opt = graphs.NewAdam(env.LR)
+	p.opt = env.NewOptimizer()
 	p.offset, p.masks = nil, nil
 	if err := p.addColumn(); err != nil {
 		return err

@@ -20,6 +20,8 @@ type Env struct {
 	LR        float64 // learning rate
 	Batch     int     // examples of the current task per step
 	EvalBatch int     // rows per evaluation-graph run
+	// Optimizer is the run's optimiser, runspec's adam (or empty) or sgd: NewOptimizer builds it.
+	Optimizer string
 	// Iterations is the number of Step calls per task (the protocol's), for strategies that
 	// schedule work within a task (PackNet prunes part-way through); 0 when unknown.
 	Iterations int
@@ -192,4 +194,12 @@ type CapacityReport interface {
 type Generative interface {
 	// Generator returns a snapshot of the current generator.
 	Generator() *graphs.Generator
+}
+
+// NewOptimizer returns the run's optimiser at its learning rate: Adam, or plain SGD when
+// Optimizer is "sgd" (graphs.Adam with SGD set).
+func (e *Env) NewOptimizer() *graphs.Adam {
+	a := graphs.NewAdam(e.LR)
+	a.SGD = e.Optimizer == "sgd"
+	return a
 }

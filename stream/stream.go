@@ -82,9 +82,12 @@ type Task struct {
 	Classes []int   // original dataset classes in this task
 	Units   []int   // global output units this task's examples can take (its own head)
 	Perm    []int32 // pixel permutation applied to inputs (nil: identity)
-	Train   Split
-	Val     Split // held out of Train, never trained on; empty (nil Index) when not asked for
-	Test    Split
+	Warp    *Warp   // pixel warp applied to inputs after Perm (rotated streams; nil: none)
+	// Angle is a rotated stream's rotation of this task, in degrees (0 for other streams).
+	Angle float64
+	Train Split
+	Val   Split // held out of Train, never trained on; empty (nil Index) when not asked for
+	Test  Split
 }
 
 // Stream is a sequence of tasks in one scenario.
@@ -302,6 +305,9 @@ func (b *Batch) Add(t *Task, sp *Split, k int) {
 		for i, p := range t.Perm {
 			dst[i] = row[p]
 		}
+	}
+	if t.Warp != nil {
+		t.Warp.Apply(b.X[n:], row)
 	}
 	b.Target = append(b.Target, sp.Target[k])
 	b.Task = append(b.Task, int32(t.ID))

@@ -25,6 +25,8 @@ func init() {
 		Protocols: map[string]runspec.Spec{
 			"paper": {Iterations: 5000, Batch: 128, EvalBatch: 1000, LR: 1e-4, Hidden: []int{1000, 1000}, PermuteFirst: literatureSeeds},
 			"quick": {Iterations: 300, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{1000, 1000}, TestLimit: 2000},
+			// GEM's and A-GEM's single pass: see onlineProtocol (streams/rotated.go).
+			"online": onlineProtocol,
 		},
 		Defaults: map[string]Tuning{"quick": permutedQuick, "paper": permutedPaper},
 	})

@@ -43,6 +43,25 @@ type Def struct {
 	// settings still takes its protocol's values. A protocol without an entry gets none (every
 	// auto option then takes its strategy's fallback).
 	Defaults map[string]Tuning
+	// Untuned, when not empty, says why the stream has no tuned defaults yet: its auto options
+	// take their strategies' fallbacks, and clgraph run says so (Untuned).
+	Untuned string
+}
+
+// Untuned returns why spec's stream has no tuned default strengths at spec's protocol, or ""
+// when it has them (or the stream is unknown).
+func Untuned(spec runspec.Spec) string {
+	d, ok := Default.Lookup(spec.Stream)
+	if !ok {
+		return ""
+	}
+	if _, ok := d.Defaults[spec.Protocol]; ok {
+		return ""
+	}
+	if d.Untuned != "" {
+		return d.Untuned
+	}
+	return "no tuning sweep was run for this protocol"
 }
 
 // Tuning is the default strengths of one protocol of a stream and where they come from.

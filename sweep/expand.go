@@ -272,7 +272,7 @@ func TrySetup(reg *strategies.Registry, spec string, st *stream.Stream, rs runsp
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	rng, _ := strategies.NewRand(0, 0)
-	env := &strategies.Env{Stream: st, Hidden: slices.Clone(rs.Hidden), LR: rs.LR, Batch: rs.Batch, EvalBatch: rs.EvalBatch, Iterations: rs.Iterations, Rng: rng, Log: log}
+	env := &strategies.Env{Stream: st, Hidden: slices.Clone(rs.Hidden), LR: rs.LR, Batch: rs.Batch, EvalBatch: rs.EvalBatch, Iterations: rs.Iterations, Optimizer: rs.Optimizer, Rng: rng, Log: log}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("setup panicked: %v", r)
