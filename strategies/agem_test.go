@@ -170,7 +170,10 @@ func benchStep(b *testing.B, spec string) { benchStepIn(b, spec, stream.ClassIL)
 
 // benchStepIn is benchStep in scenario sc: in task-IL the batches keep their task index (for
 // strategies that require task identity, such as hat).
-func benchStepIn(b *testing.B, spec string, sc stream.Scenario) {
+func benchStepIn(b *testing.B, spec string, sc stream.Scenario) { benchStepBatch(b, spec, sc, 128) }
+
+// benchStepBatch is benchStepIn with batches of rows examples (mer's online setting: 1).
+func benchStepBatch(b *testing.B, spec string, sc stream.Scenario, rows int) {
 	blas.Setup()
 	st := strategytest.Synthetic(sc, 2, 5, 784, 300, 1)
 	s, err := strategies.Default.New(spec)
@@ -179,14 +182,14 @@ func benchStepIn(b *testing.B, spec string, sc stream.Scenario) {
 	}
 	// Iterations is large so that a strategy scheduling work within a task (packnet's pruning)
 	// times its ordinary step.
-	env := &strategies.Env{Stream: st, Hidden: []int{400, 400}, LR: 1e-3, Batch: 128, EvalBatch: 1000, Iterations: 1 << 20, Rng: rand.New(rand.NewSource(1))}
+	env := &strategies.Env{Stream: st, Hidden: []int{400, 400}, LR: 1e-3, Batch: rows, EvalBatch: 1000, Iterations: 1 << 20, Rng: rand.New(rand.NewSource(1))}
 	if err := s.Setup(env); err != nil {
 		b.Fatal(err)
 	}
-	batch := stream.NewBatch(128, st.InputDim)
+	batch := stream.NewBatch(rows, st.InputDim)
 	run := func(task, n int, smp *stream.Sampler) {
 		for range n {
-			smp.Fill(batch, 128)
+			smp.Fill(batch, rows)
 			if sc != stream.TaskIL {
 				batch.HideTasks()
 			}
@@ -195,7 +198,11 @@ func benchStepIn(b *testing.B, spec string, sc stream.Scenario) {
 			}
 		}
 	}
-	run(0, 5, stream.NewSampler(rand.New(rand.NewSource(2)), st.Tasks[0]))
+	warm := 5
+	if rows < 32 {
+		warm = 32 // a memory of at least 32 examples (mer replays 25 of them)
+	}
+	run(0, warm, stream.NewSampler(rand.New(rand.NewSource(2)), st.Tasks[0]))
 	if te, ok := s.(strategies.TaskEnder); ok {
 		if err := te.EndTask(0); err != nil {
 			b.Fatal(err)

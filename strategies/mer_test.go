@@ -132,3 +132,10 @@ func TestMERStepReplays(t *testing.T) {
 
 // ftoa formats an option value.
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// BenchmarkMERStep is mer's step on one incoming example (the online setting, batch 1) with a
+// full memory: batches x (replay + 1) single-example SGD steps and the Reptile updates.
+func BenchmarkMERStep(b *testing.B) { benchStepBatch(b, "mer", stream.ClassIL, 1) }
+
+// BenchmarkNaiveOnlineStep is naive's step on one example (batch 1), mer's baseline.
+func BenchmarkNaiveOnlineStep(b *testing.B) { benchStepBatch(b, "naive", stream.ClassIL, 1) }
