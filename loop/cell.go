@@ -119,8 +119,13 @@ func (r *Runner) RunCell(ctx context.Context, c Cell) (*results.Result, error) {
 	set.Checkpoint.Resume = ck
 	rr := r
 	if g, ok := s.(strategies.Generative); ok {
-		cp := *r
-		cp.Hooks = append(slices.Clone(r.Hooks), pictureHook(c.ResultDir(), c.Stream, g, c.Spec.Seed, r.Log))
+		cp := *rr
+		cp.Hooks = append(slices.Clone(rr.Hooks), pictureHook(c.ResultDir(), c.Stream, g, c.Spec.Seed, r.Log))
+		rr = &cp
+	}
+	if h := stepLogHook(c.ResultDir(), c.Spec.StepLog, c.Spec.LR); h != nil {
+		cp := *rr
+		cp.Hooks = append(slices.Clone(rr.Hooks), h)
 		rr = &cp
 	}
 	res, runErr := rr.Run(ctx, c.Stream, s, set)

@@ -17,6 +17,11 @@ import (
 // test digits over their reconstructions).
 const SamplesDir = "samples"
 
+// StepsFile is the training curve of a run (runspec's step_log), in its result folder: a CSV
+// with loss, penalty, samples/s and learning rate every step_log steps (see ReadSteps). The
+// folder also holds the same scalars as TensorBoard event files (events.out.tfevents.*).
+const StepsFile = "steps.csv"
+
 // SamplesFile is the name of the grid of generated inputs after task k (1-based).
 func SamplesFile(k int) string { return fmt.Sprintf("task-%d.png", k) }
 

@@ -94,6 +94,9 @@ type Spec struct {
 	PretrainClasses []int `json:"pretrain_classes,omitempty" yaml:"pretrain_classes,omitempty" key:"pretrain_classes" label:"pre-training classes" doc:"pre-train the trunk jointly on these classes' original training images first (e.g. 5,6,7,8,9, with the stream on the others: --class-order 0,1,2,3 --tasks 2); every run starts from the pre-trained trunk" free:"compare"`
 	// PretrainIterations is the number of pre-training steps; 0 takes Iterations.
 	PretrainIterations int `json:"pretrain_iterations,omitempty" yaml:"pretrain_iterations,omitempty" key:"pretrain_iterations" label:"pre-training steps" doc:"steps of pre-training (0: the protocol's iterations per task)" free:"compare"`
+	// StepLog writes each run's training curve every StepLog steps: steps.csv and TensorBoard
+	// event files in its result folder (results.StepsFile); 0 writes none.
+	StepLog int `json:"step_log,omitempty" yaml:"step_log,omitempty" key:"step_log" label:"step log" doc:"write each run's training curve every N steps to <run>/<strategy>/seed-<n>/steps.csv and TensorBoard event files there (0: none)" free:"true"`
 	// SaveModel writes each finished run's final parameters to model.json in its result folder,
 	// for init_from.
 	SaveModel bool `json:"save_model,omitempty" yaml:"save_model,omitempty" key:"save_model" label:"save model" doc:"write each finished run's final parameters to <run>/<strategy>/seed-<n>/model.json (for --init-from)" free:"true"`
@@ -155,6 +158,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("class_order %v and class_order_mode %s exclude each other: give one", s.ClassOrder, ClassOrderRandom)
 	case s.Optimizer != "" && s.Optimizer != OptimizerAdam && s.Optimizer != OptimizerSGD:
 		return fmt.Errorf("optimizer must be %s or %s, got %q", OptimizerAdam, OptimizerSGD, s.Optimizer)
+	case s.StepLog < 0:
+		return fmt.Errorf("step_log must be 0 (none) or a number of steps, got %d", s.StepLog)
 	case s.PretrainIterations < 0:
 		return fmt.Errorf("pretrain_iterations must be 0 (the protocol's iterations) or positive, got %d", s.PretrainIterations)
 	case s.PretrainIterations > 0 && len(s.PretrainClasses) == 0:

@@ -77,6 +77,10 @@ type Tuning struct {
 	Source string
 }
 
+// DefaultStepLog is the step-log cadence (runspec's step_log) of a spec that does not set it: a
+// line of steps.csv and TensorBoard scalars every 10 steps.
+const DefaultStepLog = 10
+
 // ReportedSeeds are the seeds clgraph's runs and reference tables report (clgraph run's default
 // seeds are a prefix of them). Default strengths are tuned with other seeds.
 var ReportedSeeds = []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
@@ -222,6 +226,9 @@ func (r *Registry) Spec(o runspec.Overrides) (runspec.Spec, error) {
 		return out, err
 	}
 	out.Stream = d.Name // an alias given by the overrides reads as the stream's name
+	if !o.Has("step_log") {
+		out.StepLog = DefaultStepLog
+	}
 	if !o.Has("tasks") && out.Tasks == 0 {
 		out.Tasks = d.DefaultTasks
 	}
