@@ -121,6 +121,7 @@ type page struct {
 	CurveFig    *pageFigure
 	TasksFig    *pageFigure
 	CapFig      *pageFigure // capacity per task (hat, packnet); nil when no strategy records it
+	LossFig     *pageFigure // training loss from the step logs; nil when no run has them
 	Heatmaps    []*pageFigure
 	NoMatrix    []string
 	Replays     []pageReplay // generative strategies' pictures
@@ -147,7 +148,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <p class="lead">{{.Lead}}</p>
 {{if .Incomplete}}<div class="incomplete" id="incomplete">{{range .Incomplete}}<p><strong>Incomplete:</strong> {{.}}</p>{{end}}</div>
 {{end}}{{if .InitNotes}}<div id="init"><p><strong>Initialisation</strong> (not the strategies' own random initialisation):</p><ul class="small">{{range .InitNotes}}<li>{{.}}</li>{{end}}</ul></div>
-{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a>{{if .CapFig}}<a href="#capacity">Capacity</a>{{end}}{{if or .Replays .ReplayNotes}}<a href="#replay">Replay</a>{{end}}<a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
+{{end}}<nav><a href="#metrics">Metrics</a><a href="#average">Average accuracy</a><a href="#matrices">Accuracy matrices</a><a href="#tasks">Per-task accuracy</a>{{if .CapFig}}<a href="#capacity">Capacity</a>{{end}}{{if .LossFig}}<a href="#loss">Training loss</a>{{end}}{{if or .Replays .ReplayNotes}}<a href="#replay">Replay</a>{{end}}<a href="#cost">Cost</a>{{if .Failures}}<a href="#failures">{{.FailTitle}}</a>{{end}}<a href="#config">Configuration</a></nav>
 
 <h2 id="metrics">Metrics</h2>
 <p class="small muted">Mean ± sample standard deviation over the successful seeds; accuracies are fractions in [0, 1]. {{.MetricDocs}}.</p>
@@ -181,6 +182,8 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <h2 id="tasks">Accuracy on each task over time</h2>
 {{with .TasksFig}}{{template "fig" .}}{{else}}<p class="muted">No successful result with a complete accuracy matrix.</p>{{end}}
 {{with .CapFig}}<h2 id="capacity">Capacity used per task</h2>
+{{template "fig" .}}{{end}}
+{{with .LossFig}}<h2 id="loss">Training loss</h2>
 {{template "fig" .}}{{end}}
 
 {{if or .Replays .ReplayNotes}}<h2 id="replay">What the generators replay</h2>
@@ -508,6 +511,8 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 			p.StabFig = pf
 		case "capacity":
 			p.CapFig = pf
+		case "loss":
+			p.LossFig = pf
 		}
 	}
 	for i, r := range runs {
@@ -667,6 +672,12 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 	}
 	if fs := byKind["capacity"]; len(fs) > 0 {
 		b.WriteString("## Capacity used per task\n\n")
+		for _, f := range fs {
+			mdFigure(&b, f)
+		}
+	}
+	if fs := byKind["loss"]; len(fs) > 0 {
+		b.WriteString("## Training loss\n\n")
 		for _, f := range fs {
 			mdFigure(&b, f)
 		}

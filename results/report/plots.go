@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -29,7 +31,7 @@ type figure struct {
 	name    string    // file name without extension
 	title   string    // heading and alt text
 	caption string    // one-sentence explanation
-	kind    string    // "heatmap", "curve", "tasks", "metrics", "stability" or "capacity"
+	kind    string    // "heatmap", "curve", "tasks", "metrics", "stability", "capacity" or "loss"
 	w, h    vg.Length // size
 	png     []byte
 	svg     []byte
@@ -160,8 +162,8 @@ func render(ch *chart, w, h vg.Length) (pngData, svgData []byte, err error) {
 	return pb.Bytes(), sb.Bytes(), nil
 }
 
-// buildFigures renders every plot of the report.
-func buildFigures(ss []*series, tasks []string) ([]*figure, error) {
+// buildFigures renders every plot of the report; runs give the folders of the step logs.
+func buildFigures(runs []*results.Run, ss []*series, tasks []string) ([]*figure, error) {
 	var figs []*figure
 	add := func(f *figure, err error) error {
 		if err != nil {
@@ -203,6 +205,11 @@ func buildFigures(ss []*series, tasks []string) ([]*figure, error) {
 	}
 	if capacityPlotted(ss, T) {
 		if err := add(capacityFigure(ss, tasks)); err != nil {
+			return nil, err
+		}
+	}
+	if curves := lossCurves(runs, ss); len(curves) > 0 && len(runs) > 0 {
+		if err := add(lossFigure(curves, ss, tasks, runs[0].Config.Spec.Iterations)); err != nil {
 			return nil, err
 		}
 	}
@@ -805,4 +812,86 @@ func capacityFigure(ss []*series, tasks []string) (*figure, error) {
 	f.w = vg.Length(math.Max(9, 1.0*float64(T)+7))*vg.Inch + legendWidth(leg)
 	f.h = 3.8 * vg.Inch
 	return f.renderChart(&chart{plots: [][]*plot.Plot{{own, all}}, legend: leg})
+}
+
+// lossCurves reads, for each series, the steps.csv of its complete results (in run dirs) and
+// returns the mean training loss (+ penalty) over the seeds at each logged step that every seed
+// logged; series without logs are left out.
+func lossCurves(runs []*results.Run, ss []*series) map[*series]plotter.XYs {
+	out := map[*series]plotter.XYs{}
+	for _, s := range ss {
+		if runs[s.run].Dir == "" {
+			continue
+		}
+		sum, count := map[int]float64{}, map[int]int{}
+		n := 0
+		for _, r := range s.ok {
+			rows, err := results.ReadSteps(filepath.Join(results.ResultDir(runs[s.run].Dir, r.Strategy, r.Seed), results.StepsFile))
+			if err != nil || len(rows) == 0 {
+				continue
+			}
+			n++
+			for _, row := range rows {
+				sum[row.Step] += row.Loss + row.Penalty
+				count[row.Step]++
+			}
+		}
+		var xy plotter.XYs
+		for step, c := range count {
+			if c == n && n > 0 {
+				xy = append(xy, plotter.XY{X: float64(step), Y: math.Max(sum[step]/float64(c), 1e-6)})
+			}
+		}
+		sort.Slice(xy, func(i, j int) bool { return xy[i].X < xy[j].X })
+		if len(xy) > 1 {
+			out[s] = xy
+		}
+	}
+	return out
+}
+
+// lossFigure draws the training loss (loss + penalty, mean over seeds) against the step, log
+// scale, with the task boundaries marked.
+func lossFigure(curves map[*series]plotter.XYs, ss []*series, tasks []string, steps int) (*figure, error) {
+	f := &figure{
+		name:    "loss",
+		title:   "Training loss",
+		caption: "The training loss plus the strategy's penalty term at every logged step (steps.csv), mean over the seeds, log scale; dotted lines mark the task boundaries. A rise after a boundary is the new task's loss.",
+		kind:    "loss",
+	}
+	p := newPlot(f.title, "training step", "loss + penalty (mean over seeds)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: 1}
+	leg := newLegend()
+	ymin, ymax := math.Inf(1), math.Inf(-1)
+	for _, s := range ss {
+		xy, ok := curves[s]
+		if !ok {
+			continue
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return f, err
+		}
+		l.LineStyle = seriesLine(s.index)
+		l.LineStyle.Width = vg.Points(1.1)
+		p.Add(l)
+		leg.Add(s.label, l)
+		for _, q := range xy {
+			ymin, ymax = math.Min(ymin, q.Y), math.Max(ymax, q.Y)
+		}
+	}
+	if steps > 0 {
+		for t := 1; t < len(tasks); t++ {
+			x := float64(t * steps)
+			b, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
+			if err == nil {
+				b.LineStyle = draw.LineStyle{Color: color.Gray{0xb0}, Width: vg.Points(0.6), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
+				p.Add(b)
+			}
+		}
+	}
+	f.w = 7*vg.Inch + legendWidth(leg)
+	f.h = 3.8 * vg.Inch
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
 }

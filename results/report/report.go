@@ -323,7 +323,7 @@ func Write(runs []*results.Run, outDir string) (Files, error) {
 	}
 	tasks := reportTasks(runs)
 	ss := buildSeries(runs, tasks)
-	figs, err := buildFigures(ss, tasks)
+	figs, err := buildFigures(runs, ss, tasks)
 	if err != nil {
 		return Files{}, err
 	}

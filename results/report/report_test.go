@@ -414,3 +414,39 @@ func TestWriteInitNotes(t *testing.T) {
 
 // mdUnescape undoes mdEscape's backslashes, for matching text in report.md.
 func mdUnescape(s string) string { return strings.ReplaceAll(s, `\`, "") }
+
+// TestWriteLossFigure: runs whose results have steps.csv get the training-loss figure (in
+// report.html and report.md); without step logs there is none.
+func TestWriteLossFigure(t *testing.T) {
+	dir := t.TempDir()
+	run := synthRun(dir, "class", 2, []string{"naive", "ewc"}, []int64{1, 2})
+	plain := filepath.Join(t.TempDir(), "report")
+	files, err := Write([]*results.Run{run}, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(files.PNG, filepath.Join(plain, "loss.png")) {
+		t.Fatal("a loss figure without step logs")
+	}
+	for _, r := range run.Results {
+		d := results.ResultDir(dir, r.Strategy, r.Seed)
+		os.MkdirAll(d, 0o755)
+		csv := "step,task,task_step,loss,penalty,samples_per_s,lr,train_seconds\n"
+		for s := 10; s <= 40; s += 10 {
+			csv += fmt.Sprintf("%d,%d,%d,%g,0.01,1000,0.001,0.1\n", s, (s-1)/20+1, (s-1)%20+1, 1/float64(s))
+		}
+		os.WriteFile(filepath.Join(d, results.StepsFile), []byte(csv), 0o644)
+	}
+	out := filepath.Join(t.TempDir(), "report")
+	if files, err = Write([]*results.Run{run}, out); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(files.PNG, filepath.Join(out, "loss.png")) {
+		t.Fatalf("no loss.png among %v", files.PNG)
+	}
+	page, _ := os.ReadFile(files.HTML)
+	md, _ := os.ReadFile(files.Markdown)
+	if !strings.Contains(string(page), `id="loss"`) || !strings.Contains(string(md), "## Training loss") {
+		t.Error("the report has no training-loss section")
+	}
+}
