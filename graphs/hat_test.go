@@ -74,3 +74,17 @@ func f64(xs []float32) []float64 {
 	}
 	return out
 }
+
+// TestSigmoidFlushesSubnormals: a sigmoid below float32's smallest normal number is 0 (no
+// subnormal reaches the matrix products), one above it is kept.
+func TestSigmoidFlushesSubnormals(t *testing.T) {
+	if v := Sigmoid(-90); v != 0 { // exp(-90) ≈ 8e-40: subnormal in float32
+		t.Errorf("Sigmoid(-90) = %g, want 0", v)
+	}
+	if v := Sigmoid(-80); v < 0x1p-126 { // exp(-80) ≈ 1.8e-35: normal
+		t.Errorf("Sigmoid(-80) = %g, want it kept", v)
+	}
+	if v := Sigmoid(0); v != 0.5 {
+		t.Errorf("Sigmoid(0) = %v", v)
+	}
+}

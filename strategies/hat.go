@@ -157,7 +157,7 @@ func (h *HAT) mask(t, l int, dst []float32) {
 		e = h.Emb[l].Data()
 	}
 	for j, v := range e {
-		dst[j] = graphs.Sigmoid(h.SMax * float64(v))
+		dst[j] = graphs.HATGate(h.SMax * float64(v))
 	}
 }
 
@@ -240,7 +240,7 @@ func (h *HAT) regularise() float64 {
 	for l, p := range h.Emb {
 		g := h.Net.Grad(p)
 		for j, e := range p.Data() {
-			a := float64(graphs.Sigmoid(s * float64(e)))
+			a := float64(graphs.HATGate(s * float64(e)))
 			free := 1 - h.prevAt(l, j)
 			reg += a * free
 			if g != nil {
