@@ -68,7 +68,7 @@ footer{margin-top:40px;font-size:12px;color:var(--muted)}
 
 // pageFigure is a figure as shown on the page.
 type pageFigure struct {
-	Title, Caption, PNG, SVG string
+	Title, Caption, PNG, SVG, PDF string
 	Src                      template.HTMLAttr // src="data:image/png;base64,..."
 	Width, Height            int               // CSS pixels
 }
@@ -123,6 +123,7 @@ type page struct {
 	CapFig      *pageFigure // capacity per task (hat, packnet); nil when no strategy records it
 	LossFig     *pageFigure // training loss from the step logs; nil when no run has them
 	Heatmaps    []*pageFigure
+	HeatPanel   *pageFigure // every strategy's matrix side by side (two or more strategies)
 	NoMatrix    []string
 	Replays     []pageReplay // generative strategies' pictures
 	ReplayNotes []string     // pictures that could not be read
@@ -176,6 +177,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 
 <h2 id="matrices">Accuracy matrices</h2>
 <p class="small muted">Row: after training on that task; column: the task evaluated. Mean over the successful seeds.</p>
+{{with .HeatPanel}}{{template "fig" .}}{{end}}
 <div class="grid">{{range .Heatmaps}}{{template "fig" .}}{{end}}</div>
 {{range .NoMatrix}}<p class="muted">{{.}}: no complete accuracy matrix.</p>{{end}}
 
@@ -214,7 +216,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <footer>Written by clgraph's report package from run directories in schema {{.Schema}}. The plots are also saved next to this page as PNG and SVG files; report.md is the Markdown version of this page.</footer>
 </body>
 </html>
-{{define "fig"}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{if .Caption}}{{.Caption}} {{end}}{{if .SVG}}Files: {{.PNG}}, {{.SVG}}{{else}}File: {{.PNG}}{{end}}.</figcaption></figure>{{end}}
+{{define "fig"}}<figure style="max-width:{{.Width}}px"><img {{.Src}} width="{{.Width}}" height="{{.Height}}" alt="{{.Title}}"><figcaption>{{if .Caption}}{{.Caption}} {{end}}{{if .SVG}}Files: {{.PNG}}, {{.SVG}}{{if .PDF}}, {{.PDF}}{{end}}{{else}}File: {{.PNG}}{{end}}.</figcaption></figure>{{end}}
 `))
 
 func hexColor(i int) string {
@@ -497,10 +499,12 @@ func renderHTML(runs []*results.Run, ss []*series, tasks []string, figs []*figur
 	}
 	for _, f := range figs {
 		w, h := cssSize(f)
-		pf := &pageFigure{Title: f.title, Caption: f.caption, PNG: f.name + ".png", SVG: f.name + ".svg", Width: w, Height: h, Src: dataSrc(f.png)}
+		pf := &pageFigure{Title: f.title, Caption: f.caption, PNG: f.name + ".png", SVG: f.name + ".svg", PDF: f.name + ".pdf", Width: w, Height: h, Src: dataSrc(f.png)}
 		switch f.kind {
 		case "heatmap":
 			p.Heatmaps = append(p.Heatmaps, pf)
+		case "heatpanel":
+			p.HeatPanel = pf
 		case "curve":
 			p.CurveFig = pf
 		case "tasks":
@@ -547,7 +551,7 @@ func mdCode(s string) string {
 }
 
 func mdFigure(b *strings.Builder, f *figure) {
-	fmt.Fprintf(b, "![%s](%s.png)\n\n%s ([PNG](%s.png), [SVG](%s.svg))\n\n", mdEscape(f.title), f.name, mdEscape(f.caption), f.name, f.name)
+	fmt.Fprintf(b, "![%s](%s.png)\n\n%s ([PNG](%s.png), [SVG](%s.svg), [PDF](%s.pdf))\n\n", mdEscape(f.title), f.name, mdEscape(f.caption), f.name, f.name, f.name)
 }
 
 func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*figure, rp replay) []byte {
@@ -638,6 +642,9 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		mdFigure(&b, f)
 	}
 	b.WriteString("## Accuracy matrices\n\nRow: after training on that task; column: the task evaluated. Mean over the successful seeds.\n\n")
+	for _, f := range byKind["heatpanel"] {
+		mdFigure(&b, f)
+	}
 	for _, s := range ss {
 		fmt.Fprintf(&b, "### %s\n\n", mdEscape(s.label))
 		if len(s.sum.MeanR) != len(tasks) || len(tasks) == 0 {

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -35,6 +37,7 @@ type figure struct {
 	w, h    vg.Length // size
 	png     []byte
 	svg     []byte
+	pdf     []byte // vector, for a paper
 	series  *series // for heatmaps
 }
 
@@ -97,12 +100,16 @@ func newLegend() *plot.Legend {
 	return &l
 }
 
-// chart is a grid of plots with an optional legend on the right, drawn on
-// any canvas.
+// chart is a grid of plots with an optional legend or colour bar on the
+// right, drawn on any canvas.
 type chart struct {
-	plots  [][]*plot.Plot // rows of plots; nil entries stay empty
-	legend *plot.Legend
+	plots    [][]*plot.Plot // rows of plots; nil entries stay empty
+	legend   *plot.Legend
+	colorbar *plot.Plot // a narrow plot drawn at the right (heatmaps' scale)
 }
+
+// colorbarWidth is the strip a chart's colour bar takes.
+const colorbarWidth = 1.25 * vg.Inch
 
 func (ch *chart) draw(dc draw.Canvas) {
 	// Plots do not paint the background outside their own area.
@@ -114,6 +121,11 @@ func (ch *chart) draw(dc draw.Canvas) {
 		ch.legend.YOffs = -vg.Points(24) // level with the plots' top, below their titles
 		ch.legend.Draw(draw.Crop(lc, vg.Points(6), 0, 0, 0))
 		dc = draw.Crop(dc, 0, -lw, 0, 0)
+	}
+	if ch.colorbar != nil {
+		cb := draw.Crop(dc, dc.Size().X-colorbarWidth+vg.Points(8), -vg.Points(8), vg.Points(30), -vg.Points(30))
+		ch.colorbar.Draw(cb)
+		dc = draw.Crop(dc, 0, -colorbarWidth, 0, 0)
 	}
 	rows := len(ch.plots)
 	cols := 0
@@ -140,8 +152,8 @@ func (ch *chart) draw(dc draw.Canvas) {
 	}
 }
 
-// render draws ch as PNG and SVG.
-func render(ch *chart, w, h vg.Length) (pngData, svgData []byte, err error) {
+// render draws ch as PNG, SVG and PDF.
+func render(ch *chart, w, h vg.Length) (pngData, svgData, pdfData []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("report: drawing a plot: %v", r)
@@ -151,15 +163,22 @@ func render(ch *chart, w, h vg.Length) (pngData, svgData []byte, err error) {
 	ch.draw(draw.New(ic))
 	var pb bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: ic}).WriteTo(&pb); err != nil {
-		return nil, nil, fmt.Errorf("report: encoding PNG: %w", err)
+		return nil, nil, nil, fmt.Errorf("report: encoding PNG: %w", err)
 	}
 	sc := vgsvg.New(w, h)
 	ch.draw(draw.New(sc))
 	var sb bytes.Buffer
 	if _, err := sc.WriteTo(&sb); err != nil {
-		return nil, nil, fmt.Errorf("report: encoding SVG: %w", err)
+		return nil, nil, nil, fmt.Errorf("report: encoding SVG: %w", err)
 	}
-	return pb.Bytes(), sb.Bytes(), nil
+	pc := vgpdf.New(w, h)
+	pc.EmbedFonts(true)
+	ch.draw(draw.New(pc))
+	var fb bytes.Buffer
+	if _, err := pc.WriteTo(&fb); err != nil {
+		return nil, nil, nil, fmt.Errorf("report: encoding PDF: %w", err)
+	}
+	return pb.Bytes(), sb.Bytes(), fb.Bytes(), nil
 }
 
 // buildFigures renders every plot of the report; runs give the folders of the step logs.
@@ -173,11 +192,23 @@ func buildFigures(runs []*results.Run, ss []*series, tasks []string) ([]*figure,
 		return nil
 	}
 	T := len(tasks)
+	markIdentical(ss)
 	for _, s := range ss {
 		if T == 0 || len(s.sum.MeanR) != T {
 			continue
 		}
 		if err := add(heatmapFigure(s, tasks)); err != nil {
+			return nil, err
+		}
+	}
+	complete := 0
+	for _, s := range ss {
+		if T > 0 && len(s.sum.MeanR) == T {
+			complete++
+		}
+	}
+	if complete > 1 {
+		if err := add(heatPanelFigure(ss, tasks)); err != nil {
 			return nil, err
 		}
 	}
@@ -189,7 +220,7 @@ func buildFigures(runs []*results.Run, ss []*series, tasks []string) ([]*figure,
 		if err := add(curveFigure(ss, tasks)); err != nil {
 			return nil, err
 		}
-		if err := add(tasksFigure(ss, tasks)); err != nil {
+		if err := add(tasksFigure(runs, ss, tasks)); err != nil {
 			return nil, err
 		}
 	}
@@ -218,11 +249,11 @@ func buildFigures(runs []*results.Run, ss []*series, tasks []string) ([]*figure,
 
 // renderChart draws ch into f's PNG and SVG.
 func (f *figure) renderChart(ch *chart) (*figure, error) {
-	png, svg, err := render(ch, f.w, f.h)
+	png, svg, pdf, err := render(ch, f.w, f.h)
 	if err != nil {
 		return f, err
 	}
-	f.png, f.svg = png, svg
+	f.png, f.svg, f.pdf = png, svg, pdf
 	return f, nil
 }
 
@@ -271,17 +302,82 @@ func luminance(c color.Color) float64 {
 	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
 }
 
+// heatSide is the size of one heatmap of T tasks.
+func heatSide(T int) vg.Length { return vg.Length(math.Max(3.9, 0.42*float64(T)+1.6)) * vg.Inch }
+
 func heatmapFigure(s *series, tasks []string) (*figure, error) {
 	T := len(tasks)
-	side := vg.Length(math.Max(3.9, 0.42*float64(T)+1.6)) * vg.Inch
+	side := heatSide(T)
 	f := &figure{
 		name:    fmt.Sprintf("heatmap-%02d-%s", s.index+1, results.Slug(s.spec)),
 		title:   "Accuracy matrix: " + s.label,
-		caption: fmt.Sprintf("%s: mean over %d seed%s.", s.label, s.sum.MeanRCount, plural(s.sum.MeanRCount)),
+		caption: fmt.Sprintf("%s: mean over %d seed%s; the colour scale (right) is the same for every strategy, 0 to 1.", s.label, s.sum.MeanRCount, plural(s.sum.MeanRCount)),
 		kind:    "heatmap",
-		w:       side + 0.3*vg.Inch, h: side,
+		w:       side + 0.3*vg.Inch + colorbarWidth, h: side,
 		series: s,
 	}
+	return f.renderChart(&chart{plots: [][]*plot.Plot{{heatmapPlot(s, tasks)}}, colorbar: colorBar()})
+}
+
+// heatPanelFigure puts every strategy's accuracy matrix side by side (three a row) on one
+// colour scale with one colour bar.
+func heatPanelFigure(ss []*series, tasks []string) (*figure, error) {
+	T := len(tasks)
+	var grid [][]*plot.Plot
+	n := 0
+	for _, s := range ss {
+		if len(s.sum.MeanR) != T {
+			continue
+		}
+		if n%3 == 0 {
+			grid = append(grid, nil)
+		}
+		grid[len(grid)-1] = append(grid[len(grid)-1], heatmapPlot(s, tasks))
+		n++
+	}
+	cols := min(n, 3)
+	side := heatSide(T)
+	f := &figure{
+		name:    "heatmaps",
+		title:   "Accuracy matrices side by side",
+		caption: "Every strategy's accuracy matrix (mean over its seeds) on one colour scale, 0 to 1: rows are after training on a task, columns the task evaluated.",
+		kind:    "heatpanel",
+		w:       vg.Length(cols)*(side+0.3*vg.Inch) + colorbarWidth,
+		h:       vg.Length(len(grid)) * side,
+	}
+	return f.renderChart(&chart{plots: grid, colorbar: colorBar()})
+}
+
+// colorBar is the heatmaps' colour scale, 0 to 1, as a narrow plot.
+func colorBar() *plot.Plot {
+	const n = 100
+	g := make(colorGrid, n)
+	for i := range g {
+		g[i] = (float64(i) + 0.5) / n
+	}
+	p := newPlot("", "", "accuracy")
+	hm := plotter.NewHeatMap(g, heatColors())
+	hm.Min, hm.Max = 0, 1
+	p.Add(hm)
+	p.X.Min, p.X.Max = 0, 1
+	p.Y.Min, p.Y.Max = 0, 1
+	p.X.Tick.Marker = plot.ConstantTicks{}
+	p.Y.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0"}, {Value: 0.25, Label: "0.25"}, {Value: 0.5, Label: "0.5"}, {Value: 0.75, Label: "0.75"}, {Value: 1, Label: "1"}}
+	p.X.Padding, p.Y.Padding = 0, 0
+	return p
+}
+
+// colorGrid is a one-column grid of values from bottom (row 0) to top, spanning [0, 1] in y.
+type colorGrid []float64
+
+func (g colorGrid) Dims() (c, r int)   { return 1, len(g) }
+func (g colorGrid) Z(c, r int) float64 { return g[r] }
+func (g colorGrid) X(c int) float64    { return 0.5 }
+func (g colorGrid) Y(r int) float64    { return (float64(r) + 0.5) / float64(len(g)) }
+
+// heatmapPlot is the plot of s's mean accuracy matrix with its values written in the cells.
+func heatmapPlot(s *series, tasks []string) *plot.Plot {
+	T := len(tasks)
 	g := matGrid(s.sum.MeanR)
 	pal := heatColors()
 	p := newPlot(fmt.Sprintf("%s: mean of %d seed%s", s.label, s.sum.MeanRCount, plural(s.sum.MeanRCount)), "evaluated task", "after training on task")
@@ -334,7 +430,7 @@ func heatmapFigure(s *series, tasks []string) (*figure, error) {
 	p.X.Min, p.X.Max = -0.5, float64(T)-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(T)-0.5
 	p.X.Padding, p.Y.Padding = 0, 0
-	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}})
+	return p
 }
 
 func plural(n int) string {
@@ -432,7 +528,7 @@ func curveFigure(ss []*series, tasks []string) (*figure, error) {
 	f := &figure{
 		name:    "avg-accuracy",
 		title:   "Average accuracy on the tasks seen so far",
-		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std.",
+		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std (sample standard deviation over the seeds); n is the number of seeds.",
 		kind:    "curve",
 	}
 	p := newPlot("Average accuracy on the tasks seen so far", "after training on task", "average accuracy")
@@ -444,7 +540,7 @@ func curveFigure(ss []*series, tasks []string) (*figure, error) {
 		}
 		b := curveOf(s, T, func(r *results.Result, i int) float64 { return results.AverageAccuracyCurve(r.R)[i] })
 		if l := addBand(p, b, s.index); l != nil {
-			leg.Add(s.label, l)
+			leg.Add(legendLabel(s), l)
 		}
 	}
 	f.w = vg.Length(math.Max(6.2, 0.5*float64(T)+4.5))*vg.Inch + legendWidth(leg)
@@ -458,12 +554,71 @@ func legendWidth(l *plot.Legend) vg.Length {
 	return l.Rectangle(c).Size().X + vg.Points(16)
 }
 
-func tasksFigure(ss []*series, tasks []string) (*figure, error) {
+// chanceLevel returns the accuracy of guessing for task j after training on task i (0-based)
+// in the runs' scenario: one over the classes it is scored over (its own in task- and domain-IL,
+// those of every task up to max(i, j) in class-IL). A split stream's task names list its
+// classes ("0/1"); other streams' tasks have all ten digits. 0 when unknown.
+func chanceLevel(runs []*results.Run, tasks []string, j, i int) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	spec := runs[0].Config.Spec
+	k := 10
+	if spec.Stream == "split-mnist" {
+		k = len(strings.Split(tasks[j], "/"))
+	}
+	switch spec.Scenario {
+	case "task", "domain":
+		return 1 / float64(k)
+	case "class":
+		return 1 / float64(k*(max(i, j)+1))
+	}
+	return 0
+}
+
+// legendLabel is a series' legend entry: its label, its number of seeds and, when its mean
+// accuracy matrix is identical to an earlier series' (its curves hide under that one's), which.
+func legendLabel(s *series) string {
+	if s.sameAs != "" {
+		return fmt.Sprintf("%s (n=%d; identical to %s)", s.label, len(s.ok), s.sameAs)
+	}
+	return fmt.Sprintf("%s (n=%d)", s.label, len(s.ok))
+}
+
+// markIdentical sets sameAs of each series whose mean accuracy matrix equals an earlier one's.
+func markIdentical(ss []*series) {
+	for i, s := range ss {
+		s.sameAs = ""
+		if len(s.sum.MeanR) == 0 {
+			continue
+		}
+		for _, o := range ss[:i] {
+			if o.sameAs == "" && equalMatrix(s.sum.MeanR, o.sum.MeanR) {
+				s.sameAs = o.label
+				break
+			}
+		}
+	}
+}
+
+func equalMatrix(a, b [][]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !slices.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func tasksFigure(runs []*results.Run, ss []*series, tasks []string) (*figure, error) {
 	T := len(tasks)
 	f := &figure{
 		name:    "task-accuracy",
 		title:   "Accuracy on each task over time",
-		caption: "One panel per task: its accuracy after training on each task (the dotted line marks when it is trained); mean over seeds with a mean ± std band.",
+		caption: "One panel per task: its accuracy after training on each task (the dotted line marks when it is trained; the grey dash-dotted line is chance, one over the classes the task is scored over); mean over seeds with a mean ± std band; n is the number of seeds.",
 		kind:    "tasks",
 	}
 	cols := min(T, 5)
@@ -471,10 +626,7 @@ func tasksFigure(ss []*series, tasks []string) (*figure, error) {
 	grid := make([][]*plot.Plot, rows)
 	leg := newLegend()
 	for j := range T {
-		ylabel := ""
-		if j%cols == 0 {
-			ylabel = "accuracy"
-		}
+		ylabel := "accuracy"
 		xlabel := ""
 		if j/cols == rows-1 || j+cols >= T {
 			xlabel = "after task"
@@ -494,6 +646,21 @@ func tasksFigure(ss []*series, tasks []string) (*figure, error) {
 			mark.LineStyle = draw.LineStyle{Color: color.Gray{0x90}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1.5), vg.Points(2)}}
 			p.Add(mark)
 		}
+		var chance plotter.XYs
+		for i := range T {
+			if c := chanceLevel(runs, tasks, j, i); c > 0 {
+				chance = append(chance, plotter.XY{X: float64(i + 1), Y: c})
+			}
+		}
+		if len(chance) > 1 {
+			if cl, err := plotter.NewLine(chance); err == nil {
+				cl.LineStyle = draw.LineStyle{Color: color.Gray{0x80}, Width: vg.Points(0.9), Dashes: []vg.Length{vg.Points(4), vg.Points(2), vg.Points(1), vg.Points(2)}}
+				p.Add(cl)
+				if j == 0 {
+					leg.Add("chance", cl)
+				}
+			}
+		}
 		for _, s := range ss {
 			if len(s.ok) == 0 {
 				continue
@@ -501,7 +668,7 @@ func tasksFigure(ss []*series, tasks []string) (*figure, error) {
 			b := curveOf(s, T, func(r *results.Result, i int) float64 { return r.R[i][j] })
 			l := addBand(p, b, s.index)
 			if j == 0 && l != nil {
-				leg.Add(s.label, l)
+				leg.Add(legendLabel(s), l)
 			}
 		}
 		grid[j/cols] = append(grid[j/cols], p)

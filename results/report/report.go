@@ -42,6 +42,8 @@ type Files struct {
 	PNG []string
 	// SVG are the paths of the SVG plots, in report order.
 	SVG []string
+	// PDF are the paths of the PDF plots (vector, for a paper), in report order.
+	PDF []string
 	// Replay are the paths of the generative strategies' pictures copied from their result
 	// folders (samples and reconstructions after each task), in report order.
 	Replay []string
@@ -242,6 +244,7 @@ type series struct {
 	rss     results.Stat      // peak RSS in bytes over ok results
 	evalSec results.Stat      // evaluation seconds over ok results
 	index   int               // position in the report, from 0
+	sameAs  string            // label of an earlier series with the same mean matrix ("" if none)
 }
 
 // complete reports whether R is T×T.
@@ -337,7 +340,7 @@ func Write(runs []*results.Run, outDir string) (Files, error) {
 			ext  string
 			data []byte
 			list *[]string
-		}{{".png", f.png, &files.PNG}, {".svg", f.svg, &files.SVG}} {
+		}{{".png", f.png, &files.PNG}, {".svg", f.svg, &files.SVG}, {".pdf", f.pdf, &files.PDF}} {
 			path := filepath.Join(outDir, f.name+out.ext)
 			if err := results.WriteFileAtomic(path, out.data, 0o644); err != nil {
 				return files, fmt.Errorf("report: writing %s: %w", path, err)
@@ -376,7 +379,7 @@ func Write(runs []*results.Run, outDir string) (Files, error) {
 // removeStale deletes heatmap plots and replay pictures of an earlier report in dir that the
 // new report does not use (strategies are part of their names).
 func removeStale(dir string, keep map[string]bool) {
-	for _, pat := range []string{"heatmap-*.png", "heatmap-*.svg", "samples-*.png", "recon-*.png"} {
+	for _, pat := range []string{"heatmap-*.png", "heatmap-*.svg", "heatmap-*.pdf", "heatmaps.png", "heatmaps.svg", "heatmaps.pdf", "samples-*.png", "recon-*.png"} {
 		old, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, p := range old {
 			if !keep[filepath.Base(p)] {

@@ -125,11 +125,16 @@ func TestWriteSyntheticRun(t *testing.T) {
 	if files.HTML != filepath.Join(out, HTMLFile) || files.Markdown != filepath.Join(out, MarkdownFile) {
 		t.Errorf("Files = %+v", files)
 	}
-	// 3 heatmaps, the average accuracy curve, the per-task panels, the metrics bars, the
-	// stability/plasticity scatter.
-	const plots = 7
-	if len(files.PNG) != plots || len(files.SVG) != plots {
-		t.Fatalf("got %d PNG and %d SVG files, want %d each: %v %v", len(files.PNG), len(files.SVG), plots, files.PNG, files.SVG)
+	// 3 heatmaps and their side-by-side panel, the average accuracy curve, the per-task
+	// panels, the metrics bars, the stability/plasticity scatter.
+	const plots = 8
+	if len(files.PNG) != plots || len(files.SVG) != plots || len(files.PDF) != plots {
+		t.Fatalf("got %d PNG, %d SVG and %d PDF files, want %d each: %v %v", len(files.PNG), len(files.SVG), len(files.PDF), plots, files.PNG, files.SVG)
+	}
+	for _, f := range files.PDF {
+		if data, err := os.ReadFile(f); err != nil || !bytes.HasPrefix(data, []byte("%PDF-")) {
+			t.Errorf("%s is not a PDF (%v)", f, err)
+		}
 	}
 	page, err := os.ReadFile(files.HTML)
 	if err != nil {
@@ -240,9 +245,9 @@ func TestWriteLabelsSameStrategyByRun(t *testing.T) {
 			t.Errorf("%q: a strategy in one run only should keep its plain name", unlabelled)
 		}
 	}
-	// 4 heatmaps + 4 comparison plots.
-	if n := len(checkHTML(t, string(page))); n != 8 {
-		t.Errorf("%d images, want 8", n)
+	// 4 heatmaps, their panel and 4 comparison plots.
+	if n := len(checkHTML(t, string(page))); n != 9 {
+		t.Errorf("%d images, want 9", n)
 	}
 }
 
@@ -333,9 +338,9 @@ func TestWriteRemovesStaleHeatmaps(t *testing.T) {
 	if _, err := Write([]*results.Run{synthRun("/r", "task", 2, []string{"naive"}, []int64{1})}, out); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := filepath.Glob(filepath.Join(out, "heatmap-*"))
-	if len(left) != 2 {
-		t.Errorf("heatmaps left: %v, want naive's PNG and SVG only", left)
+	left, _ := filepath.Glob(filepath.Join(out, "heatmap*"))
+	if len(left) != 3 {
+		t.Errorf("heatmaps left: %v, want naive's PNG, SVG and PDF only (no panel of one strategy)", left)
 	}
 	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("Write removed a file it did not write: %v", err)
@@ -448,5 +453,22 @@ func TestWriteLossFigure(t *testing.T) {
 	md, _ := os.ReadFile(files.Markdown)
 	if !strings.Contains(string(page), `id="loss"`) || !strings.Contains(string(md), "## Training loss") {
 		t.Error("the report has no training-loss section")
+	}
+}
+
+// TestLegendSaysIdentical: a strategy whose mean accuracy matrix equals an earlier one's (its
+// curves hide under that one's) says so in the legend, with every series' number of seeds.
+func TestLegendSaysIdentical(t *testing.T) {
+	run := synthRun(t.TempDir(), "class", 2, []string{"naive", "ewc"}, []int64{1, 2})
+	for _, r := range run.Results {
+		r.R = [][]float64{{0.9, 0.1}, {0, 0.95}} // both strategies alike
+	}
+	ss := buildSeries([]*results.Run{run}, reportTasks([]*results.Run{run}))
+	markIdentical(ss)
+	if got := legendLabel(ss[1]); got != "ewc (n=2; identical to naive)" {
+		t.Errorf("legend %q", got)
+	}
+	if got := legendLabel(ss[0]); got != "naive (n=2)" {
+		t.Errorf("legend %q", got)
 	}
 }
