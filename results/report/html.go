@@ -69,8 +69,8 @@ footer{margin-top:40px;font-size:12px;color:var(--muted)}
 // pageFigure is a figure as shown on the page.
 type pageFigure struct {
 	Title, Caption, PNG, SVG, PDF string
-	Src                      template.HTMLAttr // src="data:image/png;base64,..."
-	Width, Height            int               // CSS pixels
+	Src                           template.HTMLAttr // src="data:image/png;base64,..."
+	Width, Height                 int               // CSS pixels
 }
 
 type pageRow struct {

@@ -37,7 +37,7 @@ type figure struct {
 	w, h    vg.Length // size
 	png     []byte
 	svg     []byte
-	pdf     []byte // vector, for a paper
+	pdf     []byte  // vector, for a paper
 	series  *series // for heatmaps
 }
 
