@@ -149,7 +149,8 @@ var (
 	}
 	// splitQuickZoo holds the zoo's automatic options (lwf alpha, mas lambda, der alpha for DER
 	// and for DER++ at beta 0.5, gem margin, xdg gate), from results/reference/tuning/split-quick-zoo.yaml
-	// (validation ACC, seeds 101-102). The paper protocol reuses them untuned.
+	// (validation ACC, seeds 101-102). The paper protocol takes them where its own sweeps have not
+	// run (splitPaperZoo).
 	splitQuickZoo = map[string]float64{
 		"lwf.alpha/task/multi": 3, "lwf.alpha/task": 3, "lwf.alpha/domain": 3, "lwf.alpha/class": 3,
 		"mas.lambda/task/multi": 1, "mas.lambda/task": 100, "mas.lambda/domain": 100, "mas.lambda/class": 0.1,
@@ -158,10 +159,18 @@ var (
 		"gem.margin/task/multi": 1, "gem.margin/task": 1, "gem.margin/domain": 1, "gem.margin/class": 1,
 		"xdg.gate/task/multi": 0.8,
 	}
+	// splitPaperZoo: the zoo's options at the paper protocol. Task-IL with one head per task from
+	// results/reference/tuning/split-paper-zoo-task.yaml (validation ACC, seed 101, the quick
+	// choice and its neighbours); the other layouts keep the quick protocol's values until their
+	// sweeps (split-paper-zoo-domain.yaml, -class.yaml) complete.
+	splitPaperZoo = with(splitQuickZoo, map[string]float64{
+		"lwf.alpha/task/multi": 1, "mas.lambda/task/multi": 10, "der.alpha/task/multi": 0.3,
+		"derpp.alpha/task/multi": 1, "gem.margin/task/multi": 0.5, "xdg.gate/task/multi": 0.9,
+	})
 	// splitPaper: task- and domain-IL from the paper-protocol sweeps (seed 101, a factor 10 around
 	// the quick choice); class-IL keeps the quick protocol's values (no strength helps there).
 	splitPaper = Tuning{
-		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL and the zoo's options (lwf, mas, der, gem, xdg): the quick protocol's values)",
+		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL: the quick protocol's values); the zoo's options in task-IL (one head per task): split-paper-zoo-task.yaml, in the other layouts the quick protocol's values",
 		Seeds:  []int64{101, 102},
 		Values: with(map[string]float64{
 			"ewc.lambda/task/multi": 1e5, "ewc.lambda/task": 1e8, "ewc.lambda/domain": 1e8, "ewc.lambda/class": 1e4,
@@ -169,7 +178,7 @@ var (
 			"ewc_online.gamma/task/multi": 1, "ewc_online.gamma/task": 0.9, "ewc_online.gamma/domain": 0.9, "ewc_online.gamma/class": 0.9,
 			"l2.lambda/task/multi": 1, "l2.lambda/task": 10, "l2.lambda/domain": 10, "l2.lambda/class": 100,
 			"si.c/task/multi": 10, "si.c/task": 1e4, "si.c/domain": 1e4, "si.c/class": 10,
-		}, splitQuickZoo),
+		}, splitPaperZoo),
 	}
 )
 
