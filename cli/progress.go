@@ -12,12 +12,35 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// progress shows a run's progress: a bar per task on a terminal, log lines otherwise.
+// progress shows a run's progress: a bar per task on a terminal, log lines otherwise, each with
+// where the whole job stands (run k of N and the job's ETA) once the job is known (job).
 type progress struct {
 	mode string // bar, log, none
 	w    io.Writer
 	log  *logrus.Logger
 	last time.Time
+
+	total, done int       // runs in the job, runs finished (before this process too)
+	trained     int       // runs this process trained to the end (their time counts in the ETA)
+	start       time.Time // when this process started training
+	runFrac     float64   // the current run's share done
+}
+
+// job tells the display the job has total runs, done of them finished already (a resume).
+func (p *progress) job(total, done int) { p.total, p.done, p.start = total, done, time.Now() }
+
+// jobStatus returns "run k/N" and the job's ETA ("" until a run has made progress): the time
+// this process has trained so far, scaled to the runs left, the current one by its share done.
+func (p *progress) jobStatus() (run, eta string) {
+	if p.total == 0 {
+		return "", ""
+	}
+	run = fmt.Sprintf("%d/%d", min(p.done+1, p.total), p.total)
+	if f := float64(p.trained) + p.runFrac; f > 0 && !p.start.IsZero() {
+		left := float64(p.total-p.done) - p.runFrac
+		eta = fmtDur(time.Duration(float64(time.Since(p.start)) / f * left))
+	}
+	return run, eta
 }
 
 func isTerminal(w io.Writer) bool {
@@ -72,6 +95,23 @@ func (p *progress) hook(e loop.Event) {
 		return
 	}
 	fields := logrus.Fields{"strategy": e.Strategy, "seed": e.Seed, "task": fmt.Sprintf("%d/%d", e.Task+1, e.Tasks)}
+	if e.Kind == loop.Step && e.Steps > 0 && e.Tasks > 0 {
+		p.runFrac = (float64(e.Task) + float64(e.Step)/float64(e.Steps)) / float64(e.Tasks)
+	}
+	run, jobETA := p.jobStatus()
+	if run != "" {
+		fields["run"] = run
+		if jobETA != "" {
+			fields["job_eta"] = jobETA
+		}
+	}
+	if e.Kind == loop.RunEnd {
+		p.done++
+		if e.Err == nil {
+			p.trained++
+		}
+		p.runFrac = 0
+	}
 	switch e.Kind {
 	case loop.TaskStart:
 		if p.mode == "log" {
@@ -88,8 +128,15 @@ func (p *progress) hook(e loop.Event) {
 			const width = 24
 			done := width * e.Step / e.Steps
 			bar := strings.Repeat("█", done) + strings.Repeat("░", width-done)
-			fmt.Fprintf(p.w, "\r\033[K%s seed %d task %d/%d %s %d/%d loss %.4f %.0f samples/s ETA %s",
-				e.Strategy, e.Seed, e.Task+1, e.Tasks, bar, e.Step, e.Steps, e.Loss, rate, fmtDur(eta))
+			job := ""
+			if run != "" {
+				job = "run " + run + " "
+				if jobETA != "" {
+					defer fmt.Fprintf(p.w, " (job ETA %s)", jobETA)
+				}
+			}
+			fmt.Fprintf(p.w, "\r\033[K%s%s seed %d task %d/%d %s %d/%d loss %.4f %.0f samples/s ETA %s",
+				job, e.Strategy, e.Seed, e.Task+1, e.Tasks, bar, e.Step, e.Steps, e.Loss, rate, fmtDur(eta))
 			return
 		}
 		if e.Step%max(1, e.Steps/4) == 0 {

@@ -383,6 +383,15 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 	failed, stopped, elsewhere := 0, 0, 0
 	owner := sweep.Self("run")
 	total := len(p.specs) * len(p.seeds)
+	already := 0
+	for _, spec := range p.specs {
+		for _, seed := range p.seeds {
+			if resumed.finished(runKey{spec, seed}) != nil {
+				already++
+			}
+		}
+	}
+	progress.job(total, already)
 	var stopErr error
 loop:
 	for _, spec := range p.specs {
