@@ -704,6 +704,7 @@ func metricsPlotted(ss []*series) bool {
 type bars struct {
 	metrics int              // number of metrics (groups)
 	vals    [][]results.Stat // [series][metric]
+	seeds   [][][]float64    // [series][metric]: each seed's value, drawn as dots on the bar
 	colors  []color.NRGBA
 }
 
@@ -718,11 +719,16 @@ func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
 	c.StrokeLine2(zero, trX(-0.5), trY(0), trX(float64(nm)-0.5), trY(0))
 	for s, vs := range b.vals {
 		for m, st := range vs {
-			if st.N == 0 || math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) {
-				continue
-			}
 			x0 := float64(m) - 0.4 + float64(s)*w
 			x1 := x0 + w*0.92
+			if st.N == 0 || math.IsNaN(st.Mean) || math.IsInf(st.Mean, 0) {
+				// Undefined (e.g. intransigence without a joint run): said, not drawn as 0.
+				ts := textStyle(7)
+				ts.Color = color.Gray{0x70}
+				ts.XAlign, ts.YAlign, ts.Rotation = draw.XLeft, draw.YCenter, math.Pi/2
+				c.FillText(ts, vg.Point{X: trX((x0 + x1) / 2), Y: trY(0) + vg.Points(3)}, "undefined")
+				continue
+			}
 			pts := []vg.Point{{X: trX(x0), Y: trY(0)}, {X: trX(x1), Y: trY(0)}, {X: trX(x1), Y: trY(st.Mean)}, {X: trX(x0), Y: trY(st.Mean)}}
 			c.FillPolygon(withAlpha(b.colors[s], 0xd0), pts)
 			c.StrokeLines(draw.LineStyle{Color: b.colors[s], Width: vg.Points(0.8)}, append(pts, pts[0]))
@@ -734,6 +740,14 @@ func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
 				c.StrokeLine2(es, xm, lo, xm, hi)
 				c.StrokeLine2(es, xm-cap, lo, xm+cap, lo)
 				c.StrokeLine2(es, xm-cap, hi, xm+cap, hi)
+			}
+			if s < len(b.seeds) && m < len(b.seeds[s]) && len(b.seeds[s][m]) > 1 {
+				dot := draw.GlyphStyle{Color: color.Gray{0x20}, Radius: vg.Points(1.6), Shape: draw.CircleGlyph{}}
+				for k, v := range b.seeds[s][m] {
+					// spread the seeds a little across the bar so equal values stay visible
+					x := x0 + (x1-x0)*(0.3+0.4*float64(k)/float64(len(b.seeds[s][m])-1))
+					c.DrawGlyph(dot, vg.Point{X: trX(x), Y: trY(v)})
+				}
 			}
 		}
 	}
@@ -812,7 +826,7 @@ func metricsFigure(ss []*series) (*figure, error) {
 	f := &figure{
 		name:    "metrics",
 		title:   joinAnd(names),
-		caption: "Mean over seeds; error bars are ± one sample standard deviation. " + metricDocs(ms) + ".",
+		caption: "Bars: mean over seeds; error bars: ± one sample standard deviation; dots: each seed; \"undefined\" where a metric has no value (e.g. intransigence without a joint run of the same seed). " + metricDocs(ms) + ".",
 		kind:    "metrics",
 	}
 	b := &bars{metrics: len(ms)}
@@ -822,8 +836,20 @@ func metricsFigure(ss []*series) (*figure, error) {
 			continue
 		}
 		b.vals = append(b.vals, metricStats(s))
+		per := make([][]float64, len(ms))
+		for k, mt := range ms {
+			for _, r := range s.ok {
+				if r.Metrics == nil {
+					continue
+				}
+				if v, ok := r.Metrics.Lookup(mt.Key); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					per[k] = append(per[k], v)
+				}
+			}
+		}
+		b.seeds = append(b.seeds, per)
 		b.colors = append(b.colors, seriesColor(s.index))
-		leg.Add(s.label, swatch(seriesColor(s.index)))
+		leg.Add(legendLabel(s), swatch(seriesColor(s.index)))
 	}
 	p := newPlot(f.title+" (mean ± std over seeds)", "", "value (accuracy fraction)")
 	g := plotter.NewGrid()
