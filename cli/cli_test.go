@@ -136,12 +136,12 @@ func TestListings(t *testing.T) {
 // and checks the files and that the matrices are identical.
 func TestRunEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	args := func(out string) []string {
+	args := func(out string, workers int) []string {
 		return []string{"run", "--scenario", "class", "--strategies", "naive,joint", "--seeds", "3,4",
 			"--iterations", "20", "--hidden", "32", "--train-limit", "500", "--test-limit", "200",
-			"--progress", "log", "--out", out}
+			"--progress", "log", "--out", out, "--workers", strconv.Itoa(workers)}
 	}
-	code, stdout, stderr := runCLI(t, args(filepath.Join(dir, "a"))...)
+	code, stdout, stderr := runCLI(t, args(filepath.Join(dir, "a"), 2)...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -173,8 +173,9 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// Same command, same seeds: bit-identical matrices.
-	if code, _, stderr := runCLI(t, args(filepath.Join(dir, "b"))...); code != 0 {
+	// Same command, same seeds, one run at a time instead of two: bit-identical matrices, in the
+	// same order.
+	if code, _, stderr := runCLI(t, args(filepath.Join(dir, "b"), 1)...); code != 0 {
 		t.Fatalf("second run: exit %d: %s", code, stderr)
 	}
 	b, err := results.Read(filepath.Join(dir, "b"))
@@ -182,6 +183,9 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range a.Results {
+		if a.Results[i].Strategy != b.Results[i].Strategy || a.Results[i].Seed != b.Results[i].Seed {
+			t.Fatalf("result %d: %s seed %d with two workers, %s seed %d with one", i, a.Results[i].Strategy, a.Results[i].Seed, b.Results[i].Strategy, b.Results[i].Seed)
+		}
 		if !reflect.DeepEqual(a.Results[i].R, b.Results[i].R) || !reflect.DeepEqual(a.Results[i].B, b.Results[i].B) {
 			t.Fatalf("%s seed %d: matrices differ between identical runs", a.Results[i].Strategy, a.Results[i].Seed)
 		}
@@ -191,7 +195,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Error("seeds 3 and 4 gave identical matrices")
 	}
 	// The folder now holds a run: a new run into it is refused without --force.
-	code, _, stderr = runCLI(t, args(filepath.Join(dir, "a"))...)
+	code, _, stderr = runCLI(t, args(filepath.Join(dir, "a"), 2)...)
 	if code != ExitUsage || !strings.Contains(stderr, "--force") {
 		t.Errorf("run into an existing run folder: exit %d, %s", code, stderr)
 	}

@@ -6,42 +6,59 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clgraph/clgraph/loop"
 	"github.com/sirupsen/logrus"
 )
 
-// progress shows a run's progress: a bar per task on a terminal, log lines otherwise, each with
-// where the whole job stands (run k of N and the job's ETA) once the job is known (job).
+// progress shows the runs' progress: on a terminal a block of lines, the job's (runs done of N,
+// its ETA) and one bar per run training (several with --workers), redrawn in place; otherwise log
+// lines, each with its run's number in the job and the job's ETA. It is safe for concurrent runs.
 type progress struct {
 	mode string // bar, log, none
 	w    io.Writer
 	log  *logrus.Logger
-	last time.Time
 
-	total, done int       // runs in the job, runs finished (before this process too)
-	trained     int       // runs this process trained to the end (their time counts in the ETA)
-	start       time.Time // when this process started training
-	runFrac     float64   // the current run's share done
+	mu          sync.Mutex
+	last        time.Time
+	total, done int                // runs in the job, runs finished (before this process too)
+	trained     int                // runs this process trained to the end
+	started     int                // runs this process started
+	start       time.Time          // when this process started training
+	frac        map[string]float64 // per run training: its share done
+	num         map[string]int     // per run training: its number in the job
+	lines       map[string]string  // bar mode: per run training, its line
+	order       []string           // bar mode: runs training, in start order
+	drawn       int                // bar mode: lines of the block on screen
 }
 
 // job tells the display the job has total runs, done of them finished already (a resume).
-func (p *progress) job(total, done int) { p.total, p.done, p.start = total, done, time.Now() }
+func (p *progress) job(total, done int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.done, p.start = total, done, time.Now()
+}
 
-// jobStatus returns "run k/N" and the job's ETA ("" until a run has made progress): the time
-// this process has trained so far, scaled to the runs left, the current one by its share done.
-func (p *progress) jobStatus() (run, eta string) {
+// jobStatus returns the runs done of the job and its ETA ("" until a run has made progress): the
+// time this process has trained so far, scaled by the work left over the work done.
+func (p *progress) jobStatus() (done string, eta string) {
 	if p.total == 0 {
 		return "", ""
 	}
-	run = fmt.Sprintf("%d/%d", min(p.done+1, p.total), p.total)
-	if f := float64(p.trained) + p.runFrac; f > 0 && !p.start.IsZero() {
-		left := float64(p.total-p.done) - p.runFrac
-		eta = fmtDur(time.Duration(float64(time.Since(p.start)) / f * left))
+	var frac float64
+	for _, f := range p.frac {
+		frac += f
 	}
-	return run, eta
+	if w := float64(p.trained) + frac; w > 0 && !p.start.IsZero() {
+		left := float64(p.total-p.done) - frac
+		eta = fmtDur(time.Duration(float64(time.Since(p.start)) / w * left))
+	}
+	return fmt.Sprintf("%d/%d", p.done, p.total), eta
 }
+
+func eventKey(e loop.Event) string { return fmt.Sprintf("%s\x00%d", e.Strategy, e.Seed) }
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -94,23 +111,30 @@ func (p *progress) hook(e loop.Event) {
 	if p.mode == "none" {
 		return
 	}
-	fields := logrus.Fields{"strategy": e.Strategy, "seed": e.Seed, "task": fmt.Sprintf("%d/%d", e.Task+1, e.Tasks)}
-	if e.Kind == loop.Step && e.Steps > 0 && e.Tasks > 0 {
-		p.runFrac = (float64(e.Task) + float64(e.Step)/float64(e.Steps)) / float64(e.Tasks)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frac == nil {
+		p.frac, p.num, p.lines = map[string]float64{}, map[string]int{}, map[string]string{}
 	}
-	run, jobETA := p.jobStatus()
-	if run != "" {
-		fields["run"] = run
+	k := eventKey(e)
+	if _, ok := p.num[k]; !ok && e.Kind != loop.RunEnd {
+		p.started++
+		p.num[k] = p.done + len(p.order) + 1
+		if p.total > 0 {
+			p.num[k] = min(p.num[k], p.total)
+		}
+		p.order = append(p.order, k)
+	}
+	if e.Kind == loop.Step && e.Steps > 0 && e.Tasks > 0 {
+		p.frac[k] = (float64(e.Task) + float64(e.Step)/float64(e.Steps)) / float64(e.Tasks)
+	}
+	fields := logrus.Fields{"strategy": e.Strategy, "seed": e.Seed, "task": fmt.Sprintf("%d/%d", e.Task+1, e.Tasks)}
+	runs, jobETA := p.jobStatus()
+	if p.total > 0 {
+		fields["run"] = fmt.Sprintf("%d/%d", p.num[k], p.total)
 		if jobETA != "" {
 			fields["job_eta"] = jobETA
 		}
-	}
-	if e.Kind == loop.RunEnd {
-		p.done++
-		if e.Err == nil {
-			p.trained++
-		}
-		p.runFrac = 0
 	}
 	switch e.Kind {
 	case loop.TaskStart:
@@ -121,22 +145,18 @@ func (p *progress) hook(e loop.Event) {
 		rate := float64(e.Samples) / e.Elapsed.Seconds()
 		eta := time.Duration(float64(e.Elapsed) / float64(e.Step) * float64(e.Steps-e.Step))
 		if p.mode == "bar" {
-			if time.Since(p.last) < 100*time.Millisecond && e.Step != e.Steps {
-				return
-			}
-			p.last = time.Now()
 			const width = 24
 			done := width * e.Step / e.Steps
 			bar := strings.Repeat("█", done) + strings.Repeat("░", width-done)
-			job := ""
-			if run != "" {
-				job = "run " + run + " "
-				if jobETA != "" {
-					defer fmt.Fprintf(p.w, " (job ETA %s)", jobETA)
-				}
+			tag := ""
+			if p.total > 0 {
+				tag = fmt.Sprintf("[run %d/%d] ", p.num[k], p.total)
 			}
-			fmt.Fprintf(p.w, "\r\033[K%s%s seed %d task %d/%d %s %d/%d loss %.4f %.0f samples/s ETA %s",
-				job, e.Strategy, e.Seed, e.Task+1, e.Tasks, bar, e.Step, e.Steps, e.Loss, rate, fmtDur(eta))
+			p.lines[k] = fmt.Sprintf("%s%s seed %d task %d/%d %s %d/%d loss %.4f %.0f samples/s ETA %s",
+				tag, e.Strategy, e.Seed, e.Task+1, e.Tasks, bar, e.Step, e.Steps, e.Loss, rate, fmtDur(eta))
+			if time.Since(p.last) >= 100*time.Millisecond || e.Step == e.Steps {
+				p.redraw(runs, jobETA)
+			}
 			return
 		}
 		if e.Step%max(1, e.Steps/4) == 0 {
@@ -161,7 +181,7 @@ func (p *progress) hook(e loop.Event) {
 			if peak > 0 {
 				mem = fmt.Sprintf(", RSS %s (peak %s)", fmtMiB(rss), fmtMiB(peak))
 			}
-			fmt.Fprintf(p.w, "\r\033[K%s seed %d task %d/%d done in %s, accuracy on each task: %s%s\n", e.Strategy, e.Seed, e.Task+1, e.Tasks, fmtDur(e.Elapsed), strings.Join(accs, " "), mem)
+			p.redraw(runs, jobETA, fmt.Sprintf("%s seed %d task %d/%d done in %s, accuracy on each task: %s%s", e.Strategy, e.Seed, e.Task+1, e.Tasks, fmtDur(e.Elapsed), strings.Join(accs, " "), mem))
 			return
 		}
 		f := fields
@@ -173,10 +193,50 @@ func (p *progress) hook(e loop.Event) {
 		}
 		p.log.WithFields(f).Info("task end")
 	case loop.RunEnd:
-		if e.Err != nil && p.mode == "bar" {
-			fmt.Fprintln(p.w)
+		p.done++
+		if e.Err == nil {
+			p.trained++
+		}
+		delete(p.frac, k)
+		delete(p.lines, k)
+		delete(p.num, k)
+		p.order = slices.DeleteFunc(p.order, func(o string) bool { return o == k })
+		if p.mode == "bar" {
+			runs, jobETA = p.jobStatus()
+			p.redraw(runs, jobETA)
 		}
 	}
+}
+
+// redraw rewrites the bar block in place: permanent lines first (they stay above the block),
+// then the job's line and one line per run training.
+func (p *progress) redraw(runs, eta string, permanent ...string) {
+	p.last = time.Now()
+	var b strings.Builder
+	if p.drawn > 0 {
+		fmt.Fprintf(&b, "\033[%dA", p.drawn)
+	}
+	for _, l := range permanent {
+		b.WriteString("\r\033[K" + l + "\n")
+	}
+	n := 0
+	if p.total > 0 && len(p.order) > 0 {
+		line := fmt.Sprintf("job: %s runs done, %d training", runs, len(p.order))
+		if eta != "" {
+			line += ", ETA " + eta
+		}
+		b.WriteString("\r\033[K" + line + "\n")
+		n++
+	}
+	for _, k := range p.order {
+		if l, ok := p.lines[k]; ok {
+			b.WriteString("\r\033[K" + l + "\n")
+			n++
+		}
+	}
+	b.WriteString("\033[J") // clear what an earlier, taller block left below
+	p.drawn = n
+	io.WriteString(p.w, b.String())
 }
 
 // memStatus returns the process's resident set size and its peak so far (VmRSS and VmHWM of

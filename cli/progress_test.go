@@ -32,14 +32,44 @@ func TestProgressWholeJob(t *testing.T) {
 	}
 	ev.Kind, ev.Err = loop.RunEnd, nil
 	p.hook(ev)
-	if run, eta := p.jobStatus(); run != "3/4" || eta == "" {
-		t.Errorf("after a run: %q %q, want run 3/4 and an ETA", run, eta)
+	if runs, eta := p.jobStatus(); runs != "2/4" || eta == "" {
+		t.Errorf("after a run: %q runs done, ETA %q; want 2/4 and an ETA", runs, eta)
 	}
 	pb := newProgress("bar", &bar, log)
 	pb.job(2, 0)
 	ev = loop.Event{Kind: loop.Step, Strategy: "ewc", Seed: 1, Tasks: 2, Step: 8, Steps: 8, Elapsed: time.Second, Samples: 64}
 	pb.hook(ev)
-	if s := bar.String(); !strings.Contains(s, "run 1/2 ewc") || !strings.Contains(s, "job ETA") {
+	if s := bar.String(); !strings.Contains(s, "[run 1/2] ewc") || !strings.Contains(s, "job: 0/2 runs done, 1 training, ETA") {
 		t.Errorf("bar %q", s)
+	}
+}
+
+// TestProgressConcurrentRuns: with two runs training at once the bar block has the job's line and
+// one line per run, redrawn in place (the cursor moves up over the block it drew), and each log
+// line carries its own run's number.
+func TestProgressConcurrentRuns(t *testing.T) {
+	var bar bytes.Buffer
+	log := logrus.New()
+	p := newProgress("bar", &bar, log)
+	p.job(3, 0)
+	a := loop.Event{Kind: loop.Step, Strategy: "naive", Seed: 1, Tasks: 2, Step: 8, Steps: 8, Elapsed: time.Second, Samples: 64}
+	b := a
+	b.Strategy = "ewc" // its last step: drawn at once, not throttled
+	p.hook(a)
+	p.hook(b)
+	s := bar.String()
+	if !strings.Contains(s, "job: 0/3 runs done, 2 training") || !strings.Contains(s, "[run 1/3] naive") || !strings.Contains(s, "[run 2/3] ewc") || !strings.Contains(s, "\033[2A") {
+		t.Errorf("block %q", s)
+	}
+	var logs bytes.Buffer
+	log.SetOutput(&logs)
+	q := newProgress("log", &logs, log)
+	q.job(3, 0)
+	for _, e := range []loop.Event{a, b} {
+		e.Kind = loop.TaskStart
+		q.hook(e)
+	}
+	if out := logs.String(); !strings.Contains(out, "run=1/3") || !strings.Contains(out, "run=2/3") {
+		t.Errorf("log lines %q", out)
 	}
 }

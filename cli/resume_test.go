@@ -97,9 +97,10 @@ func runApp(ctx context.Context, reg *strategies.Registry, args ...string) (code
 	return code, o.String(), e.String()
 }
 
+// The runs train one at a time (--workers 1), so that an interruption finds one run in flight.
 func smallRun(out string, extra ...string) []string {
 	return append([]string{"run", "--scenario", "class", "--seeds", "1,2", "--iterations", "25", "--hidden", "32",
-		"--train-limit", "300", "--test-limit", "100", "--checkpoint-every", "10", "--progress", "none", "--log-level", "warn", "--out", out}, extra...)
+		"--train-limit", "300", "--test-limit", "100", "--checkpoint-every", "10", "--progress", "none", "--log-level", "warn", "--workers", "1", "--out", out}, extra...)
 }
 
 // sameRuns checks that two run folders hold the same results, R and b bit for bit.

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clgraph/clgraph/datasets/mnist"
@@ -42,6 +43,7 @@ type runFlags struct {
 	logLevel, logFormat, progress string
 	force                         bool
 	resume                        string
+	workers                       int
 	// spec holds the settings given on the command line, in the order given.
 	spec runspec.Overrides
 	// given are the flags set on the command line.
@@ -106,6 +108,7 @@ func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	f.progress = "auto"
 	fs.Var(progressFlag{&f.progress}, "progress", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
+	fs.IntVar(&f.workers, "workers", 0, "runs trained at once (default: usable cores / "+blas.EnvThreads+", which is set to 1 when unset); results are the same bit for bit whatever the count")
 	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder with its config.json: keep finished results, resume interrupted runs from their checkpoints, run the missing ones")
 	return fs
 }
@@ -392,65 +395,92 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		}
 	}
 	progress.job(total, already)
-	var stopErr error
-loop:
+	workers := f.workers
+	if workers <= 0 {
+		_, workers = blasWorkers()
+	}
+	// The runs are independent (each its own strategy, random sources and result folder), so
+	// workers train them at once; results keep the sequential order (spec-major), and each is
+	// the same bit for bit as a sequential run's.
+	type job struct {
+		spec string
+		seed int64
+	}
+	var jobs []job
 	for _, spec := range p.specs {
 		for _, seed := range p.seeds {
-			if ctx.Err() != nil {
-				stopErr = ctx.Err()
-				break loop
-			}
-			c := cell(spec, seed)
-			if r := resumed.finished(runKey{spec, seed}); r != nil {
-				if r.Status != results.StatusOK {
+			jobs = append(jobs, job{spec, seed})
+		}
+	}
+	slots := make([]*results.Result, len(jobs))
+	var mu sync.Mutex
+	var fatal error
+	wctx, cancelWorkers := context.WithCancel(ctx)
+	defer cancelWorkers()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				spec, seed := jobs[k].spec, jobs[k].seed
+				c := cell(spec, seed)
+				if r := resumed.finished(runKey{spec, seed}); r != nil {
+					mu.Lock()
+					if r.Status != results.StatusOK {
+						failed++
+					}
+					slots[k] = r
+					mu.Unlock()
+					loop.RemoveCheckpoint(c.CheckpointPath())
+					continue
+				}
+				res, outcome, err := a.trainRun(wctx, runner, c, owner)
+				mu.Lock()
+				switch outcome {
+				case runFatal:
+					if fatal == nil {
+						fatal = err
+					}
+					cancelWorkers()
+				case runElsewhere:
+					elsewhere++
+				case runStopped:
+					stopped++
+				case runFailed:
 					failed++
 				}
-				run.Results = append(run.Results, r)
-				loop.RemoveCheckpoint(c.CheckpointPath())
-				continue
-			}
-			// One process per run: a second clgraph run --resume of the folder leaves the runs the
-			// first is training to it.
-			if err := os.MkdirAll(c.ResultDir(), 0o755); err != nil {
-				return fmt.Errorf("creating %s: %w", c.ResultDir(), err)
-			}
-			lock, err := sweep.TryLock(filepath.Join(c.ResultDir(), sweep.LockFile), owner, sweep.DefaultStaleAfter)
-			if errors.Is(err, sweep.ErrLocked) {
-				elsewhere++
-				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn("another process is running this run (" + err.Error() + "): left to it")
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("locking %s seed %d: %w", spec, seed, err)
-			}
-			last := time.Now()
-			refresh := loop.Observe(func(e loop.Event) {
-				if time.Since(last) > sweep.DefaultHeartbeat {
-					lock.Refresh()
-					last = time.Now()
+				if res != nil {
+					slots[k] = res
 				}
-			})
-			cr := &loop.Runner{Hooks: append(slices.Clone(runner.Hooks), refresh), Log: runner.Log}
-			res, err := cr.RunCell(ctx, c)
-			lock.Release()
-			var werr *loop.WriteError
-			switch {
-			case errors.As(err, &werr):
-				return err
-			case res == nil:
-				return usagef("%v", oneLine(err))
-			case err != nil && loop.Interrupted(err):
-				stopped++
-				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn(err)
-			case err != nil:
-				failed++
-				a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Error(err)
+				mu.Unlock()
 			}
-			run.Results = append(run.Results, res)
-			if ctx.Err() != nil {
-				stopErr = ctx.Err()
-				break loop
-			}
+		}()
+	}
+feed:
+	for k := range jobs {
+		if wctx.Err() != nil {
+			break feed
+		}
+		select {
+		case next <- k:
+		case <-wctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if fatal != nil {
+		return fatal
+	}
+	var stopErr error
+	if err := ctx.Err(); err != nil {
+		stopErr = err
+	}
+	for _, r := range slots {
+		if r != nil {
+			run.Results = append(run.Results, r)
 		}
 	}
 	if err := results.WriteSummary(run); err != nil {
@@ -492,3 +522,53 @@ loop:
 
 // printTable writes strategies x metrics (mean ± std over seeds): results.WriteTable.
 func printTable(w io.Writer, run *results.Run) { results.WriteTable(w, run) }
+
+// The outcomes of trainRun.
+const (
+	runOK        = iota // trained to the end
+	runFailed           // the run failed (diverged, crashed): its result says why
+	runStopped          // interrupted: its checkpoint is kept
+	runElsewhere        // another process holds its lock
+	runFatal            // the result could not be written, or nothing could run: stop the command
+)
+
+// trainRun trains cell c under its lock (one process per run: another clgraph run --resume of
+// the folder leaves the runs the first is training to it) and says how it ended.
+func (a *App) trainRun(ctx context.Context, runner *loop.Runner, c loop.Cell, owner sweep.Owner) (*results.Result, int, error) {
+	spec, seed := c.Spec.Strategy, c.Spec.Seed
+	if err := os.MkdirAll(c.ResultDir(), 0o755); err != nil {
+		return nil, runFatal, fmt.Errorf("creating %s: %w", c.ResultDir(), err)
+	}
+	lock, err := sweep.TryLock(filepath.Join(c.ResultDir(), sweep.LockFile), owner, sweep.DefaultStaleAfter)
+	if errors.Is(err, sweep.ErrLocked) {
+		a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn("another process is running this run (" + err.Error() + "): left to it")
+		return nil, runElsewhere, nil
+	}
+	if err != nil {
+		return nil, runFatal, fmt.Errorf("locking %s seed %d: %w", spec, seed, err)
+	}
+	last := time.Now()
+	refresh := loop.Observe(func(e loop.Event) {
+		if time.Since(last) > sweep.DefaultHeartbeat {
+			lock.Refresh()
+			last = time.Now()
+		}
+	})
+	cr := &loop.Runner{Hooks: append(slices.Clone(runner.Hooks), refresh), Log: runner.Log}
+	res, err := cr.RunCell(ctx, c)
+	lock.Release()
+	var werr *loop.WriteError
+	switch {
+	case errors.As(err, &werr):
+		return res, runFatal, err
+	case res == nil:
+		return nil, runFatal, usagef("%v", oneLine(err))
+	case err != nil && loop.Interrupted(err):
+		a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Warn(err)
+		return res, runStopped, nil
+	case err != nil:
+		a.Log.WithFields(logrus.Fields{"strategy": spec, "seed": seed}).Error(err)
+		return res, runFailed, nil
+	}
+	return res, runOK, nil
+}
