@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -470,5 +471,50 @@ func TestLegendSaysIdentical(t *testing.T) {
 	}
 	if got := legendLabel(ss[0]); got != "naive (n=2)" {
 		t.Errorf("legend %q", got)
+	}
+}
+
+// TestHeatmapColourBar: the strip right of an accuracy matrix holds the colour bar: near its top
+// the palette's colour for 1 and near its bottom the colour for 0 (so the scale is drawn, and
+// drawn the right way up).
+func TestHeatmapColourBar(t *testing.T) {
+	run := synthRun(t.TempDir(), "task", 3, []string{"naive", "joint"}, []int64{1})
+	out := filepath.Join(t.TempDir(), "report")
+	if _, err := Write([]*results.Run{run}, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"heatmap-01-naive.png", "heatmaps.png"} {
+		f, err := os.Open(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pal := heatColors().Colors()
+		lo, hi := pal[0], pal[len(pal)-1]
+		b := img.Bounds()
+		strip := int(float64(colorbarWidth) / 72 * pngDPI) // points to pixels
+		near := func(c1, c2 color.Color) bool {
+			r1, g1, b1, _ := c1.RGBA()
+			r2, g2, b2, _ := c2.RGBA()
+			d := func(x, y uint32) float64 { return math.Abs(float64(x)-float64(y)) / 0xffff }
+			return d(r1, r2)+d(g1, g2)+d(b1, b2) < 0.06
+		}
+		var top, bottom bool
+		h := b.Dy()
+		for x := b.Max.X - strip; x < b.Max.X; x++ {
+			for y := b.Min.Y; y < b.Min.Y+h/3; y++ {
+				top = top || near(img.At(x, y), hi)
+			}
+			for y := b.Max.Y - h/3; y < b.Max.Y; y++ {
+				bottom = bottom || near(img.At(x, y), lo)
+			}
+		}
+		if !top || !bottom {
+			t.Errorf("%s: colour bar strip: colour of 1 near the top %v, of 0 near the bottom %v", name, top, bottom)
+		}
 	}
 }
