@@ -528,7 +528,7 @@ func curveFigure(ss []*series, tasks []string) (*figure, error) {
 	f := &figure{
 		name:    "avg-accuracy",
 		title:   "Average accuracy on the tasks seen so far",
-		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std (sample standard deviation over the seeds); n is the number of seeds.",
+		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std (sample standard deviation over the seeds), small dots are the seeds (set a little apart per strategy); n is the number of seeds.",
 		kind:    "curve",
 	}
 	p := newPlot("Average accuracy on the tasks seen so far", "after training on task", "average accuracy")
@@ -539,6 +539,18 @@ func curveFigure(ss []*series, tasks []string) (*figure, error) {
 			continue
 		}
 		b := curveOf(s, T, func(r *results.Result, i int) float64 { return results.AverageAccuracyCurve(r.R)[i] })
+		if len(s.ok) > 1 {
+			var pts plotter.XYs
+			for _, r := range s.ok {
+				for i, v := range results.AverageAccuracyCurve(r.R) {
+					pts = append(pts, plotter.XY{X: float64(i+1) + 0.06*float64(s.index%5-2), Y: v})
+				}
+			}
+			if sc, err := plotter.NewScatter(pts); err == nil {
+				sc.GlyphStyle = draw.GlyphStyle{Color: withAlpha(seriesColor(s.index), 0x80), Radius: vg.Points(1.3), Shape: draw.CircleGlyph{}}
+				p.Add(sc)
+			}
+		}
 		if l := addBand(p, b, s.index); l != nil {
 			leg.Add(legendLabel(s), l)
 		}
@@ -618,7 +630,7 @@ func tasksFigure(runs []*results.Run, ss []*series, tasks []string) (*figure, er
 	f := &figure{
 		name:    "task-accuracy",
 		title:   "Accuracy on each task over time",
-		caption: "One panel per task: its accuracy after training on each task (the dotted line marks when it is trained; the grey dash-dotted line is chance, one over the classes the task is scored over); mean over seeds with a mean ± std band; n is the number of seeds.",
+		caption: "One panel per task: its accuracy before any training (init, rings: b) and after training on each task (the dotted line marks when it is trained; the grey dash-dotted line is chance, one over the classes the task is scored over); mean over seeds with a mean ± std band; n is the number of seeds.",
 		kind:    "tasks",
 	}
 	cols := min(T, 5)
@@ -634,13 +646,31 @@ func tasksFigure(runs []*results.Run, ss []*series, tasks []string) (*figure, er
 		p := newPlot("task "+tasks[j], xlabel, ylabel)
 		p.Title.TextStyle.Font = font.From(sans, 10)
 		accuracyAxes(p, T, tasks)
+		ticks := []plot.Tick(afterTicks(tasks))
 		if T > 5 {
 			// Too many tick labels for a small panel: number the tasks.
-			t := make([]plot.Tick, T)
+			ticks = make([]plot.Tick, T)
 			for i := range T {
-				t[i] = plot.Tick{Value: float64(i + 1), Label: strconv.Itoa(i + 1)}
+				ticks[i] = plot.Tick{Value: float64(i + 1), Label: strconv.Itoa(i + 1)}
 			}
-			p.X.Tick.Marker = plot.ConstantTicks(t)
+		}
+		// x = 0: the untrained model (b), as a ring per strategy.
+		p.X.Tick.Marker = plot.ConstantTicks(append([]plot.Tick{{Value: 0, Label: "init"}}, ticks...))
+		p.X.Min = -0.3
+		for _, s := range ss {
+			var bs []float64
+			for _, r := range s.ok {
+				if j < len(r.B) && !math.IsNaN(r.B[j]) {
+					bs = append(bs, r.B[j])
+				}
+			}
+			if len(bs) == 0 {
+				continue
+			}
+			if sc, err := plotter.NewScatter(plotter.XYs{{X: 0, Y: results.Summarize(bs).Mean}}); err == nil {
+				sc.GlyphStyle = draw.GlyphStyle{Color: seriesColor(s.index), Radius: vg.Points(2.6), Shape: draw.RingGlyph{}}
+				p.Add(sc)
+			}
 		}
 		if mark, err := plotter.NewLine(plotter.XYs{{X: float64(j + 1), Y: 0}, {X: float64(j + 1), Y: 1.02}}); err == nil {
 			mark.LineStyle = draw.LineStyle{Color: color.Gray{0x90}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(1.5), vg.Points(2)}}
