@@ -471,7 +471,7 @@ func addBand(p *plot.Plot, b band, i int) *plotter.Line {
 	var line, up, down plotter.XYs
 	shaded := false
 	for k, st := range b {
-		x := float64(k + 1)
+		x := float64(k+1) + 0.04*float64(i%5-2) // a small offset per series: coinciding curves stay visible
 		line = append(line, plotter.XY{X: x, Y: st.Mean})
 		up = append(up, plotter.XY{X: x, Y: math.Min(1, st.Mean+st.Std)})
 		down = append(down, plotter.XY{X: x, Y: math.Max(0, st.Mean-st.Std)})
@@ -528,7 +528,7 @@ func curveFigure(ss []*series, tasks []string) (*figure, error) {
 	f := &figure{
 		name:    "avg-accuracy",
 		title:   "Average accuracy on the tasks seen so far",
-		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std (sample standard deviation over the seeds), small dots are the seeds (set a little apart per strategy); n is the number of seeds.",
+		caption: "After training on each task, the mean accuracy over that task and the ones before it; lines are the mean over seeds, the shaded band is mean ± std (sample standard deviation over the seeds), small dots are the seeds; each strategy's line is set a little apart along x, so that curves that coincide stay visible (a legend entry says when two strategies' matrices are identical); n is the number of seeds.",
 		kind:    "curve",
 	}
 	p := newPlot("Average accuracy on the tasks seen so far", "after training on task", "average accuracy")
