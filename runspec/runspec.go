@@ -46,6 +46,9 @@ type Spec struct {
 	// ClassOrder is the order in which a class-split stream deals classes into tasks; nil means
 	// the natural order.
 	ClassOrder []int `json:"class_order" yaml:"class_order" key:"class_order" doc:"class order of split streams, e.g. 1,0,3,2,5,4,7,6,9,8 (empty: natural order)"`
+	// TaskSizes, for a class-split stream, is the number of classes of each task in turn (tasks
+	// of unequal size); nil splits the class order evenly into Tasks tasks.
+	TaskSizes []int `json:"task_sizes,omitempty" yaml:"task_sizes,omitempty" key:"task_sizes" label:"task sizes" doc:"split streams: the classes of each task in turn, e.g. 2,3,5 (they add up to the class order's length; the task count follows; empty: equal tasks)"`
 	// ClassOrderMode says where a class-split stream's class order comes from: "fixed" (or
 	// empty, the default) takes ClassOrder, else the natural order; "random" draws it from Seed,
 	// a different order for each seed, as the literature's reference code does. The order used

@@ -99,7 +99,7 @@ type Stream struct {
 	// Outputs is the size of the global output space in which targets and scores live.
 	Outputs int
 	// ClassOrder is the order in which a class-split stream dealt the dataset's classes into
-	// tasks (tasks of len(ClassOrder)/len(Tasks) classes in turn); nil for other streams.
+	// tasks (in turn, of equal size or as task_sizes says); nil for other streams.
 	ClassOrder []int
 	// Pretrain, when not nil, is the pre-training task (runspec's pretrain_classes): its
 	// classes' original training and test images, units 0..len(Classes)-1 in its own output

@@ -229,6 +229,9 @@ func (r *Registry) Spec(o runspec.Overrides) (runspec.Spec, error) {
 	if !o.Has("step_log") {
 		out.StepLog = DefaultStepLog
 	}
+	if len(out.TaskSizes) > 0 && !o.Has("tasks") {
+		out.Tasks = len(out.TaskSizes)
+	}
 	if !o.Has("tasks") && out.Tasks == 0 {
 		out.Tasks = d.DefaultTasks
 	}

@@ -92,3 +92,62 @@ func TestOnlineProtocol(t *testing.T) {
 		t.Error("split-mnist accepted the online protocol")
 	}
 }
+
+// TestSplitTaskSizes: task_sizes deals the class order into tasks of unequal size (2, 3, 5
+// classes), the task count following it; class-IL units are the classes' positions in the
+// order, domain-IL units each task's own positions (as many outputs as the largest task); sizes
+// that do not add up, or a task of no class, are refused.
+func TestSplitTaskSizes(t *testing.T) {
+	d := realMNIST(t)
+	var o runspec.Overrides
+	for k, v := range map[string]string{"stream": "split-mnist", "scenario": "class", "task_sizes": "2,3,5", "train_limit": "20", "test_limit": "20"} {
+		if err := o.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := Spec(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Tasks != 3 {
+		t.Fatalf("tasks %d, want 3 from task_sizes", spec.Tasks)
+	}
+	s, err := Build(d, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Tasks) != 3 || s.Tasks[1].Name != "2/3/4" || !reflect.DeepEqual(s.Tasks[2].Units, []int{5, 6, 7, 8, 9}) || s.Outputs != 10 {
+		t.Fatalf("class-IL: %d tasks, task 2 %q, task 3 units %v, %d outputs", len(s.Tasks), s.Tasks[1].Name, s.Tasks[2].Units, s.Outputs)
+	}
+	spec.Scenario = "domain"
+	dom, err := Build(d, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.Outputs != 5 || !reflect.DeepEqual(dom.Tasks[1].Units, []int{0, 1, 2}) {
+		t.Errorf("domain-IL: %d outputs, task 2 units %v", dom.Outputs, dom.Tasks[1].Units)
+	}
+	for _, bad := range [][]int{{2, 3, 4}, {5, 0, 5}} {
+		spec.TaskSizes, spec.Tasks = bad, len(bad)
+		if _, err := Build(d, spec); err == nil {
+			t.Errorf("task_sizes %v accepted", bad)
+		}
+	}
+}
+
+// TestLongStreams: permuted and rotated MNIST build 50 tasks (rotated: 3.6-degree bins).
+func TestLongStreams(t *testing.T) {
+	d := realMNIST(t)
+	for _, name := range []string{"permuted-mnist", "rotated-mnist"} {
+		s, err := Build(d, runspec.Spec{Stream: name, Scenario: "domain", Tasks: 50, TrainLimit: 10, TestLimit: 10, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Tasks) != 50 {
+			t.Errorf("%s: %d tasks", name, len(s.Tasks))
+		}
+		if name == "rotated-mnist" && (s.Tasks[49].Angle < 176.4 || s.Tasks[49].Angle >= 180) {
+			t.Errorf("rotated task 50 angle %v, want in [176.4, 180)", s.Tasks[49].Angle)
+		}
+	}
+}

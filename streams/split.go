@@ -69,10 +69,29 @@ func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Strea
 	if T < 1 || T > len(order) {
 		return nil, fmt.Errorf("streams: split-mnist with %d classes takes 1 to %d tasks, got %d", len(order), len(order), T)
 	}
-	if len(order)%T != 0 {
-		return nil, fmt.Errorf("streams: %d classes do not split evenly into %d tasks (use a task count that divides %d)", len(order), T, len(order))
+	sizes := cfg.TaskSizes
+	if len(sizes) == 0 {
+		if len(order)%T != 0 {
+			return nil, fmt.Errorf("streams: %d classes do not split evenly into %d tasks (use a task count that divides %d, or give task_sizes)", len(order), T, len(order))
+		}
+		for range T {
+			sizes = append(sizes, len(order)/T)
+		}
 	}
-	k := len(order) / T
+	sum := 0
+	for _, n := range sizes {
+		if n < 1 {
+			return nil, fmt.Errorf("streams: task_sizes %v: every task needs at least one class", sizes)
+		}
+		sum += n
+	}
+	if len(sizes) != T || sum != len(order) {
+		return nil, fmt.Errorf("streams: task_sizes %v: %d tasks of %d classes in all, the stream has %d tasks and %d classes in its order", sizes, len(sizes), sum, T, len(order))
+	}
+	k := 0 // the largest task
+	for _, n := range sizes {
+		k = max(k, n)
+	}
 	s := &stream.Stream{Name: "split-mnist", Scenario: sc, InputDim: data.Train.Dim, ClassOrder: order}
 	pos := map[int]int{} // class -> position in the order
 	for i, c := range order {
@@ -84,20 +103,23 @@ func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Strea
 	default:
 		s.Outputs = len(order)
 	}
+	first := 0 // position of the task's first class in the order
 	for t := 0; t < T; t++ {
-		classes := append([]int(nil), order[t*k:(t+1)*k]...)
+		classes := append([]int(nil), order[first:first+sizes[t]]...)
 		task := &stream.Task{ID: t, Classes: classes}
-		names := make([]string, k)
+		names := make([]string, len(classes))
 		for i, c := range classes {
 			names[i] = fmt.Sprint(c)
 		}
 		task.Name = strings.Join(names, "/")
+		off := first
 		unit := func(c int) int {
 			if sc == stream.DomainIL {
-				return pos[c] - t*k // position within the task
+				return pos[c] - off // position within the task
 			}
 			return pos[c]
 		}
+		first += sizes[t]
 		for _, c := range classes {
 			task.Units = append(task.Units, unit(c))
 		}
