@@ -243,6 +243,54 @@ func TestReportInBrowser(t *testing.T) {
 	if frac < 0.02 || colors < 50 {
 		t.Errorf("the screenshot looks blank: %.2f%% non-white pixels, %d colours", 100*frac, colors)
 	}
+
+	// 5. The panels of the report's newer figures, each shown alone in the browser and
+	// screenshotted: not blank, and the accuracy matrices' panel shows both ends of its colour
+	// scale (the viridis colours of 0 and 1, in the cells and the colour bar).
+	for _, name := range []string{"heatmaps.png", "loss.png", "capacity.png", "task-accuracy.png"} {
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); err != nil {
+			t.Logf("no %s in this report", name)
+			continue
+		}
+		abs, _ := filepath.Abs(path)
+		page := filepath.Join(t.TempDir(), "panel.html")
+		os.WriteFile(page, []byte(`<html><body style="margin:0;background:#fff"><img src="`+fileURL(abs)+`"></body></html>`), 0o644)
+		out := filepath.Join(t.TempDir(), "panel.png")
+		runChromium(t, bin, fileURL(page), "--screenshot="+out, "--window-size=2400,1400")
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatalf("%s: no screenshot: %v", name, err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: screenshot: %v", name, err)
+		}
+		frac, colors := inked(img)
+		t.Logf("%s alone: %.1f%% non-white pixels, %d colours", name, 100*frac, colors)
+		if frac < 0.002 || colors < 20 { // line charts leave most of a large window white
+			t.Errorf("%s looks blank in the browser: %.2f%% non-white pixels, %d colours", name, 100*frac, colors)
+		}
+		if name == "heatmaps.png" && (!hasColour(img, 0x44, 0x01, 0x54) || !hasColour(img, 0xfd, 0xe7, 0x25)) {
+			t.Errorf("heatmaps.png in the browser lacks the colour of 0 or of 1 (viridis ends)")
+		}
+	}
+}
+
+// hasColour reports whether img has a pixel within a small distance of the colour (r, g, b).
+func hasColour(img image.Image, r, g, b uint8) bool {
+	bd := img.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y += 2 {
+		for x := bd.Min.X; x < bd.Max.X; x += 2 {
+			pr, pg, pb, _ := img.At(x, y).RGBA()
+			d := func(p uint32, q uint8) int { v := int(p>>8) - int(q); return max(v, -v) }
+			if d(pr, r)+d(pg, g)+d(pb, b) < 24 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inked returns the fraction of clearly non-white pixels of img (sampled)
