@@ -96,7 +96,7 @@ func TestDeploySlurm(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(data)
-	for _, w := range []string{"#SBATCH --array=0-", `--shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT"`, "CLGRAPH_BLAS_THREADS", "sweep \"$FILE\""} {
+	for _, w := range []string{"#SBATCH --array=0-", `--shard "$SLURM_ARRAY_TASK_ID/$SHARDS"`, `SHARDS=${SHARDS:-$SLURM_ARRAY_TASK_COUNT}`, "CLGRAPH_BLAS_THREADS", "sweep \"$FILE\""} {
 		if !strings.Contains(s, w) {
 			t.Errorf("slurm.sbatch lacks %q", w)
 		}
