@@ -171,8 +171,7 @@ var (
 	}
 	// splitQuickZoo holds the zoo's automatic options (lwf alpha, mas lambda, der alpha for DER
 	// and for DER++ at beta 0.5, gem margin, xdg gate), from results/reference/tuning/split-quick-zoo.yaml
-	// (validation ACC, seeds 101-102). The paper protocol takes them where its own sweeps have not
-	// run (splitPaperZoo).
+	// (validation ACC, seeds 101-102). The paper protocol has its own (splitPaperZoo).
 	splitQuickZoo = map[string]float64{
 		"lwf.alpha/task/multi": 3, "lwf.alpha/task": 3, "lwf.alpha/domain": 3, "lwf.alpha/class": 3,
 		"mas.lambda/task/multi": 1, "mas.lambda/task": 100, "mas.lambda/domain": 100, "mas.lambda/class": 0.1,
@@ -181,18 +180,21 @@ var (
 		"gem.margin/task/multi": 1, "gem.margin/task": 1, "gem.margin/domain": 1, "gem.margin/class": 1,
 		"xdg.gate/task/multi": 0.8,
 	}
-	// splitPaperZoo: the zoo's options at the paper protocol. Task-IL with one head per task from
-	// results/reference/tuning/split-paper-zoo-task.yaml (validation ACC, seed 101, the quick
-	// choice and its neighbours); the other layouts keep the quick protocol's values until their
-	// sweeps (split-paper-zoo-domain.yaml, -class.yaml) complete.
-	splitPaperZoo = with(splitQuickZoo, map[string]float64{
-		"lwf.alpha/task/multi": 1, "mas.lambda/task/multi": 10, "der.alpha/task/multi": 0.3,
-		"derpp.alpha/task/multi": 1, "gem.margin/task/multi": 0.5, "xdg.gate/task/multi": 0.9,
-	})
+	// splitPaperZoo: the zoo's options at the paper protocol, from
+	// results/reference/tuning/split-paper-zoo-{task,domain,class}.yaml (validation ACC, seed 101,
+	// the quick choice and its neighbours). Task-IL with one shared head takes domain-IL's.
+	splitPaperZoo = map[string]float64{
+		"lwf.alpha/task/multi": 1, "lwf.alpha/task": 3, "lwf.alpha/domain": 3, "lwf.alpha/class": 3,
+		"mas.lambda/task/multi": 10, "mas.lambda/task": 10, "mas.lambda/domain": 10, "mas.lambda/class": 0.01,
+		"der.alpha/task/multi": 0.3, "der.alpha/task": 1, "der.alpha/domain": 1, "der.alpha/class": 0.3,
+		"derpp.alpha/task/multi": 1, "derpp.alpha/task": 1, "derpp.alpha/domain": 1, "derpp.alpha/class": 0.1,
+		"gem.margin/task/multi": 0.5, "gem.margin/task": 2, "gem.margin/domain": 2, "gem.margin/class": 1,
+		"xdg.gate/task/multi": 0.9,
+	}
 	// splitPaper: task- and domain-IL from the paper-protocol sweeps (seed 101, a factor 10 around
 	// the quick choice); class-IL keeps the quick protocol's values (no strength helps there).
 	splitPaper = Tuning{
-		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL: the quick protocol's values); the zoo's options in task-IL (one head per task): split-paper-zoo-task.yaml, in the other layouts the quick protocol's values",
+		Source: "results/reference/tuning/split-paper-task.yaml and split-paper-domain.yaml (summaries: results/reference/tuning/split-paper-*/sweep-summary.md; class-IL: the quick protocol's values); the zoo's options: split-paper-zoo-task.yaml, -domain.yaml, -class.yaml",
 		Seeds:  []int64{101, 102},
 		Values: with(map[string]float64{
 			"ewc.lambda/task/multi": 1e5, "ewc.lambda/task": 1e8, "ewc.lambda/domain": 1e8, "ewc.lambda/class": 1e4,
