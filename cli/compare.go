@@ -94,7 +94,7 @@ func (a *App) writeComparison(r1, r2 *results.Run) {
 		p, holm := "—", "—"
 		if t.Undefined == "" {
 			diff += fmt.Sprintf(" [%+.3f, %+.3f]", t.CILow, t.CIHigh)
-			p, holm = pValue(t.P), pValue(t.PHolm)
+			p, holm = results.FormatP(t.P), results.FormatP(t.PHolm)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", label, name, s1[name].Metrics.Get(t.Metric).Format(3), s2[name].Metrics.Get(t.Metric).Format(3), diff, p, holm, t.N)
 	}
@@ -108,12 +108,4 @@ func (a *App) writeComparison(r1, r2 *results.Run) {
 	if len(only) > 0 {
 		fmt.Fprintf(w, "\nnot compared (in one run only, or no seed in common): %s\n", strings.Join(only, ", "))
 	}
-}
-
-// pValue formats a p-value: two significant digits, "< 0.001" below that.
-func pValue(p float64) string {
-	if p < 0.001 {
-		return "< 0.001"
-	}
-	return fmt.Sprintf("%.2g", p)
 }

@@ -21,6 +21,14 @@ func NewAdam(lr float64) *Adam {
 	return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, M: map[string][]float32{}, V: map[string][]float32{}, Steps: map[string]int{}}
 }
 
+// Reset forgets every moment and step count, as a new optimiser would (a strategy that starts
+// each task, or a phase of it, with fresh Adam state: hat, packnet, pathnet).
+func (a *Adam) Reset() {
+	clear(a.M)
+	clear(a.V)
+	clear(a.Steps)
+}
+
 // Update applies one Adam step to every parameter with a gradient; frozen parameters and those
 // whose grad is nil are skipped. A parameter's LRScale multiplies the learning rate.
 func (a *Adam) Update(params []*Param, grad func(*Param) []float32) {

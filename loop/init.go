@@ -21,7 +21,7 @@ func trunkOnly(name string) bool { return strings.HasPrefix(name, "trunk/") }
 // asks: the model file InitFrom, then the trunk of a plain model pre-trained on the stream's
 // Pretrain task (which starts from InitFrom's trunk too). It returns what was done (nil when
 // nothing was asked) and tells s (strategies.Initialized) that its parameters changed.
-func (r *Runner) initialise(ctx context.Context, st *stream.Stream, s strategies.Strategy, name string, set Settings) (*results.Init, error) {
+func initialise(ctx context.Context, log logrus.FieldLogger, st *stream.Stream, s strategies.Strategy, name string, set Settings) (*results.Init, error) {
 	if set.InitFrom == "" && st.Pretrain == nil {
 		return nil, nil
 	}
@@ -39,9 +39,9 @@ func (r *Runner) initialise(ctx context.Context, st *stream.Stream, s strategies
 		if len(in.Loaded) == 0 {
 			return nil, fmt.Errorf("init_from %s: none of its %d parameters (saved by %s on %s, %s-IL) has the name and shape of one of %s's %d (%s): start from a model of the same trunk", set.InitFrom, len(m.Params), m.Strategy, m.Stream, m.Scenario, name, len(ps.All()), strings.Join(ps.Names(), ", "))
 		}
-		r.logger().WithFields(logrus.Fields{"strategy": name, "from": set.InitFrom, "loaded": len(in.Loaded), "kept": len(in.Kept)}).Info("parameters initialised from the model file")
+		log.WithFields(logrus.Fields{"strategy": name, "from": set.InitFrom, "loaded": len(in.Loaded), "kept": len(in.Kept)}).Info("parameters initialised from the model file")
 		if len(in.Kept) > 0 {
-			r.logger().WithFields(logrus.Fields{"strategy": name, "kept": strings.Join(in.Kept, ", ")}).Warn("init_from: these parameters are not in the model file with their shape and keep their own initialisation")
+			log.WithFields(logrus.Fields{"strategy": name, "kept": strings.Join(in.Kept, ", ")}).Warn("init_from: these parameters are not in the model file with their shape and keep their own initialisation")
 		}
 	}
 	if st.Pretrain != nil {
@@ -55,27 +55,13 @@ func (r *Runner) initialise(ctx context.Context, st *stream.Stream, s strategies
 		}
 		pre.Transfer = loaded
 		in.Pretrain = pre
-		r.logger().WithFields(logrus.Fields{"strategy": name, "classes": fmt.Sprint(pre.Classes), "steps": pre.Steps, "test_acc": fmt.Sprintf("%.3f", pre.TestAcc), "tensors": len(loaded)}).Info("trunk pre-trained")
+		log.WithFields(logrus.Fields{"strategy": name, "classes": fmt.Sprint(pre.Classes), "steps": pre.Steps, "test_acc": fmt.Sprintf("%.3f", pre.TestAcc), "tensors": len(loaded)}).Info("trunk pre-trained")
 	}
 	if i, ok := s.(strategies.Initialized); ok {
 		i.ParamsInitialized()
 	}
 	return in, nil
 }
-
-// logger is the runner's logger, or one that discards.
-func (r *Runner) logger() logrus.FieldLogger {
-	if r.Log != nil {
-		return r.Log
-	}
-	l := logrus.New()
-	l.SetOutput(discard{})
-	return l
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // pretrain trains a plain model (the run's trunk, one head over the pre-training classes) on
 // st.Pretrain for PretrainIterations steps (else Iterations), from from's trunk when given, with

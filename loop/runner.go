@@ -219,7 +219,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	ev2 := newEvaluator(st, set.EvalBatch)
 	startTask, startStep, mid := 0, 0, false
 	if ck.Resume == nil {
-		if res.Init, err = r.initialise(ctx, st, s, name, set); err != nil {
+		if res.Init, err = initialise(ctx, log, st, s, name, set); err != nil {
 			return res, fmt.Errorf("%s: %w", name, err)
 		}
 		t0 := time.Now()

@@ -118,11 +118,11 @@ func (t PairedTest) String() string {
 	if t.Undefined != "" {
 		return head + fmt.Sprintf("%+.3f, undefined: %s", t.MeanDiff, t.Undefined)
 	}
-	return head + fmt.Sprintf("%+.3f [%.3f, %.3f], p %s (Holm %s), n = %d", t.MeanDiff, t.CILow, t.CIHigh, pEq(t.P), fmtP(t.PHolm), t.N)
+	return head + fmt.Sprintf("%+.3f [%.3f, %.3f], p %s (Holm %s), n = %d", t.MeanDiff, t.CILow, t.CIHigh, pEq(t.P), FormatP(t.PHolm), t.N)
 }
 
-// fmtP formats a p-value with two significant digits, "< 0.001" below that.
-func fmtP(p float64) string {
+// FormatP formats a p-value with two significant digits, "< 0.001" below that ("n/a" for NaN).
+func FormatP(p float64) string {
 	switch {
 	case math.IsNaN(p):
 		return "n/a"
@@ -134,7 +134,7 @@ func fmtP(p float64) string {
 
 // pEq formats a p-value after "p": "= 0.21", "< 0.001".
 func pEq(p float64) string {
-	f := fmtP(p)
+	f := FormatP(p)
 	if strings.HasPrefix(f, "<") {
 		return f
 	}

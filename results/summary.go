@@ -588,7 +588,7 @@ func writePairedMarkdown(b *strings.Builder, ts []PairedTest) {
 			continue
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %+.3f | [%.3f, %.3f] | %s | %s | %d |\n", mdEscape(label), mdEscape(t.A), mdEscape(t.B), t.MeanDiff,
-			t.CILow, t.CIHigh, mdEscape(fmtP(t.P)), mdEscape(fmtP(t.PHolm)), t.N)
+			t.CILow, t.CIHigh, mdEscape(FormatP(t.P)), mdEscape(FormatP(t.PHolm)), t.N)
 	}
 	for _, t := range ts {
 		if t.Undefined != "" {

@@ -345,3 +345,37 @@ func (b *Base) ToGlobal(bt *stream.Batch, sc, out []float32) {
 		}
 	}
 }
+
+// ScoresByTask is Scores for strategies whose evaluation graph depends on each example's task
+// (hat's gates, packnet's weight masks, pathnet's paths): it runs bt in chunks of at most
+// EvalRows examples (with byTask, also cut where the task changes), calling prepare(rows,
+// tasks) with the chunk's tasks before each forward pass, and writes the global scores. An
+// example without its task is an error naming the strategy (name) and what needs it (need).
+func (b *Base) ScoresByTask(name, need string, bt *stream.Batch, out []float32, byTask bool, prepare func(rows int, tasks []int32)) error {
+	rows := b.EvalRows()
+	D, M := b.Env.Stream.InputDim, b.Net.Outputs()
+	for _, t := range bt.Task[:bt.N] {
+		if t < 0 {
+			return fmt.Errorf("%s: an example without task identity: %s the example's task (task-IL)", name, need)
+		}
+	}
+	b.scores = grow(b.scores, bt.N*M)
+	for start := 0; start < bt.N; {
+		n := min(rows, bt.N-start)
+		if byTask {
+			for k := 1; k < n; k++ {
+				if bt.Task[start+k] != bt.Task[start] {
+					n = k
+					break
+				}
+			}
+		}
+		prepare(rows, bt.Task[start:start+n])
+		if err := b.Net.Forward(bt.X[start*D:(start+n)*D], n, b.scores[start*M:]); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		start += n
+	}
+	b.ToGlobal(bt, b.scores, out)
+	return nil
+}

@@ -49,7 +49,6 @@ type HAT struct {
 	s      float32     // the gate's scale in the training graph, set before each step
 	gates  map[int][]*tensor.Dense
 	masks  [][]float32 // per layer, a scratch mask
-	sc     []float32
 	grads  [][]float32
 	used   []float64 // per task ended, the fraction of hidden units its mask uses
 	cum    []float64 // per task ended, the fraction the tasks so far use together
@@ -181,9 +180,7 @@ func (h *HAT) StartTask(cur int) error {
 		h.load(cur)
 	}
 	h.step = 0
-	clear(h.Opt.M)
-	clear(h.Opt.V)
-	clear(h.Opt.Steps)
+	h.Opt.Reset()
 	return nil
 }
 
@@ -370,23 +367,7 @@ func (h *HAT) Capacity() (of string, task, cumulative []float64) {
 
 // Scores evaluates bt with each example's task's test-time gates.
 func (h *HAT) Scores(bt *stream.Batch, out []float32) error {
-	rows := h.EvalRows()
-	D, M := h.Env.Stream.InputDim, h.Net.Outputs()
-	for _, t := range bt.Task[:bt.N] {
-		if t < 0 {
-			return fmt.Errorf("hat: an example without task identity: the gates need the example's task (task-IL)")
-		}
-	}
-	h.sc = grow(h.sc, bt.N*M)
-	for start := 0; start < bt.N; start += rows {
-		n := min(rows, bt.N-start)
-		h.setGates(rows, bt.Task[start:start+n])
-		if err := h.Net.Forward(bt.X[start*D:(start+n)*D], n, h.sc[start*M:]); err != nil {
-			return fmt.Errorf("hat: %w", err)
-		}
-	}
-	h.ToGlobal(bt, h.sc, out)
-	return nil
+	return h.ScoresByTask("hat", "the gates need", bt, out, false, h.setGates)
 }
 
 // setGates fills the evaluation graph's gate rows with the masks of the rows' tasks.

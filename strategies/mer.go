@@ -42,6 +42,7 @@ type MER struct {
 	theta, a0, w0 [][]float32   // views of the trainable parameters, and two snapshots
 	rb, mb, one   *stream.Batch // memory sample, the batch B_i, one row of it
 	noValues      []float32
+	sgd           *graphs.Adam // plain SGD at LR (graphs.Adam with SGD set)
 }
 
 // Compile-time interface checks.
@@ -60,6 +61,8 @@ func (m *MER) Setup(env *Env) error {
 	m.Mem = NewReservoirBuffer(m.Budget, D, 0)
 	m.rb, m.mb = stream.NewBatch(m.Replay, D), stream.NewBatch(m.Replay+1, D)
 	m.one = &stream.Batch{N: 1}
+	m.sgd = graphs.NewAdam(m.LR)
+	m.sgd.SGD = true
 	m.theta, m.a0, m.w0 = nil, nil, nil
 	for _, p := range m.Net.Trainable() {
 		d := p.Data()
@@ -105,8 +108,8 @@ func reptile(theta, from [][]float32, k float64) {
 	}
 }
 
-// sgd trains on example i of b with one plain SGD step and returns its loss.
-func (m *MER) sgd(cur int, b *stream.Batch, i int) (float32, error) {
+// step trains on example i of b with one plain SGD step and returns its loss.
+func (m *MER) step(cur int, b *stream.Batch, i int) (float32, error) {
 	D := m.Env.Stream.InputDim
 	m.one.X, m.one.Target, m.one.Task = b.X[i*D:(i+1)*D], b.Target[i:i+1], b.Task[i:i+1]
 	if err := m.Fill(cur, Part{Batch: m.one, Weight: 1}); err != nil {
@@ -119,17 +122,7 @@ func (m *MER) sgd(cur int, b *stream.Batch, i int) (float32, error) {
 	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
 		return loss, Diverged(loss, pen)
 	}
-	lr := float32(m.LR)
-	for _, p := range m.Net.Trainable() {
-		g := m.Net.Grad(p)
-		if g == nil {
-			continue
-		}
-		w := p.Data()
-		for j, v := range g {
-			w[j] -= lr * v
-		}
-	}
+	m.sgd.Update(m.Net.Trainable(), m.Net.Grad)
 	return loss, nil
 }
 
@@ -152,7 +145,7 @@ func (m *MER) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 			mb.Task = append(append(mb.Task, task), m.rb.Task...)
 			mb.N = 1 + m.rb.N
 			for k := range m.mb.N {
-				loss, err := m.sgd(cur, m.mb, k)
+				loss, err := m.step(cur, m.mb, k)
 				if err != nil {
 					return err
 				}

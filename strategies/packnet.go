@@ -43,7 +43,6 @@ type PackNet struct {
 	pruned bool        // the active task has been pruned
 	used   []float64   // per task ended, the share of trunk weights it owns
 	cum    []float64   // per task ended, the share owned by the tasks so far
-	sc     []float32
 	order  []int
 }
 
@@ -128,14 +127,8 @@ func (p *PackNet) share(t int) float64 {
 // StartTask makes cur the active task and resets Adam's moments.
 func (p *PackNet) StartTask(cur int) error {
 	p.active, p.step, p.pruned, p.forTsk = cur, 0, false, -1
-	p.resetAdam()
+	p.Opt.Reset()
 	return nil
-}
-
-func (p *PackNet) resetAdam() {
-	clear(p.Opt.M)
-	clear(p.Opt.V)
-	clear(p.Opt.Steps)
 }
 
 // Step trains on bt: the free weights before the pruning, the task's kept weights after it.
@@ -219,7 +212,7 @@ func (p *PackNet) PruneTask(cur int) {
 		}
 	}
 	p.pruned, p.forTsk = true, -1
-	p.resetAdam()
+	p.Opt.Reset()
 }
 
 // EndTask prunes the task if its steps did not (retrain=0) and records its share of the trunk.
@@ -282,28 +275,7 @@ func (p *PackNet) setMasks(j int) {
 // Scores evaluates bt, each run of consecutive examples of one task through that task's
 // weights.
 func (p *PackNet) Scores(bt *stream.Batch, out []float32) error {
-	rows := p.EvalRows()
-	D, M := p.Env.Stream.InputDim, p.Net.Outputs()
-	for _, t := range bt.Task[:bt.N] {
-		if t < 0 {
-			return fmt.Errorf("packnet: an example without task identity: the weight masks need the example's task (task-IL)")
-		}
-	}
-	p.sc = grow(p.sc, bt.N*M)
-	for start := 0; start < bt.N; {
-		t := bt.Task[start]
-		n := 1
-		for n < rows && start+n < bt.N && bt.Task[start+n] == t {
-			n++
-		}
-		p.setMasks(int(t))
-		if err := p.Net.Forward(bt.X[start*D:(start+n)*D], n, p.sc[start*M:]); err != nil {
-			return fmt.Errorf("packnet: %w", err)
-		}
-		start += n
-	}
-	p.ToGlobal(bt, p.sc, out)
-	return nil
+	return p.ScoresByTask("packnet", "the weight masks need", bt, out, true, func(_ int, tasks []int32) { p.setMasks(int(tasks[0])) })
 }
 
 // packnetState is what SaveState writes (the weights are parameters, saved by the runner).

@@ -46,8 +46,8 @@ type PathNet struct {
 	paths  [][][]int        // per task ended: its path
 	active int              // the task being trained
 	gates  map[int][]*tensor.Dense
+	filled int // the path whose gates fill the training graph's rows (-1: none, or overwritten)
 	update []*graphs.Param
-	sc     []float32
 }
 
 // Compile-time interface checks.
@@ -83,7 +83,7 @@ func (p *PathNet) Setup(env *Env) error {
 	if p.Heads != stream.MultiHead {
 		return fmt.Errorf("pathnet: a shared output layer (heads=single) would be retrained by every task; pathnet needs one head per task (heads=auto or multi, task-IL)")
 	}
-	p.gates = map[int][]*tensor.Dense{}
+	p.gates, p.filled = map[int][]*tensor.Dense{}, -1
 	p.TrunkFunc, p.ForwardFunc = p.trunk, p.forward
 	if err := p.Base.Setup(env); err != nil {
 		return fmt.Errorf("pathnet: %w", err)
@@ -176,11 +176,9 @@ func (p *PathNet) StartTask(cur int) error {
 	for i := range p.fit {
 		p.fit[i] = math.NaN()
 	}
-	p.active, p.winner, p.phase, p.count, p.loss = cur, -1, 0, 0, 0
+	p.active, p.winner, p.phase, p.count, p.loss, p.filled = cur, -1, 0, 0, 0, -1
 	p.drawPair(rng)
-	clear(p.Opt.M)
-	clear(p.Opt.V)
-	clear(p.Opt.Steps)
+	p.Opt.Reset()
 	return nil
 }
 
@@ -202,8 +200,11 @@ func (p *PathNet) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		}
 	}
 	path := p.pop[p.pair[p.phase]]
-	for i := range p.Rows {
-		p.setRow(p.Rows, i, path)
+	if p.filled != p.pair[p.phase] { // gates change only with the path (or after an evaluation)
+		for i := range p.Rows {
+			p.setRow(p.Rows, i, path)
+		}
+		p.filled = p.pair[p.phase]
 	}
 	if err := p.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("pathnet: %w", err)
@@ -261,6 +262,9 @@ func (p *PathNet) Tournament(rng *rand.Rand) {
 	}
 	p.fit[l] = math.NaN()
 	p.phase = 0
+	if p.filled == l {
+		p.filled = -1 // the loser's path changed
+	}
 	p.drawPair(rng)
 }
 
@@ -324,29 +328,16 @@ func (p *PathNet) Capacity() (of string, task, cumulative []float64) {
 // Scores evaluates bt, each example through its task's path (the active task's best so far for
 // a task not ended).
 func (p *PathNet) Scores(bt *stream.Batch, out []float32) error {
-	rows := p.EvalRows()
-	D, M := p.Env.Stream.InputDim, p.Net.Outputs()
-	for _, t := range bt.Task[:bt.N] {
-		if t < 0 {
-			return fmt.Errorf("pathnet: an example without task identity: the paths need the example's task (task-IL)")
-		}
-	}
-	p.sc = grow(p.sc, bt.N*M)
-	for start := 0; start < bt.N; start += rows {
-		n := min(rows, bt.N-start)
-		for i, t := range bt.Task[start : start+n] {
+	p.filled = -1 // the evaluation graph may share the training graph's gates (same rows)
+	return p.ScoresByTask("pathnet", "the paths need", bt, out, false, func(rows int, tasks []int32) {
+		for i, t := range tasks {
 			path := p.best()
 			if int(t) < len(p.paths) {
 				path = p.paths[t]
 			}
 			p.setRow(rows, i, path)
 		}
-		if err := p.Net.Forward(bt.X[start*D:(start+n)*D], n, p.sc[start*M:]); err != nil {
-			return fmt.Errorf("pathnet: %w", err)
-		}
-	}
-	p.ToGlobal(bt, p.sc, out)
-	return nil
+	})
 }
 
 // pathnetState is what SaveState writes (the modules' weights are parameters, saved by the
@@ -404,6 +395,7 @@ func (p *PathNet) LoadState(data []byte) error {
 		return fmt.Errorf("pathnet: state of %d paths over %d layers does not fit %d paths of %d of %d modules over %d layers", len(st.Pop), len(st.Frozen), p.Population, p.Active, p.Modules, L)
 	}
 	p.active, p.pop, p.pair, p.phase, p.count, p.loss, p.winner, p.paths, p.frozen = st.Active, st.Pop, st.Pair, st.Phase, st.Count, st.Loss, st.Winner, st.Paths, st.Frozen
+	p.filled = -1
 	p.fit = make([]float64, p.Population)
 	for i, f := range st.Fit {
 		if !st.FitSet[i] {

@@ -44,7 +44,6 @@ type XdG struct {
 	base  *Base
 	spec  string
 	gates map[int]*gateRows // per graph row count: the gate constants of the trunk's layers
-	sc    []float32
 }
 
 // gateRows are the gate constants of a graph of n rows, one [n, width] tensor per hidden layer,
@@ -185,23 +184,9 @@ func (x *XdG) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 
 // Scores evaluates bt with each example's task's gates, in chunks of the evaluation graph's rows.
 func (x *XdG) Scores(bt *stream.Batch, out []float32) error {
-	b, rows := x.base, x.base.EvalRows()
-	D, M := b.Env.Stream.InputDim, b.Net.Outputs()
-	for _, t := range bt.Task[:bt.N] {
-		if t < 0 {
-			return fmt.Errorf("xdg: an example without task identity: gating needs the example's task (task-IL)")
-		}
-	}
-	x.sc = grow(x.sc, bt.N*M)
-	for start := 0; start < bt.N; start += rows {
-		n := min(rows, bt.N-start)
-		x.setGates(rows, n, func(i int) int { return int(bt.Task[start+i]) })
-		if err := b.Net.Forward(bt.X[start*D:(start+n)*D], n, x.sc[start*M:]); err != nil {
-			return fmt.Errorf("xdg: %w", err)
-		}
-	}
-	b.ToGlobal(bt, x.sc, out)
-	return nil
+	return x.base.ScoresByTask("xdg", "gating needs", bt, out, false, func(rows int, tasks []int32) {
+		x.setGates(rows, len(tasks), func(i int) int { return int(tasks[i]) })
+	})
 }
 
 // EndTask runs the inner strategy's, for EWC with the Fisher of task cur's gated network.

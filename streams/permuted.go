@@ -43,20 +43,11 @@ func buildPermuted(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.St
 	if T < 1 {
 		return nil, fmt.Errorf("streams: permuted-mnist needs at least 1 task, got %d", T)
 	}
-	C := data.Classes
-	s := &stream.Stream{Name: "permuted-mnist", Scenario: sc, InputDim: data.Train.Dim}
-	if sc == stream.DomainIL {
-		s.Outputs = C
-	} else {
-		s.Outputs = C * T
-	}
+	s := digitsStream("permuted-mnist", data, sc, T)
 	rng := rand.New(rand.NewSource(cfg.Seed ^ 0x5eed9e7))
-	all := make([]int, C)
-	for c := range all {
-		all[c] = c
-	}
 	for t := 0; t < T; t++ {
-		task := &stream.Task{ID: t, Name: fmt.Sprintf("perm%d", t), Classes: all}
+		task := digitsTask(data, cfg, sc, t)
+		task.Name = fmt.Sprintf("perm%d", t)
 		if t > 0 || cfg.PermuteFirst {
 			p := rng.Perm(data.Train.Dim)
 			task.Perm = make([]int32, len(p))
@@ -66,19 +57,41 @@ func buildPermuted(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.St
 		} else {
 			task.Name = "orig"
 		}
-		off := 0
-		if sc != stream.DomainIL {
-			off = t * C
-		}
-		for c := 0; c < C; c++ {
-			task.Units = append(task.Units, off+c)
-		}
-		unit := func(c int) int { return off + c }
-		task.Train = filter(data.Train, all, unit, cfg.TrainLimit)
-		task.Test = filter(data.Test, all, unit, cfg.TestLimit)
 		s.Tasks = append(s.Tasks, task)
 	}
 	return s, nil
+}
+
+// digitsStream is an empty stream of T tasks that each hold every class of data (permuted,
+// rotated): the classes' outputs shared in domain-IL, one set per task otherwise.
+func digitsStream(name string, data *Data, sc stream.Scenario, T int) *stream.Stream {
+	s := &stream.Stream{Name: name, Scenario: sc, InputDim: data.Train.Dim, Outputs: data.Classes}
+	if sc != stream.DomainIL {
+		s.Outputs *= T
+	}
+	return s
+}
+
+// digitsTask is task t of such a stream, before its input transform: every class, at units
+// t·C+c (c in domain-IL), and cfg's limits of training and test examples.
+func digitsTask(data *Data, cfg runspec.Spec, sc stream.Scenario, t int) *stream.Task {
+	C := data.Classes
+	all := make([]int, C)
+	for c := range all {
+		all[c] = c
+	}
+	off := 0
+	if sc != stream.DomainIL {
+		off = t * C
+	}
+	task := &stream.Task{ID: t, Classes: all}
+	for c := range C {
+		task.Units = append(task.Units, off+c)
+	}
+	unit := func(c int) int { return off + c }
+	task.Train = filter(data.Train, all, unit, cfg.TrainLimit)
+	task.Test = filter(data.Test, all, unit, cfg.TestLimit)
+	return task
 }
 
 // The default strengths of permuted MNIST, by protocol: the settings with the best validation ACC

@@ -72,29 +72,10 @@ func buildRotated(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Str
 	if err != nil {
 		return nil, err
 	}
-	C := data.Classes
-	s := &stream.Stream{Name: "rotated-mnist", Scenario: sc, InputDim: data.Train.Dim}
-	if sc == stream.DomainIL {
-		s.Outputs = C
-	} else {
-		s.Outputs = C * T
-	}
-	all := make([]int, C)
-	for c := range all {
-		all[c] = c
-	}
+	s := digitsStream("rotated-mnist", data, sc, T)
 	for t, a := range angles {
-		task := &stream.Task{ID: t, Name: "rot" + strconv.FormatFloat(a, 'f', 1, 64), Classes: all, Angle: a, Warp: stream.Rotation(side, side, a)}
-		off := 0
-		if sc != stream.DomainIL {
-			off = t * C
-		}
-		for c := range C {
-			task.Units = append(task.Units, off+c)
-		}
-		unit := func(c int) int { return off + c }
-		task.Train = filter(data.Train, all, unit, cfg.TrainLimit)
-		task.Test = filter(data.Test, all, unit, cfg.TestLimit)
+		task := digitsTask(data, cfg, sc, t)
+		task.Name, task.Angle, task.Warp = "rot"+strconv.FormatFloat(a, 'f', 1, 64), a, stream.Rotation(side, side, a)
 		s.Tasks = append(s.Tasks, task)
 	}
 	return s, nil
