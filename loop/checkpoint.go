@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"hash"
 	"hash/crc32"
+	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,7 +34,7 @@ import (
 
 // CheckpointFormat is the format version written on the first line of every checkpoint file.
 // A checkpoint with another version is refused.
-const CheckpointFormat = "clgraph.checkpoint/v2"
+const CheckpointFormat = "clgraph.checkpoint/v3"
 
 const checkpointPrefix = "clgraph.checkpoint/"
 
@@ -141,6 +144,10 @@ type CheckpointState struct {
 	// strategies.SamplingCheckpointer's.
 	Strategy []byte `json:"strategy,omitempty"`
 	Sampling []byte `json:"sampling,omitempty"`
+
+	// strategyWriter, when set (a checkpoint of a live run), streams the strategy's state in
+	// place of Strategy.
+	strategyWriter strategies.StateWriter
 }
 
 // SamplerCheckpoint is a saved stream.SamplerState (see there for Order and Pos).
@@ -153,32 +160,167 @@ func ckErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrCheckpoint, fmt.Sprintf(format, a...))
 }
 
-// Encode returns the checkpoint's file contents: the format line, the header as one JSON line,
-// the state as one JSON line, and a line "sha256 <hex>" with the SHA-256 of everything before it.
-func (c *Checkpoint) Encode() ([]byte, error) {
+// The file format (CheckpointFormat v3), streamed: the format line; then in
+// strategies.StateEncoder's binary form the header (JSON), the small part of the state (JSON:
+// partial result, counters, random sources, the tensors' names, shapes and flags), every
+// parameter's values, the optimizer's moments, the sampler's order, the strategy's state and
+// its sampler's state (each a sequence of length-prefixed chunks ending with an empty one, so
+// a strategies.StateWriter streams it); and last a line "sha256 <hex>" with the SHA-256 of
+// everything before it. Tensors go to the file straight from the training graph through a
+// 64 KiB buffer: a write makes no copy of the model, so memory does not grow by a checkpoint's
+// size at every task boundary (version 2 encoded everything as JSON with base64 tensors: five
+// to seven times the file's size in garbage per write, TestCheckpointGarbageFree).
+
+// checkpointMeta is the state's small part, as JSON.
+type checkpointMeta struct {
+	B           []float64     `json:"b"`
+	R           [][]float64   `json:"r"`
+	Cost        results.Cost  `json:"cost"`
+	Init        *results.Init `json:"init,omitempty"`
+	BVal        []float64     `json:"b_val,omitempty"`
+	RVal        [][]float64   `json:"r_val,omitempty"`
+	Samples     int           `json:"samples"`
+	TaskSamples int           `json:"task_samples"`
+	TaskNanos   int64         `json:"task_nanos"`
+	Params      []paramMeta   `json:"params"`
+	Adam        *adamMeta     `json:"adam,omitempty"`
+	StratRand   []byte        `json:"strategy_rand"`
+	SampleRand  []byte        `json:"sample_rand"`
+	SamplerPos  *int          `json:"sampler_pos,omitempty"`
+}
+
+type paramMeta struct {
+	Name    string  `json:"name"`
+	Group   string  `json:"group"`
+	Shape   []int   `json:"shape"`
+	Frozen  bool    `json:"frozen,omitempty"`
+	LRScale float32 `json:"lr_scale,omitempty"`
+}
+
+type adamMeta struct {
+	LR     float64        `json:"lr"`
+	Beta1  float64        `json:"beta1"`
+	Beta2  float64        `json:"beta2"`
+	Eps    float64        `json:"eps"`
+	SGD    bool           `json:"sgd,omitempty"`
+	MNames []string       `json:"m"`
+	VNames []string       `json:"v"`
+	Steps  map[string]int `json:"steps"`
+}
+
+// hashWriter writes to w and hashes what it writes.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (hw *hashWriter) Write(p []byte) (int, error) {
+	hw.h.Write(p)
+	n, err := hw.w.Write(p)
+	hw.n += int64(n)
+	return n, err
+}
+
+// chunkWriter frames every Write as one length-prefixed chunk of the encoder.
+type chunkWriter struct{ e *strategies.StateEncoder }
+
+func (cw chunkWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		cw.e.Bytes(p)
+	}
+	return len(p), cw.e.Err()
+}
+
+// blob writes a chunked blob: from sw when not nil, else b.
+func blob(e *strategies.StateEncoder, sw strategies.StateWriter, b []byte) error {
+	if sw != nil {
+		if err := sw.WriteState(chunkWriter{e}); err != nil {
+			return err
+		}
+	} else if len(b) > 0 {
+		e.Bytes(b)
+	}
+	e.Bytes(nil)
+	return e.Err()
+}
+
+// WriteTo writes the checkpoint's file contents to w (see CheckpointFormat), streaming its
+// tensors, and returns the number of bytes written.
+func (c *Checkpoint) WriteTo(w io.Writer) (int64, error) {
 	h := c.Header
 	h.Format = CheckpointFormat
 	hj, err := json.Marshal(h)
 	if err != nil {
-		return nil, fmt.Errorf("loop: encoding checkpoint header: %w", err)
+		return 0, fmt.Errorf("loop: encoding checkpoint header: %w", err)
 	}
-	bj, err := json.Marshal(c.State)
+	s := &c.State
+	m := checkpointMeta{B: s.B, R: s.R, Cost: s.Cost, Init: s.Init, BVal: s.BVal, RVal: s.RVal,
+		Samples: s.Samples, TaskSamples: s.TaskSamples, TaskNanos: s.TaskNanos,
+		StratRand: s.StrategyRand, SampleRand: s.SampleRand}
+	for _, p := range s.Params {
+		m.Params = append(m.Params, paramMeta{Name: p.Name, Group: p.Group, Shape: p.Shape, Frozen: p.Frozen, LRScale: p.LRScale})
+	}
+	if a := s.Adam; a != nil {
+		m.Adam = &adamMeta{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD,
+			MNames: slices.Sorted(maps.Keys(a.M)), VNames: slices.Sorted(maps.Keys(a.V)), Steps: a.Steps}
+	}
+	if s.Sampler != nil {
+		pos := s.Sampler.Pos
+		m.SamplerPos = &pos
+	}
+	mj, err := json.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("loop: encoding checkpoint state: %w", err)
+		return 0, fmt.Errorf("loop: encoding checkpoint state: %w", err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(hj) + len(bj) + len(CheckpointFormat) + 80)
-	buf.WriteString(CheckpointFormat)
-	buf.WriteByte('\n')
-	buf.Write(hj)
-	buf.WriteByte('\n')
-	buf.Write(bj)
-	buf.WriteByte('\n')
-	sum := sha256.Sum256(buf.Bytes())
-	buf.WriteString("sha256 ")
-	buf.WriteString(hex.EncodeToString(sum[:]))
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	hw := &hashWriter{w: w, h: sha256.New()}
+	if _, err := io.WriteString(hw, CheckpointFormat+"\n"); err != nil {
+		return hw.n, fmt.Errorf("loop: writing checkpoint: %w", err)
+	}
+	e := strategies.NewStateEncoder(hw)
+	e.Bytes(hj)
+	e.Bytes(mj)
+	for _, p := range s.Params {
+		e.Float32s(p.Data)
+	}
+	if a := s.Adam; a != nil {
+		for _, k := range m.Adam.MNames {
+			e.Float32s(a.M[k])
+		}
+		for _, k := range m.Adam.VNames {
+			e.Float32s(a.V[k])
+		}
+	}
+	if s.Sampler != nil {
+		e.Int32s(s.Sampler.Order)
+	}
+	if err := blob(e, s.strategyWriter, s.Strategy); err != nil {
+		e.Close()
+		return hw.n, fmt.Errorf("loop: saving the strategy's state: %w", err)
+	}
+	if err := blob(e, nil, s.Sampling); err != nil {
+		e.Close()
+		return hw.n, fmt.Errorf("loop: writing checkpoint: %w", err)
+	}
+	if err := e.Close(); err != nil {
+		return hw.n, fmt.Errorf("loop: writing checkpoint: %w", err)
+	}
+	var sum [sha256.Size]byte
+	hw.h.Sum(sum[:0])
+	n, err := io.WriteString(w, "sha256 "+hex.EncodeToString(sum[:])+"\n")
+	if err != nil {
+		return hw.n + int64(n), fmt.Errorf("loop: writing checkpoint: %w", err)
+	}
+	return hw.n + int64(n), nil
+}
+
+// Encode returns the checkpoint's file contents (what WriteTo writes).
+func (c *Checkpoint) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // DecodeCheckpoint parses and checks a checkpoint file's contents. Its errors wrap ErrCheckpoint
@@ -211,7 +353,7 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 	}
 	tail := data[len(data)-trailer:]
 	body := data[:len(data)-trailer]
-	if !bytes.HasPrefix(tail, []byte("sha256 ")) || body[len(body)-1] != '\n' {
+	if !bytes.HasPrefix(tail, []byte("sha256 ")) {
 		return nil, ckErr("truncated: no checksum line at the end (the file was cut short)")
 	}
 	want, err := hex.DecodeString(string(tail[len("sha256 ") : trailer-1]))
@@ -221,23 +363,51 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], want) {
 		return nil, ckErr("checksum mismatch: the file is corrupt")
 	}
-	if len(body) < nl+2 { // the format line is the only line before the checksum
-		return nil, ckErr("malformed: want a header line and a state line")
-	}
-	rest := body[nl+1 : len(body)-1]
-	hl, bl, ok := bytes.Cut(rest, []byte{'\n'})
-	if !ok || bytes.IndexByte(bl, '\n') >= 0 {
-		return nil, ckErr("malformed: want a header line and a state line")
-	}
+	d := strategies.NewStateDecoder(body[nl+1:])
 	c := &Checkpoint{}
-	if err := strictJSON(hl, &c.Header); err != nil {
+	var m checkpointMeta
+	d.JSON(&c.Header)
+	if err := d.Err(); err != nil {
 		return nil, ckErr("malformed header: %v", err)
 	}
-	if err := strictJSON(bl, &c.State); err != nil {
+	d.JSON(&m)
+	if err := d.Err(); err != nil {
 		return nil, ckErr("malformed state: %v", err)
 	}
 	if c.Header.Format != CheckpointFormat {
 		return nil, ckErr("header says format %q, the file %q", clip([]byte(c.Header.Format)), CheckpointFormat)
+	}
+	s := &c.State
+	s.B, s.R, s.Cost, s.Init, s.BVal, s.RVal = m.B, m.R, m.Cost, m.Init, m.BVal, m.RVal
+	s.Samples, s.TaskSamples, s.TaskNanos = m.Samples, m.TaskSamples, m.TaskNanos
+	s.StrategyRand, s.SampleRand = m.StratRand, m.SampleRand
+	for _, p := range m.Params {
+		s.Params = append(s.Params, strategies.ParamState{Name: p.Name, Group: p.Group, Shape: p.Shape, Frozen: p.Frozen, LRScale: p.LRScale, Data: d.Float32s()})
+	}
+	if a := m.Adam; a != nil {
+		s.Adam = &strategies.AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, M: map[string]strategies.F32{}, V: map[string]strategies.F32{}, Steps: a.Steps}
+		if s.Adam.Steps == nil {
+			s.Adam.Steps = map[string]int{}
+		}
+		for _, names := range []struct {
+			n []string
+			m map[string]strategies.F32
+		}{{a.MNames, s.Adam.M}, {a.VNames, s.Adam.V}} {
+			if !slices.IsSorted(names.n) || len(slices.Compact(slices.Clone(names.n))) != len(names.n) {
+				return nil, ckErr("malformed state: optimizer moments not in order or repeated")
+			}
+			for _, k := range names.n {
+				names.m[k] = d.Float32s()
+			}
+		}
+	}
+	if m.SamplerPos != nil {
+		s.Sampler = &SamplerCheckpoint{Order: d.Int32s(), Pos: *m.SamplerPos}
+	}
+	s.Strategy = readBlob(d)
+	s.Sampling = readBlob(d)
+	if err := d.Done(); err != nil {
+		return nil, ckErr("malformed state: %v", err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, ckErr("inconsistent: %v", err)
@@ -245,23 +415,23 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 	return c, nil
 }
 
+// readBlob reads a chunked blob (nil when empty).
+func readBlob(d *strategies.StateDecoder) []byte {
+	var out []byte
+	for {
+		b := d.Bytes()
+		if len(b) == 0 {
+			return out
+		}
+		out = append(out, b...)
+	}
+}
+
 func clip(b []byte) string {
 	if len(b) > 60 {
 		return string(b[:60]) + "..."
 	}
 	return string(b)
-}
-
-func strictJSON(data []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data")
-	}
-	return nil
 }
 
 // validate checks the checkpoint's internal consistency (not its fit to a run).
@@ -359,14 +529,18 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 // WriteCheckpoint writes c to path atomically (a reader sees the old file or the whole new one,
 // even if the process is killed), creating path's folder if needed.
 func WriteCheckpoint(path string, c *Checkpoint) error {
-	data, err := c.Encode()
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("loop: writing checkpoint: %w", err)
 	}
-	if err := results.WriteFileAtomic(path, data, 0o644); err != nil {
+	var werr error // the encoder's own error, returned as it is
+	err := results.WriteFileAtomicFunc(path, 0o644, func(w io.Writer) error {
+		_, werr = c.WriteTo(w)
+		return werr
+	})
+	if err != nil && err == werr {
+		return err
+	}
+	if err != nil {
 		return fmt.Errorf("loop: writing checkpoint: %w", err)
 	}
 	return nil

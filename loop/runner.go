@@ -412,7 +412,9 @@ func (rs *runState) checkpoint(ev Event, done bool) error {
 	return rs.r.emit(e)
 }
 
-// snapshot copies the run's state into a Checkpoint.
+// snapshot returns the run's state as a Checkpoint to write at once: its tensors are views of
+// the live ones (parameters, optimizer moments) and a StateWriter strategy's state is streamed
+// when it is written, so nothing of the model's size is copied.
 func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 	h := rs.header
 	h.CreatedAt = time.Now().UTC()
@@ -421,12 +423,12 @@ func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 	cost := res.Cost
 	cost.ParamsPerTask = append([]int(nil), cost.ParamsPerTask...)
 	b := CheckpointState{B: res.B, R: res.R, BVal: res.BVal, RVal: res.RVal, Cost: cost, Init: res.Init, Samples: rs.samples,
-		Params: strategies.SaveParams(rs.s.Params())}
+		Params: strategies.ViewParams(rs.s.Params())}
 	if !done {
 		b.TaskSamples, b.TaskNanos = ev.Samples, int64(ev.Elapsed)
 	}
 	if o, ok := rs.s.(strategies.Optimized); ok && o.Optimizer() != nil {
-		b.Adam = strategies.SaveAdam(o.Optimizer())
+		b.Adam = strategies.ViewAdam(o.Optimizer())
 	}
 	var err error
 	if b.StrategyRand, err = rs.stratSrc.MarshalBinary(); err != nil {
@@ -439,7 +441,9 @@ func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 		ss := rs.sampler.State()
 		b.Sampler = &SamplerCheckpoint{Order: ss.Order, Pos: ss.Pos}
 	}
-	if b.Strategy, err = rs.s.(strategies.Checkpointer).SaveState(); err != nil {
+	if sw, ok := rs.s.(strategies.StateWriter); ok {
+		b.strategyWriter = sw
+	} else if b.Strategy, err = rs.s.(strategies.Checkpointer).SaveState(); err != nil {
 		return nil, fmt.Errorf("saving the strategy's state: %w", err)
 	}
 	if sc, ok := rs.s.(strategies.SamplingCheckpointer); ok {

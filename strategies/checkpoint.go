@@ -41,6 +41,12 @@ import (
 // with an empty state (Stateless) and Regularizer with its penalty's, so a strategy that embeds
 // either and keeps more state must override SaveState and LoadState; strategytest.Run checks,
 // with loop.VerifyResume, that every strategy resumes bit for bit.
+//
+// A strategy whose state is large (of the model's size or more) also implements StateWriter,
+// writing it with a StateEncoder: the runner then streams it into the checkpoint file instead of
+// holding SaveState's bytes. Regularizer and LwF do; a strategy that embeds one of them and
+// overrides SaveState and LoadState must override WriteState too (or its checkpoints hold the
+// embedded strategy's state only, which strategytest.Run's resume check catches).
 
 // Checkpointer is implemented by strategies that can be checkpointed and resumed exactly.
 // SaveState returns whatever state the strategy holds beyond what the runner saves itself (see
@@ -293,6 +299,16 @@ func SaveParams(ps *graphs.ParamSet) []ParamState {
 	return out
 }
 
+// ViewParams is SaveParams without the copies: each Data is the parameter's own tensor, valid
+// until the parameter changes (for writing a checkpoint at once).
+func ViewParams(ps *graphs.ParamSet) []ParamState {
+	out := make([]ParamState, 0, len(ps.All()))
+	for _, p := range ps.All() {
+		out = append(out, ParamState{Name: p.Name, Group: p.Group, Shape: p.Shape(), Frozen: p.Frozen, LRScale: p.LRScale, Data: p.Data()})
+	}
+	return out
+}
+
 // LoadParams copies saved values into ps's parameters and sets their LRScale. ps must hold
 // exactly the saved parameters (by name), each with the saved group, shape and Frozen flag:
 // structure comes from replaying the strategy, values from the checkpoint. Nothing is changed
@@ -367,6 +383,19 @@ func SaveAdam(a *graphs.Adam) *AdamState {
 		s.V[k] = append(F32(nil), v...)
 	}
 	maps.Copy(s.Steps, a.Steps)
+	return s
+}
+
+// ViewAdam is SaveAdam without the copies: the moments are a's own slices, valid until a's next
+// step (for writing a checkpoint at once).
+func ViewAdam(a *graphs.Adam) *AdamState {
+	s := &AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, M: make(map[string]F32, len(a.M)), V: make(map[string]F32, len(a.V)), Steps: a.Steps}
+	for k, v := range a.M {
+		s.M[k] = v
+	}
+	for k, v := range a.V {
+		s.V[k] = v
+	}
 	return s
 }
 

@@ -1,8 +1,8 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/clgraph/clgraph/graphs"
@@ -44,12 +44,6 @@ type LwF struct {
 	cur      int         // task whose terms are set in D (-1: none)
 	now, old [][]float32 // per term in use: the current and the previous model's mask
 	weight   []float64   // per term in use: the tasks it stands for in L_distill
-}
-
-// lwfState is what LwF saves: the tasks ended and the previous model's weights, trunk then heads.
-type lwfState struct {
-	Done    int   `json:"done"`
-	Weights []F32 `json:"weights,omitempty"`
 }
 
 // Compile-time interface checks.
@@ -168,42 +162,69 @@ func (l *LwF) EndTask(cur int) error {
 	return nil
 }
 
-// SaveState saves the previous model and the number of tasks ended.
-func (l *LwF) SaveState() ([]byte, error) {
-	st := lwfState{Done: l.done}
+// lwfFormat starts LwF's saved state.
+const lwfFormat = "clgraph.lwf/v1"
+
+// WriteState writes the number of tasks ended and the previous model's weights (trunk then
+// heads; none before the first task ends), straight from its tensors.
+func (l *LwF) WriteState(w io.Writer) error {
+	e := NewStateEncoder(w)
+	e.String(lwfFormat)
+	e.Int(l.done)
 	if l.done > 0 {
-		for _, L := range l.prev.layers() {
-			st.Weights = append(st.Weights, F32(L.w), F32(L.b))
+		layers := l.prev.layers()
+		e.Int(2 * len(layers))
+		for _, L := range layers {
+			e.Float32s(L.w)
+			e.Float32s(L.b)
 		}
+	} else {
+		e.Int(0)
 	}
-	return json.Marshal(st)
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("lwf: saving the previous model: %w", err)
+	}
+	return nil
 }
+
+// SaveState returns what WriteState writes.
+func (l *LwF) SaveState() ([]byte, error) { return SaveStateBytes(l) }
 
 // LoadState restores what SaveState saved, on a strategy set up for the same stream and spec.
 func (l *LwF) LoadState(data []byte) error {
-	var st lwfState
-	if err := json.Unmarshal(data, &st); err != nil {
+	d := NewStateDecoder(data)
+	if f := d.String(); d.err != nil {
+		return fmt.Errorf("lwf: state: %w", d.err)
+	} else if f != lwfFormat {
+		return fmt.Errorf("lwf: state in format %q, want %q", clipString(f), lwfFormat)
+	}
+	done, n := d.Int(), d.Int()
+	layers := l.prev.layers()
+	if d.err == nil && (done < 0 || (done > 0) != (n > 0)) {
+		return fmt.Errorf("lwf: state after %d tasks holds %d weight tensors", done, n)
+	}
+	if d.err == nil && n > 0 && n != 2*len(layers) {
+		return fmt.Errorf("lwf: state holds %d weight tensors, the model %d", n, 2*len(layers))
+	}
+	var ws [][]float32
+	for i := 0; i < n && d.err == nil; i++ {
+		ws = append(ws, d.Float32s())
+	}
+	if err := d.Done(); err != nil {
 		return fmt.Errorf("lwf: state: %w", err)
 	}
-	layers := l.prev.layers()
-	if st.Done < 0 || (st.Done > 0) != (len(st.Weights) > 0) {
-		return fmt.Errorf("lwf: state after %d tasks holds %d weight tensors", st.Done, len(st.Weights))
-	}
-	if len(st.Weights) > 0 {
-		if len(st.Weights) != 2*len(layers) {
-			return fmt.Errorf("lwf: state holds %d weight tensors, the model %d", len(st.Weights), 2*len(layers))
-		}
-		for i, L := range layers {
-			if len(st.Weights[2*i]) != len(L.w) || len(st.Weights[2*i+1]) != len(L.b) {
-				return fmt.Errorf("lwf: saved layer %d has %d+%d values, the model's %d+%d", i, len(st.Weights[2*i]), len(st.Weights[2*i+1]), len(L.w), len(L.b))
-			}
-		}
-		for i, L := range layers {
-			copy(L.w, st.Weights[2*i])
-			copy(L.b, st.Weights[2*i+1])
+	for i, L := range layers {
+		if n > 0 && (len(ws[2*i]) != len(L.w) || len(ws[2*i+1]) != len(L.b)) {
+			return fmt.Errorf("lwf: saved layer %d has %d+%d values, the model's %d+%d", i, len(ws[2*i]), len(ws[2*i+1]), len(L.w), len(L.b))
 		}
 	}
-	l.done, l.cur = st.Done, -1
+	if n > 0 {
+		for i, L := range layers {
+			copy(L.w, ws[2*i])
+			copy(L.b, ws[2*i+1])
+		}
+	}
+	l.done, l.cur = done, -1
 	return nil
 }
 

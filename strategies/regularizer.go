@@ -3,6 +3,7 @@ package strategies
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -57,6 +58,7 @@ var (
 	_ Optimized    = (*Regularizer)(nil)
 	_ Named        = (*Regularizer)(nil)
 	_ Checkpointer = (*Regularizer)(nil)
+	_ StateWriter  = (*Regularizer)(nil)
 	_ Resolver     = (*Regularizer)(nil)
 )
 
@@ -157,43 +159,47 @@ func (r *Regularizer) Buffer(name string) [][]float32 {
 	return out
 }
 
-// RegularizerState is the state Regularizer.SaveState saves: the penalty, the named buffers and
-// the strategy's State.
-type RegularizerState struct {
-	Penalty QuadraticState   `json:"penalty"`
-	Buffers map[string][]F32 `json:"buffers,omitempty"`
-	State   json.RawMessage  `json:"state,omitempty"`
+// regularizerFormat starts Regularizer's saved state.
+const regularizerFormat = "clgraph.regularizer/v1"
+
+// WriteState writes, in StateEncoder's binary form, the penalty (scale, offset, each term's
+// parameter name, weights and anchors), the named buffers and State (as JSON), straight from
+// the tensors: a checkpoint of a large network holds no copy of them.
+func (r *Regularizer) WriteState(w io.Writer) error {
+	if r.Q == nil {
+		return fmt.Errorf("%s: state saved before Setup", r.name())
+	}
+	e := NewStateEncoder(w)
+	e.String(regularizerFormat)
+	e.Float64(r.Q.Scale)
+	e.Float64(r.Q.Offset)
+	e.Int(len(r.Q.Terms))
+	for i := range r.Q.Terms {
+		t := &r.Q.Terms[i]
+		e.String(t.Param.Name)
+		e.Float32s(t.Weights())
+		e.Float32s(t.Anchors())
+	}
+	e.Int(len(r.buffers))
+	for _, b := range r.buffers {
+		e.String(b.name)
+		e.Int(len(b.data))
+		for _, d := range b.data {
+			e.Float32s(d)
+		}
+	}
+	e.Bool(r.State != nil)
+	if r.State != nil {
+		e.JSON(r.State)
+	}
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("%s: saving the penalty: %w", r.name(), err)
+	}
+	return nil
 }
 
-// SaveState saves the penalty (scale, offset, weights and anchors), the named buffers and State.
-func (r *Regularizer) SaveState() ([]byte, error) {
-	if r.Q == nil {
-		return nil, fmt.Errorf("%s: state saved before Setup", r.name())
-	}
-	st := RegularizerState{Penalty: SaveQuadratic(r.Q)}
-	if len(r.buffers) > 0 {
-		st.Buffers = map[string][]F32{}
-		for _, b := range r.buffers {
-			v := make([]F32, len(b.data))
-			for i, d := range b.data {
-				v[i] = append(F32(nil), d...)
-			}
-			st.Buffers[b.name] = v
-		}
-	}
-	if r.State != nil {
-		raw, err := json.Marshal(r.State)
-		if err != nil {
-			return nil, fmt.Errorf("%s: saving the strategy's state: %w", r.name(), err)
-		}
-		st.State = raw
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return nil, fmt.Errorf("%s: saving the penalty: %w", r.name(), err)
-	}
-	return b, nil
-}
+// SaveState returns what WriteState writes.
+func (r *Regularizer) SaveState() ([]byte, error) { return SaveStateBytes(r) }
 
 // LoadState restores, in place, what SaveState saved, on a strategy set up for the same stream
 // and spec (same terms and buffers). The penalty and buffers are left unchanged when it returns
@@ -203,47 +209,82 @@ func (r *Regularizer) LoadState(data []byte) error {
 	if r.Q == nil {
 		return fmt.Errorf("%s: penalty state loaded before Setup", name)
 	}
-	var st RegularizerState
-	if err := json.Unmarshal(data, &st); err != nil {
+	d := NewStateDecoder(data)
+	if f := d.String(); d.err != nil {
+		return fmt.Errorf("%s: penalty state: %w", name, d.err)
+	} else if f != regularizerFormat {
+		return fmt.Errorf("%s: penalty state in format %q, want %q", name, clipString(f), regularizerFormat)
+	}
+	st := QuadraticState{Scale: d.Float64(), Offset: d.Float64()}
+	nt := d.Int()
+	if d.err == nil && nt != len(r.Q.Terms) {
+		return fmt.Errorf("%s: saved penalty has %d terms, the strategy's %d", name, nt, len(r.Q.Terms))
+	}
+	for i := 0; i < nt && d.err == nil; i++ {
+		st.Terms = append(st.Terms, QuadState{Param: d.String(), Weight: d.Float32s(), Anchor: d.Float32s()})
+	}
+	nb := d.Int()
+	if d.err == nil && nb != len(r.buffers) {
+		return fmt.Errorf("%s: the checkpoint has %d buffers, the strategy %d", name, nb, len(r.buffers))
+	}
+	bufs := make([][][]float32, 0, nb)
+	for _, b := range r.buffers {
+		if d.err != nil {
+			break
+		}
+		if got := d.String(); d.err == nil && got != b.name {
+			return fmt.Errorf("%s: the checkpoint has buffer %q where the strategy has %q", name, clipString(got), b.name)
+		}
+		n := d.Int()
+		if d.err == nil && n != len(b.data) {
+			return fmt.Errorf("%s: buffer %q has %d terms, the strategy %d", name, b.name, n, len(b.data))
+		}
+		v := make([][]float32, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			x := d.Float32s()
+			if d.err == nil && len(x) != len(b.data[i]) {
+				return fmt.Errorf("%s: buffer %q term %d has %d values, want %d", name, b.name, i, len(x), len(b.data[i]))
+			}
+			v = append(v, x)
+		}
+		bufs = append(bufs, v)
+	}
+	hasState := d.Bool()
+	var raw []byte
+	if hasState {
+		raw = d.Bytes()
+	}
+	if err := d.Done(); err != nil {
 		return fmt.Errorf("%s: penalty state: %w", name, err)
 	}
-	if err := checkQuadratic(r.Q, st.Penalty); err != nil {
+	if err := checkQuadratic(r.Q, st); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if len(st.Buffers) != len(r.buffers) {
-		return fmt.Errorf("%s: the checkpoint has %d buffers, the strategy %d", name, len(st.Buffers), len(r.buffers))
-	}
-	for _, b := range r.buffers {
-		saved, ok := st.Buffers[b.name]
-		if !ok {
-			return fmt.Errorf("%s: the checkpoint lacks buffer %q", name, b.name)
-		}
-		if len(saved) != len(b.data) {
-			return fmt.Errorf("%s: buffer %q has %d terms, the strategy %d", name, b.name, len(saved), len(b.data))
-		}
-		for i := range saved {
-			if len(saved[i]) != len(b.data[i]) {
-				return fmt.Errorf("%s: buffer %q term %d has %d values, want %d", name, b.name, i, len(saved[i]), len(b.data[i]))
-			}
-		}
-	}
 	switch {
-	case r.State == nil && len(st.State) > 0:
+	case r.State == nil && hasState:
 		return fmt.Errorf("%s: the checkpoint holds strategy state the strategy does not keep", name)
-	case r.State != nil && len(st.State) == 0:
+	case r.State != nil && !hasState:
 		return fmt.Errorf("%s: the checkpoint holds no strategy state", name)
 	case r.State != nil:
-		if err := json.Unmarshal(st.State, r.State); err != nil {
+		if err := json.Unmarshal(raw, r.State); err != nil {
 			return fmt.Errorf("%s: strategy state: %w", name, err)
 		}
 	}
-	if err := LoadQuadratic(r.Q, st.Penalty); err != nil {
+	if err := LoadQuadratic(r.Q, st); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	for _, b := range r.buffers {
-		for i, v := range st.Buffers[b.name] {
+	for k, b := range r.buffers {
+		for i, v := range bufs[k] {
 			copy(b.data[i], v)
 		}
 	}
 	return nil
+}
+
+// clipString shortens s for an error message.
+func clipString(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

@@ -1,8 +1,8 @@
 package strategies_test
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -186,17 +186,21 @@ func TestRegularizerState(t *testing.T) {
 	if err := c.LoadState(data); err == nil || !strings.Contains(err.Error(), "buffers") {
 		t.Errorf("a state with a buffer the strategy lacks: %v", err)
 	}
-	var raw strategies.RegularizerState
-	if err := json.Unmarshal(data, &raw); err != nil {
-		t.Fatal(err)
-	}
-	raw.Buffers["running"] = raw.Buffers["running"][:1]
-	short, _ := json.Marshal(raw)
 	d := setup()
 	dbuf := d.Buffer("running")
 	before := strategies.SaveQuadratic(d.Q)
-	if err := d.LoadState(short); err == nil {
-		t.Error("a truncated buffer accepted")
+	for _, cut := range []int{0, 10, len(data) / 2, len(data) - 1} {
+		if err := d.LoadState(data[:cut]); err == nil {
+			t.Errorf("a state cut to %d of %d bytes accepted", cut, len(data))
+		}
+	}
+	if err := d.LoadState(append(bytes.Clone(data), 0)); err == nil || !strings.Contains(err.Error(), "left over") {
+		t.Errorf("a state with a trailing byte: %v", err)
+	}
+	bad := bytes.Clone(data)
+	bad[8] ^= 1 // the format string's first byte
+	if err := d.LoadState(bad); err == nil || !strings.Contains(err.Error(), "format") {
+		t.Errorf("a state of another format: %v", err)
 	}
 	if !reflect.DeepEqual(before, strategies.SaveQuadratic(d.Q)) || dbuf[0][1] != 0 {
 		t.Error("a refused state changed the penalty or a buffer")

@@ -2,6 +2,7 @@ package strategies
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -284,6 +285,20 @@ func (x *XdG) Resolved() map[string]string {
 
 // SaveState saves the inner strategy's state; the masks are redrawn by Setup.
 func (x *XdG) SaveState() ([]byte, error) { return x.Inner.(Checkpointer).SaveState() }
+
+// WriteState streams the inner strategy's state when it is a StateWriter (the regularisers),
+// else writes its SaveState's bytes.
+func (x *XdG) WriteState(w io.Writer) error {
+	if sw, ok := x.Inner.(StateWriter); ok {
+		return sw.WriteState(w)
+	}
+	b, err := x.SaveState()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
 
 // LoadState restores the inner strategy's state.
 func (x *XdG) LoadState(data []byte) error { return x.Inner.(Checkpointer).LoadState(data) }
