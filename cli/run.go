@@ -366,11 +366,20 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		return err
 	}
 	first := streamOf[p.seeds[0]]
+	pending := 0
+	for _, spec := range p.specs {
+		for _, seed := range p.seeds {
+			if resumed == nil || resumed.finished(runKey{spec, seed}) == nil {
+				pending++
+			}
+		}
+	}
+	binfo = a.runThreads(prior, min(jobWorkers(f.workers), pending), first, p.spec)
 	cfg := results.Config{
 		CreatedAt: time.Now().UTC(), Command: append([]string{"clgraph", "run"}, args...),
 		Spec: p.spec, Seeds: p.seeds, Strategies: p.specs, Versions: versions(),
 		Data:  results.DataInfo{Source: data.Source, Files: data.Files},
-		Extra: map[string]any{"outputs": first.Outputs, "blas": binfo.String(), "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
+		Extra: map[string]any{"outputs": first.Outputs, "blas": binfo.String(), "blas_threads": binfo.Threads, "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
 	}
 	for _, t := range first.Tasks {
 		cfg.Tasks = append(cfg.Tasks, t.Name)
@@ -395,10 +404,7 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		}
 	}
 	progress.job(total, already)
-	workers := f.workers
-	if workers <= 0 {
-		_, workers = blasWorkers()
-	}
+	workers := jobWorkers(f.workers)
 	// The runs are independent (each its own strategy, random sources and result folder), so
 	// workers train them at once; results keep the sequential order (spec-major), and each is
 	// the same bit for bit as a sequential run's.
@@ -571,4 +577,51 @@ func (a *App) trainRun(ctx context.Context, runner *loop.Runner, c loop.Cell, ow
 		return res, runFailed, nil
 	}
 	return res, runOK, nil
+}
+
+// jobWorkers is the number of runs a job trains at once: flag when positive, else usable cores
+// over CLGRAPH_BLAS_THREADS (one when unset).
+func jobWorkers(flag int) int {
+	if flag > 0 {
+		return flag
+	}
+	_, w := blasWorkers()
+	return w
+}
+
+// runThreads sets the BLAS thread count of a job that trains concurrent runs at once and returns
+// the BLAS in use. The environment's count (CLGRAPH_BLAS_THREADS, OPENBLAS_NUM_THREADS) is kept;
+// a resumed folder keeps the count its config.json records (one when it records none), so its
+// runs continue with the products' bits they began with; otherwise a job of one run at a time
+// gets blas.ThreadsForStep for its model (every core for steps from 0.1 GFLOP on), and a job of
+// concurrent runs one thread per run.
+func (a *App) runThreads(prior *results.Run, concurrent int, st *stream.Stream, spec runspec.Spec) blas.Info {
+	info := blas.Setup()
+	recorded := 1 // a folder written before config.json recorded the count used one thread
+	if prior != nil {
+		if v, ok := prior.Config.Extra["blas_threads"].(float64); ok && v >= 1 {
+			recorded = int(v)
+		}
+	}
+	if threadsFromUser() {
+		if prior != nil && info.Name == blas.NameOpenBLAS && info.Threads != recorded {
+			a.Log.Warnf("the resumed folder's runs began with %d BLAS threads and the environment sets %d: interrupted runs continue with other bits in some products than they began with (unset %s to keep %d)", recorded, info.Threads, blas.EnvThreads, recorded)
+		}
+		return info
+	}
+	n, why := 1, "one thread per run for concurrent runs"
+	switch {
+	case prior != nil:
+		n, why = recorded, "the resumed folder's count (config.json)"
+	case concurrent <= 1:
+		layers := append(append([]int{st.InputDim}, spec.Hidden...), st.Outputs)
+		flop := blas.MLPStepFLOP(spec.Batch, layers)
+		n = blas.ThreadsForStep(flop, usableCores())
+		why = fmt.Sprintf("one run at a time, %.2f GFLOP per step (every core from %.1f GFLOP; %s overrides)", flop/1e9, blas.StepThreadsMinFLOP/1e9, blas.EnvThreads)
+	}
+	if info.Threads != n {
+		info = blas.SetThreads(n)
+	}
+	a.Log.WithFields(logrus.Fields{"threads": info.Threads, "why": why}).Info("blas threads")
+	return info
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -110,11 +111,27 @@ func blasWorkers() (threads, workers int) {
 			threads = n
 		}
 	} else {
+		userThreads.Do(func() { userThreads.given = blas.ThreadsGiven() })
 		os.Setenv(blas.EnvThreads, "1")
 	}
-	cores := min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
-	return threads, max(1, cores/threads)
+	return threads, max(1, usableCores()/threads)
 }
+
+// userThreads records, before blasWorkers first sets CLGRAPH_BLAS_THREADS itself, whether the
+// user's environment fixed the BLAS thread count.
+var userThreads struct {
+	sync.Once
+	given bool
+}
+
+// threadsFromUser reports whether the user's environment fixes the BLAS thread count.
+func threadsFromUser() bool {
+	userThreads.Do(func() { userThreads.given = blas.ThreadsGiven() })
+	return userThreads.given
+}
+
+// usableCores is the number of cores the process may use.
+func usableCores() int { return max(1, min(runtime.NumCPU(), runtime.GOMAXPROCS(0))) }
 
 func (a *App) cmdSweep(ctx context.Context, args []string) error {
 	var f sweepFlags

@@ -28,8 +28,8 @@ no:
 //
 // For n/8 blocks of 8 values, exactly the operations of adamGo in the same order (no FMA), so
 // both give the same bits:
-//	m = b1*m + c1*g
-//	v = b2*v + (c2*g)*g
+//	m = b1*m + c1*g;  m = 0 where |m| < tinyM
+//	v = b2*v + (c2*g)*g;  v = 0 where v < tinyV
 //	w = w - (step*m) / (sqrt(v)/sq + eps)
 TEXT ·adamAVX(SB), NOSPLIT, $0-48
 	MOVQ w+0(FP), DI
@@ -45,6 +45,7 @@ TEXT ·adamAVX(SB), NOSPLIT, $0-48
 	VBROADCASTSS 16(AX), Y12 // step
 	VBROADCASTSS 20(AX), Y13 // sq
 	VBROADCASTSS 24(AX), Y14 // eps
+	VBROADCASTSS 28(AX), Y15 // tinyM
 	SHRQ $3, CX
 	JZ   done
 
@@ -53,11 +54,19 @@ loop:
 	VMULPS  (R8), Y8, Y1
 	VMULPS  Y0, Y9, Y2
 	VADDPS  Y2, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VSUBPS  Y1, Y2, Y2       // -m
+	VMAXPS  Y1, Y2, Y2       // |m| (NaN m: not below tiny, kept)
+	VCMPPS  $1, Y15, Y2, Y2  // |m| < tinyM
+	VANDNPS Y1, Y2, Y1       // m = 0 there
 	VMOVUPS Y1, (R8)
 	VMULPS  (R9), Y10, Y3
 	VMULPS  Y0, Y11, Y4
 	VMULPS  Y0, Y4, Y4
 	VADDPS  Y4, Y3, Y3
+	VBROADCASTSS 32(AX), Y5  // tinyV
+	VCMPPS  $1, Y5, Y3, Y4   // v < tinyV
+	VANDNPS Y3, Y4, Y3       // v = 0 there
 	VMOVUPS Y3, (R9)
 	VSQRTPS Y3, Y5
 	VDIVPS  Y13, Y5, Y5

@@ -11,7 +11,7 @@ import (
 func TestAdamKernelMatchesReference(t *testing.T) {
 	t.Logf("AVX kernel: %v", haveAVX)
 	r := rand.New(rand.NewSource(1))
-	k := adamConsts{b1: 0.9, c1: 1 - float32(0.9), b2: 0.999, c2: 1 - float32(0.999), step: 1e-3 / 0.1, sq: float32(math.Sqrt(0.001)), eps: 1e-8}
+	k := adamConsts{b1: 0.9, c1: 1 - float32(0.9), b2: 0.999, c2: 1 - float32(0.999), step: 1e-3 / 0.1, sq: float32(math.Sqrt(0.001)), eps: 1e-8, tinyM: flushMinM, tinyV: minNormal32}
 	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 1000, 4003} {
 		w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 		for i := range w {
@@ -20,13 +20,21 @@ func TestAdamKernelMatchesReference(t *testing.T) {
 		if n > 3 {
 			g[3] = 0
 		}
+		// Moments at and around the flush thresholds, subnormal and signed zeros, with zero
+		// gradients so that the flush decides them.
+		edge := []float32{flushMinM, -flushMinM, flushMinM * 1.2, -flushMinM * 1.2, flushMinM / 0.9, minNormal32, minNormal32 * 0.5, float32(math.Copysign(0, -1)), 1e-40, -1e-40}
+		for j, x := range edge {
+			if i := 5 + j; i < n {
+				g[i], m[i], v[i] = 0, x, float32(math.Abs(float64(x)))
+			}
+		}
 		w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
 		for step := 0; step < 3; step++ {
 			adamKernel(w, g, m, v, &k)
 			adamGo(w2, g, m2, v2, &k)
 		}
 		for i := range w {
-			if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || m[i] != m2[i] || v[i] != v2[i] {
+			if math.Float32bits(w[i]) != math.Float32bits(w2[i]) || math.Float32bits(m[i]) != math.Float32bits(m2[i]) || math.Float32bits(v[i]) != math.Float32bits(v2[i]) {
 				t.Fatalf("n=%d, i=%d: kernel (w %v, m %v, v %v), reference (w %v, m %v, v %v)", n, i, w[i], m[i], v[i], w2[i], m2[i], v2[i])
 			}
 		}
@@ -79,4 +87,40 @@ func TestSGD(t *testing.T) {
 	if n := testing.AllocsPerRun(10, func() { a.Update(ps.All(), func(x *Param) []float32 { return g[x] }) }); n != 0 {
 		t.Errorf("an SGD update allocates %v times", n)
 	}
+}
+
+// TestAdamSubnormalFlush follows moments whose gradient has become zero: they decay to exactly
+// zero, and neither they nor step·m ever pass through subnormal numbers (slow on x86), in the
+// kernel and the reference alike.
+func TestAdamSubnormalFlush(t *testing.T) {
+	const n = 24
+	k := adamConsts{b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, step: 1e-3, sq: 1, eps: 1e-8, tinyM: flushMinM, tinyV: minNormal32}
+	w, g, m, v := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range m {
+		w[i], m[i], v[i] = 0.5, float32(i+1)*1e-3*float32(1-2*(i%2)), float32(i+1)*1e-6
+	}
+	w2, m2, v2 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+	subnormal := func(x float32) bool { return x != 0 && math.Abs(float64(x)) < minNormal32 }
+	steps := 0
+	for ; steps < 200000; steps++ {
+		adamKernel(w, g, m, v, &k)
+		adamGo(w2, g, m2, v2, &k)
+		zero := true
+		for i := range m {
+			if subnormal(m[i]) || subnormal(v[i]) || subnormal(k.step*m[i]) {
+				t.Fatalf("step %d: value %d has m %g, v %g, step·m %g: subnormal", steps, i, m[i], v[i], k.step*m[i])
+			}
+			if m[i] != m2[i] || v[i] != v2[i] || w[i] != w2[i] {
+				t.Fatalf("step %d: value %d differs between the kernel and the reference", steps, i)
+			}
+			zero = zero && m[i] == 0 && v[i] == 0
+		}
+		if zero {
+			break
+		}
+	}
+	if steps == 200000 {
+		t.Fatal("the moments never reached zero")
+	}
+	t.Logf("every moment exactly zero after %d steps", steps+1)
 }

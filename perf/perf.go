@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/graphs/blas"
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
@@ -86,16 +87,7 @@ func (c Config) Layers() []int {
 // the input gradient of every layer but the first (the data needs none).
 func (c Config) StepFLOPs() float64 {
 	c = c.withDefaults()
-	l := c.Layers()
-	var f float64
-	for i := 0; i+1 < len(l); i++ {
-		mm := 2 * float64(c.Batch) * float64(l[i]) * float64(l[i+1])
-		f += 2 * mm
-		if i > 0 {
-			f += mm
-		}
-	}
-	return f
+	return blas.MLPStepFLOP(c.Batch, c.Layers())
 }
 
 // EvalFLOPs is the work of the forward products over TestRows rows.

@@ -31,10 +31,10 @@ const (
 
 // DefaultThreads is the OpenBLAS thread count Setup and Install choose when neither
 // CLGRAPH_BLAS_THREADS nor OpenBLAS's own OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is set. One
-// thread is the fastest choice for clgraph's products (batch 128, at most a few hundred MFLOP
-// each): a second thread saves little on two cores and OpenBLAS's waiting threads spin, which
-// costs twice the CPU and, when the cores are shared (a sweep's parallel runs, other jobs), more
-// wall time than it saves. Measured with clgraph bench: see the README's Performance section.
+// thread per run is the right choice when runs share the cores (a sweep's parallel cells,
+// clgraph run's concurrent runs): OpenBLAS's waiting threads spin, which costs CPU the other
+// runs need. A process that trains one run at a time raises it with SetThreads to
+// ThreadsForStep's count (clgraph run does); see the README's Performance section.
 const DefaultThreads = 1
 
 // InstallHint tells how to get the fast implementation on Debian and Ubuntu.
@@ -89,6 +89,7 @@ func (i Info) String() string {
 
 var (
 	setupOnce sync.Once
+	setupMu   sync.Mutex // guards setupInfo after setupOnce (SetThreads changes it)
 	setupInfo Info
 	setupErr  error
 )
@@ -109,6 +110,8 @@ func Setup() Info {
 // could not be loaded), and the error is returned again by every later call.
 func SetupStrict() (Info, error) {
 	setupOnce.Do(func() { setupInfo, setupErr = setup(LoadOpenBLAS) })
+	setupMu.Lock()
+	defer setupMu.Unlock()
 	return setupInfo, setupErr
 }
 
