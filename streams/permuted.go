@@ -95,13 +95,14 @@ func digitsTask(data *Data, cfg runspec.Spec, sc stream.Scenario, t int) *stream
 }
 
 // The default strengths of permuted MNIST, by protocol: the settings with the best validation ACC
-// in the quick protocol's domain-IL tuning sweep (Source), used in every scenario (every task has
-// all ten digits, so the layouts differ little; no strength helps in class-IL). The paper
-// protocol's own domain-IL sweep (seed 101, a factor 10 around the quick choice) picked the same
-// value for every strategy.
+// in the quick protocol's domain-IL tuning sweeps (Source), used in every scenario (every task has
+// all ten digits, so the layouts differ little; no strength helps in class-IL); XdG's gate from
+// its own task-IL sweep. The paper protocol's own domain-IL sweep (seed 101, a factor 10 around
+// the quick choice) picked the same value for every regulariser; the zoo's options (lwf, der,
+// DER++, gem, xdg) are not tuned at 5000 iterations and take the quick protocol's values there.
 var (
 	permutedQuick = Tuning{
-		Source: "results/reference/tuning/permuted-quick.yaml (summary: results/reference/tuning/permuted-quick/sweep-summary.md; domain-IL, used in every scenario)",
+		Source: "results/reference/tuning/permuted-quick.yaml (summary: results/reference/tuning/permuted-quick/sweep-summary.md; domain-IL, used in every scenario); the zoo's options: permuted-quick-zoo.yaml (domain-IL, used in every scenario) and permuted-quick-xdg.yaml (task-IL)",
 		Seeds:  []int64{101},
 		Values: map[string]float64{
 			"ewc.lambda/task": 100, "ewc.lambda/domain": 100, "ewc.lambda/class": 100,
@@ -110,10 +111,15 @@ var (
 			"l2.lambda/task": 0.01, "l2.lambda/domain": 0.01, "l2.lambda/class": 0.01,
 			"si.c/task": 10, "si.c/domain": 10, "si.c/class": 10,
 			"mas.lambda/task": 0.01, "mas.lambda/domain": 0.01, "mas.lambda/class": 0.01,
+			"lwf.alpha/task": 0.3, "lwf.alpha/domain": 0.3, "lwf.alpha/class": 0.3,
+			"der.alpha/task": 1, "der.alpha/domain": 1, "der.alpha/class": 1,
+			"derpp.alpha/task": 1, "derpp.alpha/domain": 1, "derpp.alpha/class": 1,
+			"gem.margin/task": 0, "gem.margin/domain": 0, "gem.margin/class": 0,
+			"xdg.gate/task": 0.9,
 		},
 	}
 	permutedPaper = Tuning{
-		Source: "results/reference/tuning/permuted-paper.yaml (summary: results/reference/tuning/permuted-paper/sweep-summary.md; domain-IL, used in every scenario; the same values as the quick protocol's)",
+		Source: "results/reference/tuning/permuted-paper.yaml (summary: results/reference/tuning/permuted-paper/sweep-summary.md; domain-IL, used in every scenario; the same values as the quick protocol's); the zoo's options: the quick protocol's (permuted-quick-zoo.yaml, permuted-quick-xdg.yaml), not tuned at this protocol",
 		Seeds:  permutedQuick.Seeds,
 		Values: permutedQuick.Values,
 	}
