@@ -108,7 +108,7 @@ func (a *App) runFlagSet(f *runFlags) *flag.FlagSet {
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	f.progress = "auto"
 	fs.Var(progressFlag{&f.progress}, "progress", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
-	fs.IntVar(&f.workers, "workers", 0, "runs trained at once (default: usable cores / "+blas.EnvThreads+", which is set to 1 when unset); results are the same bit for bit whatever the count")
+	fs.IntVar(&f.workers, "workers", 0, "runs trained at once (default: usable cores / "+blas.EnvThreads+", which is set to 1 when unset); results are the same bit for bit whatever the count at the same BLAS thread count (one run at a time gets every core for models from 0.1 GFLOP per step; "+blas.EnvThreads+"=1 keeps one)")
 	fs.StringVar(&f.resume, "resume", "", "continue the run in this folder with its config.json: keep finished results, resume interrupted runs from their checkpoints, run the missing ones")
 	return fs
 }
