@@ -226,6 +226,9 @@ func (a *App) validate(f *runFlags) (*plan, error) {
 		if err := strategies.RequirementsOf(st).Check(name, sc); err != nil {
 			return nil, usagef("%v, or drop it from --strategies", err)
 		}
+		if err := loop.CheckSettings(p.spec, st, name); err != nil {
+			return nil, usagef("%v", err)
+		}
 		p.specs = append(p.specs, name)
 	}
 	p.out = f.out

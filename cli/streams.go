@@ -43,6 +43,13 @@ func (a *App) cmdStreams(args []string) error {
 Scenarios:
   task    task identity given at test time; each task scored over its own classes
   domain  no task identity; every task shares one label space (split: 2 outputs, permuted: 10)
-  class   no task identity; scored over every class seen so far (split: 10 outputs, permuted: 10 x tasks)`)
+  class   no task identity; scored over every class seen so far (split: 10 outputs, permuted: 10 x tasks)
+
+Task-free (blurry) boundaries, on every stream:
+  --blurry N           the first N steps of every task after the first mix in the previous task's
+                       examples, the new task's share rising linearly from 1/(N+1) to N/(N+1)
+  --boundaries hidden  strategies are not told the boundaries (domain and class scenarios): those
+                       that need them (StartTask/EndTask: ewc, replay, ...) are refused; naive, der
+                       and mer run; evaluation stays after each task's iterations`)
 	return nil
 }

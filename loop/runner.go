@@ -114,6 +114,38 @@ func Check(st *stream.Stream, s strategies.Strategy, name string) error {
 	return strategies.RequirementsOf(s).Check(name, st.Scenario)
 }
 
+// CheckSpec is Check with the spec's stream settings: a blurry stream (Spec.Blurry) mixes the
+// tasks' data into the runner's batches, so a strategy that samples its own (strategies.Sampler)
+// is refused; with hidden boundaries (Spec.Boundaries) a strategy that needs them
+// (strategies.TaskStarter or TaskEnder) is refused.
+func CheckSpec(spec runspec.Spec, st *stream.Stream, s strategies.Strategy, name string) error {
+	if err := Check(st, s, name); err != nil {
+		return err
+	}
+	return CheckSettings(spec, s, name)
+}
+
+// CheckSettings is CheckSpec's part that needs no stream (the blurry and boundaries settings),
+// for command lines that check strategies before loading data.
+func CheckSettings(spec runspec.Spec, s strategies.Strategy, name string) error {
+	if _, own := s.(strategies.Sampler); own && spec.Blurry > 0 {
+		return fmt.Errorf("%s draws its own batches, so a blurry stream cannot mix the tasks' data into them: drop --blurry or the strategy", name)
+	}
+	if spec.HiddenBoundaries() {
+		var hooks []string
+		if _, ok := s.(strategies.TaskStarter); ok {
+			hooks = append(hooks, "StartTask")
+		}
+		if _, ok := s.(strategies.TaskEnder); ok {
+			hooks = append(hooks, "EndTask")
+		}
+		if len(hooks) > 0 {
+			return fmt.Errorf("%s needs task boundaries (it implements %s), which --boundaries hidden does not give: use --boundaries given, or a boundary-free strategy (naive, der, mer)", name, strings.Join(hooks, " and "))
+		}
+	}
+	return nil
+}
+
 // Interrupted reports whether err is a run stopped by its context (cancelled or timed out) or by
 // a hook's ErrStop.
 func Interrupted(err error) bool {
@@ -178,7 +210,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	if err := set.Spec.Validate(); err != nil {
 		return res, err
 	}
-	if err := Check(st, s, name); err != nil {
+	if err := CheckSpec(set.Spec, st, s, name); err != nil {
 		return res, err
 	}
 	ck := set.Checkpoint
@@ -244,6 +276,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		log.WithFields(logrus.Fields{"strategy": name, "seed": set.Seed, "task": fmt.Sprintf("%d/%d", h.Task+1, T), "step": h.Step, "done": h.Done}).Info("resuming from checkpoint")
 	}
 	batch := stream.NewBatch(set.Batch, st.InputDim)
+	hidden := set.HiddenBoundaries()
 	for t := startTask; t < T; t++ {
 		i0 := 0
 		ev.Task, ev.Step, ev.Samples, ev.Elapsed = t, 0, 0, 0
@@ -255,7 +288,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 				return res, fmt.Errorf("%s: start of task %d: %w", name, t+1, err)
 			}
 		} else {
-			if ts, ok := s.(strategies.TaskStarter); ok {
+			if ts, ok := s.(strategies.TaskStarter); ok && !hidden {
 				if err := ts.StartTask(t); err != nil {
 					return res, fmt.Errorf("%s: start of task %d: %w", name, t+1, err)
 				}
@@ -284,13 +317,19 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 			}
 			if hasOwn {
 				own.Sample(t, batch, set.Batch, rs.sampleRng)
+			} else if t > 0 && i < set.Blurry {
+				fillBlurry(batch, rs.sampler, st.Tasks[t-1], rs.sampleRng, set.Batch, i, set.Blurry)
 			} else {
 				rs.sampler.Fill(batch, set.Batch)
 			}
 			if !st.HasTaskIdentity() {
 				batch.HideTasks() // the scenario gives no task identity (stream.Batch)
 			}
-			info, err := s.Step(t, batch)
+			cur := t
+			if hidden {
+				cur = T - 1 // task-free: no current task, every output unit active
+			}
+			info, err := s.Step(cur, batch)
 			if err == nil && (math.IsNaN(float64(info.Loss+info.Penalty)) || math.IsInf(float64(info.Loss+info.Penalty), 0)) {
 				err = strategies.Diverged(info.Loss, info.Penalty)
 			}
@@ -318,7 +357,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 		res.Cost.TrainSeconds += elapsed.Seconds()
 		res.Cost.Steps += set.Iterations
 		rs.samples += ev.Samples
-		if te, ok := s.(strategies.TaskEnder); ok {
+		if te, ok := s.(strategies.TaskEnder); ok && !hidden {
 			tb := time.Now()
 			if err := te.EndTask(t); err != nil {
 				return res, fmt.Errorf("%s: end of task %d: %w", name, t+1, err)
@@ -688,4 +727,19 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// BlurryShare is the share of the new task's examples in step i (from 0) of a blurry
+// transition of w steps: (i+1)/(w+1), rising linearly towards 1.
+func BlurryShare(i, w int) float64 { return float64(i+1) / float64(w+1) }
+
+// fillBlurry fills b with n examples for step i of a blurry transition of w steps: the new
+// task's share (BlurryShare, rounded to whole examples) from its sampler, the rest drawn
+// uniformly, with rng, from the previous task's training split.
+func fillBlurry(b *stream.Batch, sp *stream.Sampler, prev *stream.Task, rng *rand.Rand, n, i, w int) {
+	fresh := min(n, int(BlurryShare(i, w)*float64(n)+0.5))
+	sp.Fill(b, fresh)
+	for m := prev.Train.Len(); b.N < n && m > 0; {
+		b.Add(prev, &prev.Train, rng.Intn(m))
+	}
 }

@@ -61,6 +61,18 @@ type Spec struct {
 	// from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks
 	// (the GEM setting).
 	Angles []float64 `json:"angles,omitempty" yaml:"angles,omitempty" key:"angles" doc:"rotated streams: each task's rotation in degrees, e.g. 0,45,90 (empty: one per task drawn from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks)"`
+	// Blurry makes the stream task-free at its boundaries: during the first Blurry training
+	// steps of every task after the first, each batch mixes the new task's examples with the
+	// previous task's, the new task's share rising linearly from 1/(Blurry+1) to
+	// Blurry/(Blurry+1); 0 (the default) keeps sharp boundaries. Evaluation stays at the nominal
+	// boundaries (after each task's iterations).
+	Blurry int `json:"blurry,omitempty" yaml:"blurry,omitempty" key:"blurry" label:"transition window" doc:"task-free (blurry) boundaries: the first N steps of every task after the first mix in the previous task's examples, the new task's share rising linearly (0: sharp boundaries)"`
+	// Boundaries says whether strategies are told the task boundaries: "given" (or empty, the
+	// default) calls StartTask and EndTask and names the current task in Step; "hidden" (task-
+	// free learning: domain- or class-IL) refuses, before training, strategies that need
+	// boundaries (those with StartTask or EndTask) and passes every step the last task's index,
+	// so every output unit is active; evaluation still happens after each task's iterations.
+	Boundaries string `json:"boundaries,omitempty" yaml:"boundaries,omitempty" key:"boundaries" doc:"task boundaries for strategies: given (StartTask, EndTask and the current task in each step; the default) or hidden (task-free: strategies that need boundaries are refused; domain- and class-IL only)"`
 	// TrainLimit keeps the first TrainLimit training examples of each task; 0 keeps all.
 	TrainLimit int `json:"train_limit" yaml:"train_limit" key:"train_limit" doc:"training examples per task (0: all)"`
 	// ValPerTask carves ValPerTask examples, drawn from Seed, out of each task's training
@@ -167,6 +179,14 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("pretrain_iterations must be 0 (the protocol's iterations) or positive, got %d", s.PretrainIterations)
 	case s.PretrainIterations > 0 && len(s.PretrainClasses) == 0:
 		return fmt.Errorf("pretrain_iterations %d without pretrain_classes: name the classes to pre-train on", s.PretrainIterations)
+	case s.Blurry < 0:
+		return fmt.Errorf("blurry must be 0 (sharp boundaries) or a number of steps, got %d", s.Blurry)
+	case s.Blurry >= s.Iterations:
+		return fmt.Errorf("blurry %d must be below the %d iterations per task (the transition happens within each task's first steps)", s.Blurry, s.Iterations)
+	case s.Boundaries != "" && s.Boundaries != BoundariesGiven && s.Boundaries != BoundariesHidden:
+		return fmt.Errorf("boundaries must be %s or %s, got %q", BoundariesGiven, BoundariesHidden, s.Boundaries)
+	case s.Boundaries == BoundariesHidden && s.Scenario == "task":
+		return fmt.Errorf("boundaries %s needs the domain or class scenario: task-IL gives every example's task, which marks the boundaries", BoundariesHidden)
 	case s.CheckpointEvery < -1:
 		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
 	}
@@ -177,6 +197,15 @@ func (s Spec) Validate() error {
 	}
 	return nil
 }
+
+// Values of Spec.Boundaries.
+const (
+	BoundariesGiven  = "given"
+	BoundariesHidden = "hidden"
+)
+
+// HiddenBoundaries reports whether strategies are not told the task boundaries.
+func (s Spec) HiddenBoundaries() bool { return s.Boundaries == BoundariesHidden }
 
 // Cell returns a copy of s for one run of strategy with seed.
 func (s Spec) Cell(strategy string, seed int64) Spec {
