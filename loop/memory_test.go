@@ -137,13 +137,13 @@ func kib(xs []uint64) []uint64 {
 // TestCheckpointGarbageFree checks that writing checkpoints allocates almost nothing beside the
 // model: a run with a checkpoint after every step allocates, per checkpoint, under 2% of the
 // checkpoint file's size more than the same run without checkpoints (the JSON format of version
-// 2 allocated five to seven times its file's size per write). EWC and LwF cover the strategies
-// that stream their state (strategies.StateWriter); naive the runner's own tensors.
+// 2 allocated five to seven times its file's size per write). EWC, LwF and DGR (its generator) cover
+// the strategies that stream their state (strategies.StateWriter); naive the runner's own tensors.
 func TestCheckpointGarbageFree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates a 784-400-400 model; not with -short")
 	}
-	for _, spec := range []string{"naive", "ewc", "lwf"} {
+	for _, spec := range []string{"naive", "ewc", "lwf", "dgr"} {
 		t.Run(spec, func(t *testing.T) {
 			st := strategytest.Synthetic(stream.DomainIL, 2, 2, 784, 20, 3)
 			set := loop.Settings{Spec: runspec.Spec{Protocol: "mem", Iterations: 6, Batch: 8, EvalBatch: 40, LR: 1e-3, Hidden: []int{400, 400}, Seed: 1}}

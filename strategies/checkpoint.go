@@ -44,7 +44,7 @@ import (
 //
 // A strategy whose state is large (of the model's size or more) also implements StateWriter,
 // writing it with a StateEncoder: the runner then streams it into the checkpoint file instead of
-// holding SaveState's bytes. Regularizer and LwF do; a strategy that embeds one of them and
+// holding SaveState's bytes. Regularizer, LwF and DGR do; a strategy that embeds one of them and
 // overrides SaveState and LoadState must override WriteState too (or its checkpoints hold the
 // embedded strategy's state only, which strategytest.Run's resume check catches).
 

@@ -1,9 +1,9 @@
 package strategies
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand"
 
@@ -62,6 +62,7 @@ var (
 	_ Strategy     = (*DGR)(nil)
 	_ TaskEnder    = (*DGR)(nil)
 	_ Checkpointer = (*DGR)(nil)
+	_ StateWriter  = (*DGR)(nil)
 	_ Grapher      = (*DGR)(nil)
 	_ Generative   = (*DGR)(nil)
 )
@@ -297,54 +298,66 @@ func (d *DGR) Graphs() []NamedGraph {
 }
 
 // dgrState is what SaveState writes: the tasks ended and the frozen copies.
-type dgrState struct {
-	Done       int   `json:"done"`
-	Classifier []F32 `json:"classifier,omitempty"`
-	Generator  []F32 `json:"generator,omitempty"`
-}
+// dgrFormat starts DGR's saved state.
+const dgrFormat = "clgraph.dgr/v1"
 
-// SaveState saves the number of tasks ended and the frozen previous classifier and generator
-// (the live ones are in the ParamSet and the Adam state the runner saves).
-func (d *DGR) SaveState() ([]byte, error) {
-	st := dgrState{Done: d.done}
+// WriteState writes the number of tasks ended and the frozen previous classifier and generator
+// (the live ones are in the ParamSet and the Adam state the runner saves), straight from their
+// tensors.
+func (d *DGR) WriteState(w io.Writer) error {
+	e := NewStateEncoder(w)
+	e.String(dgrFormat)
+	e.Int(d.done)
+	var cls, gen [][]float32
 	if d.done > 0 {
 		for _, L := range d.prev.layers() {
-			st.Classifier = append(st.Classifier, F32(L.w), F32(L.b))
+			cls = append(cls, L.w, L.b)
 		}
-		for _, w := range d.prevGen.Weights() {
-			st.Generator = append(st.Generator, F32(w))
-		}
+		gen = d.prevGen.Weights()
 	}
-	return json.Marshal(st)
+	e.Tensors(cls)
+	e.Tensors(gen)
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("%s: saving the previous model: %w", d.name(), err)
+	}
+	return nil
 }
+
+// SaveState returns what WriteState writes.
+func (d *DGR) SaveState() ([]byte, error) { return SaveStateBytes(d) }
 
 // LoadState restores what SaveState saved, on a strategy set up for the same stream and spec.
 func (d *DGR) LoadState(data []byte) error {
-	var st dgrState
-	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf(d.name()+": state: %w", err)
+	dec := NewStateDecoder(data)
+	if f := dec.String(); dec.Err() != nil {
+		return fmt.Errorf("%s: state: %w", d.name(), dec.Err())
+	} else if f != dgrFormat {
+		return fmt.Errorf("%s: state in format %q, want %q", d.name(), clipString(f), dgrFormat)
 	}
-	if st.Done < 0 || (st.Done > 0) != (len(st.Classifier) > 0) {
-		return fmt.Errorf(d.name()+": state after %d tasks holds %d classifier tensors", st.Done, len(st.Classifier))
+	done, cls, gen := dec.Int(), dec.Tensors(), dec.Tensors()
+	if err := dec.Done(); err != nil {
+		return fmt.Errorf("%s: state: %w", d.name(), err)
 	}
-	if st.Done > 0 {
+	if done < 0 || (done > 0) != (len(cls) > 0) {
+		return fmt.Errorf(d.name()+": state after %d tasks holds %d classifier tensors", done, len(cls))
+	}
+	if done > 0 {
 		var dst [][]float32
 		for _, L := range d.prev.layers() {
 			dst = append(dst, L.w, L.b)
 		}
-		if err := loadInto("classifier", dst, st.Classifier); err != nil {
+		if err := loadInto("classifier", dst, cls); err != nil {
 			return err
 		}
-		if err := loadInto("generator", d.prevGen.Weights(), st.Generator); err != nil {
+		if err := loadInto("generator", d.prevGen.Weights(), gen); err != nil {
 			return err
 		}
 	}
-	d.done = st.Done
+	d.done = done
 	return nil
 }
 
-// loadInto copies saved tensors into dst after checking that every size matches.
-func loadInto(what string, dst [][]float32, saved []F32) error {
+func loadInto(what string, dst [][]float32, saved [][]float32) error {
 	if len(saved) != len(dst) {
 		return fmt.Errorf("dgr: state holds %d %s tensors, the model %d", len(saved), what, len(dst))
 	}

@@ -20,7 +20,7 @@
 //	Optimized             Optimizer: the graphs.Adam whose moments checkpoints save  Base
 //	Named                 SetSpec/Spec: the canonical spec, set by Registry.New      Base
 //	Checkpointer          Save/LoadState: state beyond parameters, for resuming      Base (empty), Regularizer
-//	StateWriter           WriteState: stream a large state into the checkpoint       Regularizer, LwF
+//	StateWriter           WriteState: stream a large state into the checkpoint       Regularizer, LwF, DGR
 //	Resolver              Resolved: options settled at Setup (heads, lambda=auto)    Base, Regularizer
 //
 // So a strategy embedding Base writes only what it changes: a strategy without state of its own

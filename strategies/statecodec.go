@@ -138,6 +138,14 @@ func (e *StateEncoder) Int32s(xs []int32) {
 	}
 }
 
+// Tensors writes len(ts) and every tensor (Float32s).
+func (e *StateEncoder) Tensors(ts [][]float32) {
+	e.Int(len(ts))
+	for _, t := range ts {
+		e.Float32s(t)
+	}
+}
+
 // JSON writes v's JSON encoding as Bytes: for small values (counters, settings, indices).
 func (e *StateEncoder) JSON(v any) {
 	b, err := json.Marshal(v)
@@ -274,6 +282,16 @@ func (d *StateDecoder) Float32sInto(dst []float32, what string) {
 		}
 		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
+}
+
+// Tensors reads what Tensors wrote.
+func (d *StateDecoder) Tensors() [][]float32 {
+	n := d.length(8) // every tensor takes at least its 8-byte length
+	var out [][]float32
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.Float32s())
+	}
+	return out
 }
 
 // Int32s reads a slice Int32s wrote.
