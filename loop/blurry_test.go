@@ -103,8 +103,9 @@ func TestBlurryRefusals(t *testing.T) {
 			t.Errorf("%s accepted but did not run: %v", name, err)
 		}
 		ran++
+		t.Logf("ran with hidden boundaries: %s", name)
 	}
-	for _, want := range []string{"naive", "der"} {
+	for _, want := range []string{"naive", "der", "mer"} {
 		s, _ := strategies.Default.New(want)
 		if err := loop.CheckSpec(set.Spec, st, s, want); err != nil {
 			t.Errorf("%s is boundary-free but refused: %v", want, err)
