@@ -377,12 +377,13 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	binfo = a.runThreads(prior, min(jobWorkers(f.workers), pending), first, p.spec)
+	var runThreadCount int // BLAS threads each run uses
+	binfo, runThreadCount = a.runThreads(prior, min(jobWorkers(f.workers), pending), first, p.spec)
 	cfg := results.Config{
 		CreatedAt: time.Now().UTC(), Command: append([]string{"clgraph", "run"}, args...),
 		Spec: p.spec, Seeds: p.seeds, Strategies: p.specs, Versions: versions(),
 		Data:  results.DataInfo{Source: data.Source, Files: data.Files},
-		Extra: map[string]any{"outputs": first.Outputs, "blas": binfo.String(), "blas_threads": binfo.Threads, "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
+		Extra: map[string]any{"outputs": first.Outputs, "blas": binfo.String(), "blas_threads": runThreadCount, "adam": map[string]any{"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}},
 	}
 	for _, t := range first.Tasks {
 		cfg.Tasks = append(cfg.Tasks, t.Name)
@@ -407,7 +408,12 @@ func (a *App) cmdRun(ctx context.Context, args []string) error {
 		}
 	}
 	progress.job(total, already)
-	workers := jobWorkers(f.workers)
+	workers := f.workers
+	if workers <= 0 {
+		// One run per core's worth of BLAS threads: a resumed folder that keeps two threads
+		// trains one run at a time.
+		workers = max(1, usableCores()/runThreadCount)
+	}
 	// The runs are independent (each its own strategy, random sources and result folder), so
 	// workers train them at once; results keep the sequential order (spec-major), and each is
 	// the same bit for bit as a sequential run's.
@@ -598,7 +604,7 @@ func jobWorkers(flag int) int {
 // runs continue with the products' bits they began with; otherwise a job of one run at a time
 // gets blas.ThreadsForStep for its model (every core for steps from 0.1 GFLOP on), and a job of
 // concurrent runs one thread per run.
-func (a *App) runThreads(prior *results.Run, concurrent int, st *stream.Stream, spec runspec.Spec) blas.Info {
+func (a *App) runThreads(prior *results.Run, concurrent int, st *stream.Stream, spec runspec.Spec) (blas.Info, int) {
 	info := blas.Setup()
 	recorded := 1 // a folder written before config.json recorded the count used one thread
 	if prior != nil {
@@ -610,7 +616,8 @@ func (a *App) runThreads(prior *results.Run, concurrent int, st *stream.Stream, 
 		if prior != nil && info.Name == blas.NameOpenBLAS && info.Threads != recorded {
 			a.Log.Warnf("the resumed folder's runs began with %d BLAS threads and the environment sets %d: interrupted runs continue with other bits in some products than they began with (unset %s to keep %d)", recorded, info.Threads, blas.EnvThreads, recorded)
 		}
-		return info
+		t, _ := blasWorkers()
+		return info, t
 	}
 	n, why := 1, "one thread per run for concurrent runs"
 	switch {
@@ -626,5 +633,5 @@ func (a *App) runThreads(prior *results.Run, concurrent int, st *stream.Stream, 
 		info = blas.SetThreads(n)
 	}
 	a.Log.WithFields(logrus.Fields{"threads": info.Threads, "why": why}).Info("blas threads")
-	return info
+	return info, n
 }

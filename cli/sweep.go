@@ -184,6 +184,9 @@ func (a *App) cmdSweep(ctx context.Context, args []string) error {
 	if workers == 0 {
 		workers = defWorkers
 	}
+	if blas.Setup().Threads != threads && (threads != 1 || !threadsFromUser()) {
+		blas.SetThreads(threads) // an earlier command of this process may have changed it (clgraph run of one run)
+	}
 	if workers < 0 {
 		return usagef("--workers must be positive, got %d", workers)
 	}

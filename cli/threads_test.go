@@ -17,6 +17,7 @@ func TestRunThreadsPerModel(t *testing.T) {
 	if threadsFromUser() {
 		t.Skip("the environment fixes the BLAS thread count")
 	}
+	t.Cleanup(func() { blas.SetThreads(1) })
 	dir := t.TempDir()
 	base := []string{"run", "--scenario", "class", "--strategies", "naive", "--iterations", "2", "--hidden", "400,400",
 		"--train-limit", "300", "--test-limit", "100", "--progress", "none"}
@@ -56,5 +57,4 @@ func TestRunThreadsPerModel(t *testing.T) {
 	if !strings.Contains(stderr, fmt.Sprintf("threads=%d", want)) || !strings.Contains(stderr, "resumed folder") {
 		t.Errorf("resume: want the folder's %d threads, log: %s", want, stderr)
 	}
-	blas.SetThreads(1)
 }

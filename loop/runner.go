@@ -122,6 +122,9 @@ func CheckSpec(spec runspec.Spec, st *stream.Stream, s strategies.Strategy, name
 	if err := Check(st, s, name); err != nil {
 		return err
 	}
+	if spec.HiddenBoundaries() && st.HasTaskIdentity() {
+		return fmt.Errorf("boundaries %s needs a domain or class stream: %s gives every example's task, which marks the boundaries", runspec.BoundariesHidden, st.Scenario)
+	}
 	return CheckSettings(spec, s, name)
 }
 
@@ -499,7 +502,7 @@ func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 func (rs *runState) restore(c *Checkpoint) error {
 	h, b := c.Header, c.State
 	s := rs.s
-	if ts, ok := s.(strategies.TaskStarter); ok {
+	if ts, ok := s.(strategies.TaskStarter); ok && !rs.set.HiddenBoundaries() {
 		for k := 0; k <= h.Task; k++ {
 			if err := ts.StartTask(k); err != nil {
 				return fmt.Errorf("replaying the start of task %d: %w", k+1, err)
@@ -735,11 +738,14 @@ func BlurryShare(i, w int) float64 { return float64(i+1) / float64(w+1) }
 
 // fillBlurry fills b with n examples for step i of a blurry transition of w steps: the new
 // task's share (BlurryShare, rounded to whole examples) from its sampler, the rest drawn
-// uniformly, with rng, from the previous task's training split.
+// uniformly, with rng, from the previous task's training split; then the rows are shuffled with
+// rng, so that strategies reading a batch in order (MER's per-example steps, a prefix) see the
+// two tasks mixed.
 func fillBlurry(b *stream.Batch, sp *stream.Sampler, prev *stream.Task, rng *rand.Rand, n, i, w int) {
 	fresh := min(n, int(BlurryShare(i, w)*float64(n)+0.5))
 	sp.Fill(b, fresh)
 	for m := prev.Train.Len(); b.N < n && m > 0; {
 		b.Add(prev, &prev.Train, rng.Intn(m))
 	}
+	b.Shuffle(rng)
 }

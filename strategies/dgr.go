@@ -161,6 +161,14 @@ func (d *DGR) replay(cur, n int) []float32 {
 				best, arg = v, c
 			}
 		}
+		if arg < 0 { // every score NaN (a diverged previous model): the first active unit; the loss reports the divergence
+			for c := range m {
+				if m[c] == 0 {
+					arg = c
+					break
+				}
+			}
+		}
 		rb.Target[i] = int32(d.colUnit[jt][arg])
 	}
 	return z
@@ -338,8 +346,11 @@ func (d *DGR) LoadState(data []byte) error {
 	if err := dec.Done(); err != nil {
 		return fmt.Errorf("%s: state: %w", d.name(), err)
 	}
-	if done < 0 || (done > 0) != (len(cls) > 0) {
-		return fmt.Errorf(d.name()+": state after %d tasks holds %d classifier tensors", done, len(cls))
+	if done < 0 || (done > 0) != (len(cls) > 0) || (done == 0 && len(gen) > 0) {
+		return fmt.Errorf(d.name()+": state after %d tasks holds %d classifier and %d generator tensors", done, len(cls), len(gen))
+	}
+	if err := finiteTensors(append(cls, gen...)); err != nil {
+		return fmt.Errorf("%s: saved previous model: %w", d.name(), err)
 	}
 	if done > 0 {
 		var dst [][]float32

@@ -200,7 +200,7 @@ func (l *LwF) LoadState(data []byte) error {
 	}
 	done, n := d.Int(), d.Int()
 	layers := l.prev.layers()
-	if d.err == nil && (done < 0 || (done > 0) != (n > 0)) {
+	if d.err == nil && (done < 0 || n < 0 || (done > 0) != (n > 0)) {
 		return fmt.Errorf("lwf: state after %d tasks holds %d weight tensors", done, n)
 	}
 	if d.err == nil && n > 0 && n != 2*len(layers) {
@@ -212,6 +212,9 @@ func (l *LwF) LoadState(data []byte) error {
 	}
 	if err := d.Done(); err != nil {
 		return fmt.Errorf("lwf: state: %w", err)
+	}
+	if err := finiteTensors(ws); err != nil {
+		return fmt.Errorf("lwf: saved previous model: %w", err)
 	}
 	for i, L := range layers {
 		if n > 0 && (len(ws[2*i]) != len(L.w) || len(ws[2*i+1]) != len(L.b)) {

@@ -337,3 +337,15 @@ func (d *StateDecoder) Done() error {
 	}
 	return d.err
 }
+
+// finiteTensors reports the first NaN or infinite value of ts: a saved model must be finite.
+func finiteTensors(ts [][]float32) error {
+	for i, t := range ts {
+		for j, v := range t {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("tensor %d holds %v at %d", i, v, j)
+			}
+		}
+	}
+	return nil
+}

@@ -292,6 +292,22 @@ func NewBatch(capacity, dim int) *Batch {
 	return &Batch{X: make([]float32, 0, capacity*dim), Target: make([]int32, 0, capacity), Task: make([]int32, 0, capacity)}
 }
 
+// Shuffle permutes b's rows (inputs, targets and tasks together) with rng, in place.
+func (b *Batch) Shuffle(rng *rand.Rand) {
+	d := 0
+	if b.N > 0 {
+		d = len(b.X) / b.N
+	}
+	rng.Shuffle(b.N, func(i, j int) {
+		b.Target[i], b.Target[j] = b.Target[j], b.Target[i]
+		b.Task[i], b.Task[j] = b.Task[j], b.Task[i]
+		xi, xj := b.X[i*d:(i+1)*d], b.X[j*d:(j+1)*d]
+		for k := range xi {
+			xi[k], xj[k] = xj[k], xi[k]
+		}
+	})
+}
+
 // Reset empties the batch, keeping its memory.
 func (b *Batch) Reset() { b.N, b.X, b.Target, b.Task = 0, b.X[:0], b.Target[:0], b.Task[:0] }
 

@@ -246,6 +246,9 @@ func (r *Registry) Spec(o runspec.Overrides) (runspec.Spec, error) {
 		return out, fmt.Errorf("stream %s cannot be built in the %s-IL scenario", d.Name, sc)
 	}
 	out.Scenario = sc.String()
+	if out.Boundaries == runspec.BoundariesGiven {
+		out.Boundaries = "" // the default, spelt one way so that equal runs compare equal
+	}
 	if err := out.Validate(); err != nil {
 		return out, err
 	}

@@ -123,8 +123,12 @@ func Check(m *Manifest) []string {
 			bad("job %s: the sweep file %s is on no mounted volume", j.Name, c.Args[1])
 		}
 		flags := map[string]string{}
-		for _, a := range c.Args[2:] {
-			k, v, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		rest := c.Args[2:]
+		for i := 0; i < len(rest); i++ {
+			k, v, eq := strings.Cut(strings.TrimLeft(rest[i], "-"), "=")
+			if !eq && i+1 < len(rest) && !strings.HasPrefix(rest[i+1], "-") {
+				v, i = rest[i+1], i+1 // "--out /results/x", as Go's flag package also reads it
+			}
 			flags[k] = v
 		}
 		if out := flags["out"]; out == "" || !mounted(out) {

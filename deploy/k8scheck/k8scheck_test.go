@@ -32,6 +32,21 @@ func TestIndexedJob(t *testing.T) {
 	t.Logf("job %s: %d completions, %d at a time, image %s, args %v", j.Name, *j.Spec.Completions, *j.Spec.Parallelism, j.Spec.Template.Spec.Containers[0].Image, j.Spec.Template.Spec.Containers[0].Args)
 }
 
+// TestSpacedFlags: "--out /results/x" (flag and value as two arguments) reads as "--out=/results/x".
+func TestSpacedFlags(t *testing.T) {
+	good := strings.Replace(read(t), "- --out=/results/regularization", "- --out\n            - /results/regularization", 1)
+	if good == read(t) {
+		t.Fatal("the manifest has no --out=/results/regularization to split")
+	}
+	m, err := Decode([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := Check(m); len(probs) > 0 {
+		t.Fatalf("spaced --out refused: %v", probs)
+	}
+}
+
 // TestMistakesCaught edits the manifest in ways a user might and checks each is refused.
 func TestMistakesCaught(t *testing.T) {
 	good := read(t)
