@@ -186,8 +186,16 @@ type StateDecoder struct {
 func NewStateDecoder(data []byte) *StateDecoder { return &StateDecoder{data: data} }
 
 func (d *StateDecoder) fail(format string, a ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w at byte %d: %s", ErrStateFormat, d.off, fmt.Sprintf(format, a...))
+	if d.err != nil {
+		return
+	}
+	d.err = fmt.Errorf("%w at byte %d: %s", ErrStateFormat, d.off, fmt.Sprintf(format, a...))
+	if len(d.data) > 0 && d.data[0] == '{' {
+		// Every binary state starts with its format name's length, far below '{' (123): this is
+		// the JSON state of a build from before the binary state format.
+		d.err = fmt.Errorf("%w: the state is JSON, as builds before the binary state format wrote it; "+
+			"this checkpoint cannot be resumed by this build (delete checkpoint.ckpt to restart the run, or "+
+			"resume with the build that wrote it)", d.err)
 	}
 }
 

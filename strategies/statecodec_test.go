@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clgraph/clgraph/strategies"
@@ -79,5 +80,31 @@ func TestStateCodec(t *testing.T) {
 	d.Float32sInto(dst, "w")
 	if d.Err() == nil {
 		t.Error("a tensor of 40000 values read into 3")
+	}
+}
+
+// TestStateDecoderNamesJSONState checks that a strategy state in the JSON form of builds before
+// the binary format (what a checkpoint from such a build holds) is refused with a message that says
+// so and how to go on, not only with the byte where decoding failed.
+func TestStateDecoderNamesJSONState(t *testing.T) {
+	for _, old := range []string{`{"done":1}`, `{"done":2,"prev":{"w":[0.5]}}`} {
+		d := strategies.NewStateDecoder([]byte(old))
+		_ = d.String()
+		_ = d.Int()
+		err := d.Done()
+		if !errors.Is(err, strategies.ErrStateFormat) {
+			t.Fatalf("%s: %v, want ErrStateFormat", old, err)
+		}
+		for _, want := range []string{"JSON", "delete checkpoint.ckpt"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not say %q", old, err, want)
+			}
+		}
+	}
+	// A binary state that fails for another reason does not get the hint.
+	d := strategies.NewStateDecoder([]byte{3, 0, 0, 0, 0, 0, 0, 0, 'a'})
+	_ = d.String()
+	if err := d.Err(); err == nil || strings.Contains(err.Error(), "JSON") {
+		t.Errorf("truncated binary state: %v", err)
 	}
 }
