@@ -19,6 +19,7 @@ import (
 // benchFlags are clgraph bench's flags.
 type benchFlags struct {
 	hidden, blasMode           string
+	model, filters             string
 	batch, steps, warmup, thr  int
 	evalRows, fisher, inputDim int
 	classes, trainRows         int
@@ -31,17 +32,22 @@ func (a *App) benchFlagSet(f *benchFlags) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: clgraph bench [flags]
 
-Times training steps of an MLP trunk (input-hidden...-classes) on random data of MNIST's shape,
+Times training steps of an MLP trunk (input-hidden...-classes), or with --model conv of the conv
+trunk (5x5 conv layers of --filters, each ReLU and 2x2 max-pool, then dense --hidden, 256 unless
+given: the peer's conv model), on random data of MNIST's shape,
 through the code a run uses (batch sampling, the Gorgonia training graph, Adam), and prints
 ms/step, samples/s, the achieved GFLOP/s of the step's matrix products, allocations per step
 and the BLAS in use. The default is the PyTorch peer's epoch: 468 steps of batch 128 on
-784-400-400-10 (compare with shared/peer/torch_epoch.py run back to back).
+784-400-400-10 (compare with perf/peer/torch_epoch.py run back to back: its third argument,
+conv, is the conv trunk).
 
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&f.hidden, "hidden", "400,400", "hidden layer sizes")
+	fs.StringVar(&f.hidden, "hidden", "400,400", "hidden layer sizes (with --model conv: 256 unless given)")
+	fs.StringVar(&f.model, "model", "mlp", "trunk: mlp or conv")
+	fs.StringVar(&f.filters, "filters", "16,32", "conv trunk: output channels of each 5x5 conv layer (--model conv only)")
 	fs.IntVar(&f.batch, "batch", 128, "rows per training step")
 	fs.IntVar(&f.steps, "steps", perf.EpochSteps, "timed training steps (468: an MNIST epoch at batch 128)")
 	fs.IntVar(&f.warmup, "warmup", 10, "untimed steps first")
@@ -98,6 +104,11 @@ func (a *App) cmdBench(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("bench: unexpected arguments %q", fs.Args())
 	}
+	hiddenSet := false
+	fs.Visit(func(fl *flag.Flag) { hiddenSet = hiddenSet || fl.Name == "hidden" })
+	if f.model == "conv" && !hiddenSet {
+		f.hidden = "256"
+	}
 	hidden, err := parseInts(f.hidden)
 	if err != nil || len(hidden) == 0 {
 		return usagef("--hidden: want sizes like 400,400 (%v)", err)
@@ -121,6 +132,25 @@ func (a *App) cmdBench(ctx context.Context, args []string) error {
 		return usagef("--input must be positive and --classes in [2, 256]")
 	case f.trainRows < 1:
 		return usagef("--train-rows must be positive")
+	}
+	switch f.model {
+	case "mlp":
+	case "conv":
+		fl, err := parseInts(f.filters)
+		if err != nil || len(fl) == 0 {
+			return usagef("--filters: want channels like 16,32 (%v)", err)
+		}
+		for _, c := range fl {
+			if c < 1 || c > 1<<12 {
+				return usagef("--filters: %d channels out of range", c)
+			}
+			cfg.Filters = append(cfg.Filters, int(c))
+		}
+		if f.fisher > 0 {
+			return usagef("--fisher: EWC's Fisher is computed for dense trunks only; drop it with --model conv")
+		}
+	default:
+		return usagef("--model must be mlp or conv, got %q", f.model)
 	}
 	cfg.Batch, cfg.InputDim, cfg.Classes = f.batch, f.inputDim, f.classes
 	cfg.TestRows = max(f.evalRows, 1)
@@ -154,8 +184,12 @@ func (a *App) cmdBench(ctx context.Context, args []string) error {
 	if cfg.EWC {
 		penalty = " + EWC penalty"
 	}
-	fmt.Fprintf(w, "model: MLP %s%s, batch %d, %d steps after %d warm-up steps, GOMAXPROCS %d\n",
-		strings.Join(layers, "-"), penalty, cfg.Batch, f.steps, f.warmup, runtime.GOMAXPROCS(0))
+	model := "MLP " + strings.Join(layers, "-")
+	if len(cfg.Filters) > 0 {
+		model = fmt.Sprintf("conv trunk, 5x5 conv %v (ReLU, 2x2 max-pool), dense %v, %d outputs", cfg.Filters, cfg.Hidden, cfg.Classes)
+	}
+	fmt.Fprintf(w, "model: %s%s, batch %d, %d steps after %d warm-up steps, GOMAXPROCS %d\n",
+		model, penalty, cfg.Batch, f.steps, f.warmup, runtime.GOMAXPROCS(0))
 	if _, err := b.Steps(f.warmup); err != nil {
 		return err
 	}

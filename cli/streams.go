@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/clgraph/clgraph/loop"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/streams"
 )
 
@@ -51,5 +53,20 @@ Task-free (blurry) boundaries, on every stream:
   --boundaries hidden  strategies are not told the boundaries (domain and class scenarios): those
                        that need them (StartTask/EndTask: ewc, replay, ...) are refused; naive, der
                        and mer run; evaluation stays after each task's iterations`)
+	fmt.Fprintf(a.Stdout, `
+Trunks, on every stream (--model):
+  mlp   the dense layers of --hidden, each with ReLU (the default)
+  conv  5x5 conv layers of --filters (default %s), each with ReLU and a 2x2 max-pool, over
+        the 28x28 images, then the dense layers of --hidden (--hidden 256: LeNet-like);
+        runs with %s; the others are refused
+`, joinInts(runspec.DefaultFilters), strings.Join(loop.ConvStrategies(), ", "))
 	return nil
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
 }

@@ -146,15 +146,22 @@ func TestLinearFrozenBuildsNoGradient(t *testing.T) {
 // Adam keeps its moments.
 func TestStepAllocatesNoTensor(t *testing.T) {
 	m, ps, _ := denseModel(t, false)
+	checkSameValues(t, m, ps, 6)
+}
+
+// checkSameValues runs four steps (with Adam updates) and evaluations of rows rows on m and
+// checks that every op of both graphs returns the same value (its own buffer) after the first.
+func checkSameValues(t *testing.T, m *Model, ps *ParamSet, rows int) {
+	t.Helper()
 	opt := NewAdam(1e-3)
 	x, _, _ := m.Inputs()
-	out := make([]float32, 6*5)
+	out := make([]float32, rows*m.Outputs())
 	values := func() map[*G.Node]G.Value {
 		if _, _, err := m.Step(); err != nil {
 			t.Fatal(err)
 		}
 		opt.Update(ps.All(), m.Grad)
-		if err := m.Forward(x, 6, out); err != nil {
+		if err := m.Forward(x, rows, out); err != nil {
 			t.Fatal(err)
 		}
 		v := map[*G.Node]G.Value{}

@@ -80,7 +80,7 @@ func pretrain(ctx context.Context, st *stream.Stream, set Settings, from []strat
 	rng, _ := rngFor(set.Seed, 3)
 	srng, _ := rngFor(set.Seed, 4)
 	b := &strategies.Base{}
-	env := &strategies.Env{Stream: ps, Hidden: set.Hidden, LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch, Iterations: steps, Optimizer: set.Optimizer, Rng: rng}
+	env := &strategies.Env{Stream: ps, Hidden: set.Hidden, Filters: set.ConvFilters(), LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch, Iterations: steps, Optimizer: set.Optimizer, Rng: rng}
 	if err := b.Setup(env); err != nil {
 		return nil, nil, fmt.Errorf("pretrain_classes: setup: %w", err)
 	}

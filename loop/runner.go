@@ -128,9 +128,24 @@ func CheckSpec(spec runspec.Spec, st *stream.Stream, s strategies.Strategy, name
 	return CheckSettings(spec, s, name)
 }
 
-// CheckSettings is CheckSpec's part that needs no stream (the blurry and boundaries settings),
+// ConvStrategies lists the registered strategies that run on a conv trunk (strategies.ConvTrunker,
+// with their default options).
+func ConvStrategies() []string {
+	var out []string
+	for _, n := range strategies.Default.Names() {
+		if s, err := strategies.Default.New(n); err == nil && strategies.RunsOnConv(s) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// CheckSettings is CheckSpec's part that needs no stream (the blurry, boundaries and model settings),
 // for command lines that check strategies before loading data.
 func CheckSettings(spec runspec.Spec, s strategies.Strategy, name string) error {
+	if spec.Model == runspec.ModelConv && !strategies.RunsOnConv(s) {
+		return fmt.Errorf("%s has no conv-trunk version (it reads the MLP trunk's dense layers directly: its Fisher or importance, a copy of the network, or masks over its units): drop --model conv, or use one that has (%s)", name, strings.Join(ConvStrategies(), ", "))
+	}
 	if _, own := s.(strategies.Sampler); own && spec.Blurry > 0 {
 		return fmt.Errorf("%s draws its own batches, so a blurry stream cannot mix the tasks' data into them: drop --blurry or the strategy", name)
 	}
@@ -240,7 +255,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 			log.WithField("strategy", name).Warn("no checkpoints: the strategy does not implement strategies.Checkpointer, so an interrupted run restarts from scratch")
 		}
 	}
-	env := &strategies.Env{Stream: st, Hidden: set.Hidden, LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch,
+	env := &strategies.Env{Stream: st, Hidden: set.Hidden, Filters: set.ConvFilters(), LR: set.LR, Batch: set.Batch, EvalBatch: set.EvalBatch,
 		Iterations: set.Iterations, Optimizer: set.Optimizer, Rng: stratRng, Log: log.WithField("strategy", name)}
 	if err := s.Setup(env); err != nil {
 		return res, fmt.Errorf("%s: setup: %w", name, err)

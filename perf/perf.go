@@ -19,13 +19,17 @@ import (
 
 // Config describes the workload. Zero fields take the defaults of Defaults.
 type Config struct {
-	InputDim  int   // features per example (784)
-	Classes   int   // output units (10)
-	Hidden    []int // hidden layer sizes of the trunk (400, 400)
-	Batch     int   // rows per training step (128)
-	EvalBatch int   // rows per evaluation-graph run (1000)
-	TrainRows int   // rows of the random training set (60000)
-	TestRows  int   // rows of the random test set (10000)
+	InputDim int   // features per example (784)
+	Classes  int   // output units (10)
+	Hidden   []int // hidden layer sizes of the trunk (400, 400)
+	// Filters, when not empty, makes the trunk a conv trunk (strategies.Env.Filters): 5×5 conv
+	// layers with these output channels, each with ReLU and a 2×2 max-pool, over the inputs as
+	// square images, then the dense layers of Hidden.
+	Filters   []int
+	Batch     int // rows per training step (128)
+	EvalBatch int // rows per evaluation-graph run (1000)
+	TrainRows int // rows of the random training set (60000)
+	TestRows  int // rows of the random test set (10000)
 	LR        float64
 	Seed      int64
 	// EWC adds EWC's quadratic penalty on the trunk to the training loss (strategies.EWC's
@@ -85,9 +89,40 @@ func (c Config) Layers() []int {
 // StepFLOPs is the floating-point work of the matrix products of one training step: per layer
 // 2·n·in·out for the forward product and as much for the weight gradient, plus as much again for
 // the input gradient of every layer but the first (the data needs none).
+//
+// With a conv trunk the dense part starts at the last pooled image, and each conv layer adds
+// 2·n·h·w·k²·c_in·c_out for its forward product and as much for its weight gradient, and as much
+// again for the input gradient of every conv layer but the first.
 func (c Config) StepFLOPs() float64 {
 	c = c.withDefaults()
-	return blas.MLPStepFLOP(c.Batch, c.Layers())
+	if len(c.Filters) == 0 {
+		return blas.MLPStepFLOP(c.Batch, c.Layers())
+	}
+	fwd, l := c.convForward()
+	f := 0.0
+	for i, mm := range fwd {
+		f += 2 * mm * float64(c.Batch)
+		if i > 0 {
+			f += mm * float64(c.Batch)
+		}
+	}
+	return f + blas.MLPStepFLOP(c.Batch, l) + 2*float64(c.Batch)*float64(l[0])*float64(l[1])
+}
+
+// convForward returns the forward product's work per example of each conv layer and the widths
+// of the dense layers after them (the last pooled image, Hidden..., Classes).
+func (c Config) convForward() ([]float64, []int) {
+	side, ch := 1, 1
+	for side*side < c.InputDim {
+		side++
+	}
+	k := float64(strategies.ConvKernel * strategies.ConvKernel)
+	var fwd []float64
+	for _, out := range c.Filters {
+		fwd = append(fwd, 2*float64(side*side)*k*float64(ch)*float64(out))
+		side, ch = side/2, out
+	}
+	return fwd, append([]int{side * side * ch}, append(c.Hidden, c.Classes)...)
 }
 
 // EvalFLOPs is the work of the forward products over TestRows rows.
@@ -95,6 +130,13 @@ func (c Config) EvalFLOPs() float64 {
 	c = c.withDefaults()
 	l := c.Layers()
 	var f float64
+	if len(c.Filters) > 0 {
+		var fwd []float64
+		fwd, l = c.convForward()
+		for _, mm := range fwd {
+			f += mm * float64(c.TestRows)
+		}
+	}
 	for i := 0; i+1 < len(l); i++ {
 		f += 2 * float64(c.TestRows) * float64(l[i]) * float64(l[i+1])
 	}
@@ -173,7 +215,7 @@ func New(cfg Config) (*Bench, error) {
 		var q *graphs.Quadratic
 		b.Penalty = strategies.QuadraticPenalty(b, &q, 0.5)
 	}
-	env := &strategies.Env{Stream: st, Hidden: cfg.Hidden, LR: cfg.LR, Batch: cfg.Batch, EvalBatch: cfg.EvalBatch, Rng: rng}
+	env := &strategies.Env{Stream: st, Hidden: cfg.Hidden, Filters: cfg.Filters, LR: cfg.LR, Batch: cfg.Batch, EvalBatch: cfg.EvalBatch, Rng: rng}
 	if err := b.Setup(env); err != nil {
 		return nil, fmt.Errorf("perf: %w", err)
 	}

@@ -71,6 +71,15 @@ func BenchmarkStepLate(b *testing.B) {
 	b.ReportMetric(Defaults().StepFLOPs()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// ConvConfig is the conv trunk of `clgraph bench --model conv` and the peer's conv model: 5×5
+// conv 16 and 32 (ReLU, 2×2 max-pool), dense 256, 10 outputs, batch 128.
+var ConvConfig = Config{Filters: []int{16, 32}, Hidden: []int{256}}
+
+// BenchmarkStepConv is one training step of the conv trunk (ConvConfig) at batch 128.
+func BenchmarkStepConv(b *testing.B) {
+	runCfg(b, ConvConfig, ConvConfig.StepFLOPs(), func(w *Bench) error { _, err := w.Step(); return err })
+}
+
 // BenchmarkStepEWC is a training step with EWC's quadratic penalty on the trunk in the graph.
 func BenchmarkStepEWC(b *testing.B) {
 	runCfg(b, Config{EWC: true}, Defaults().StepFLOPs(), func(w *Bench) error { _, err := w.Step(); return err })

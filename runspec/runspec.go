@@ -95,8 +95,16 @@ type Spec struct {
 	// Optimizer is adam (the default, also when empty) or sgd (plain SGD, the online
 	// protocol's).
 	Optimizer string `json:"optimizer,omitempty" yaml:"optimizer,omitempty" key:"optimizer" doc:"optimiser: adam (0.9, 0.999, 1e-8; the default) or sgd (plain, no momentum)"`
-	// Hidden are the hidden layer sizes of the MLP trunk.
-	Hidden []int `json:"hidden" yaml:"hidden" key:"hidden" doc:"hidden layer sizes, e.g. 400,400"`
+	// Hidden are the hidden layer sizes of the MLP trunk (with Model conv: of the dense layers
+	// after the conv layers).
+	Hidden []int `json:"hidden" yaml:"hidden" key:"hidden" doc:"hidden layer sizes, e.g. 400,400 (with --model conv: the dense layers after the conv layers)"`
+	// Model is the trunk: mlp (or empty, the default: the dense layers of Hidden) or conv (the
+	// conv layers of Filters, each 5×5 with ReLU and a 2×2 max-pool, then the dense layers of
+	// Hidden; square single-channel images only).
+	Model string `json:"model,omitempty" yaml:"model,omitempty" key:"model" doc:"trunk: mlp (dense layers of --hidden; the default) or conv (5×5 conv layers of --filters, each with ReLU and a 2×2 max-pool, then the dense layers of --hidden: LeNet-like with --hidden 256)"`
+	// Filters are the conv trunk's output channels per conv layer; empty takes DefaultFilters.
+	// Only with Model conv.
+	Filters []int `json:"filters,omitempty" yaml:"filters,omitempty" key:"filters" label:"conv filters" doc:"conv trunk: output channels of each conv layer (default 16,32; --model conv only)"`
 
 	// InitFrom is a model file (model.json, written by a run with SaveModel) every run starts
 	// from: after the strategy's setup, each of its parameters with a name and shape in the file
@@ -129,6 +137,27 @@ type Spec struct {
 	// CheckpointEvery saves a run's state every CheckpointEvery training steps as well as at task
 	// boundaries; 0 saves at task boundaries only, -1 saves no checkpoints.
 	CheckpointEvery int `json:"checkpoint_every" yaml:"checkpoint_every" key:"checkpoint_every" doc:"save each run's state every N training steps as well as at task boundaries (0: task boundaries only; -1: no checkpoints)" free:"true"`
+}
+
+// The values of Spec.Model (empty reads as ModelMLP).
+const (
+	ModelMLP  = "mlp"
+	ModelConv = "conv"
+)
+
+// DefaultFilters are a conv trunk's filters when Spec.Filters is empty.
+var DefaultFilters = []int{16, 32}
+
+// ConvFilters returns the conv trunk's filters (DefaultFilters when none are given); nil for an
+// MLP trunk.
+func (s Spec) ConvFilters() []int {
+	if s.Model != ModelConv {
+		return nil
+	}
+	if len(s.Filters) == 0 {
+		return slices.Clone(DefaultFilters)
+	}
+	return slices.Clone(s.Filters)
 }
 
 // The values of Spec.Optimizer (empty reads as OptimizerAdam).
@@ -187,12 +216,21 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("boundaries must be %s or %s, got %q", BoundariesGiven, BoundariesHidden, s.Boundaries)
 	case s.Boundaries == BoundariesHidden && s.Scenario == "task":
 		return fmt.Errorf("boundaries %s needs the domain or class scenario: task-IL gives every example's task, which marks the boundaries", BoundariesHidden)
+	case s.Model != "" && s.Model != ModelMLP && s.Model != ModelConv:
+		return fmt.Errorf("model must be %s or %s, got %q", ModelMLP, ModelConv, s.Model)
+	case len(s.Filters) > 0 && s.Model != ModelConv:
+		return fmt.Errorf("filters %v are the conv trunk's: add --model conv, or drop --filters", s.Filters)
 	case s.CheckpointEvery < -1:
 		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
 	}
 	for _, h := range s.Hidden {
 		if h < 1 {
 			return fmt.Errorf("hidden sizes must be positive, got %v", s.Hidden)
+		}
+	}
+	for _, f := range s.Filters {
+		if f < 1 {
+			return fmt.Errorf("conv filters must be positive, got %v", s.Filters)
 		}
 	}
 	return nil
@@ -218,6 +256,7 @@ func (s Spec) Cell(strategy string, seed int64) Spec {
 func (s Spec) Clone() Spec {
 	s.ClassOrder = slices.Clone(s.ClassOrder)
 	s.Hidden = slices.Clone(s.Hidden)
+	s.Filters = slices.Clone(s.Filters)
 	return s
 }
 

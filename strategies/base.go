@@ -44,9 +44,11 @@ type Base struct {
 	// modules); ForwardFunc then applies it.
 	TrunkFunc func(ps *graphs.ParamSet, env *Env) (int, error)
 
-	Env   *Env
-	PS    *graphs.ParamSet
-	Trunk graphs.MLP
+	Env *Env
+	PS  *graphs.ParamSet
+	// Trunk is the model's trunk: the dense layers of Env.Hidden, after conv layers when
+	// Env.Filters asks for them (Trunk.Convs; Trunk.Layers are the dense layers).
+	Trunk graphs.Trunk
 	Out   graphs.Heads
 	Net   *graphs.Model
 	Opt   *graphs.Adam
@@ -117,14 +119,26 @@ func (b *Base) Setup(env *Env) error {
 	b.PS = graphs.NewParamSet()
 	in := s.InputDim
 	if b.TrunkFunc != nil {
-		b.Trunk = graphs.MLP{}
+		b.Trunk = graphs.Trunk{}
 		w, err := b.TrunkFunc(b.PS, env)
 		if err != nil {
 			return err
 		}
 		in = w
+	} else if len(env.Filters) > 0 {
+		im, err := SquareImage(s)
+		if err != nil {
+			return err
+		}
+		if b.Trunk, err = graphs.NewConvTrunk(b.PS, "trunk", "trunk", im, ConvKernel, env.Filters, env.Hidden, env.Rng); err != nil {
+			return err
+		}
+		in = b.Trunk.Convs[len(b.Trunk.Convs)-1].Out.Size()
+		if len(env.Hidden) > 0 {
+			in = env.Hidden[len(env.Hidden)-1]
+		}
 	} else {
-		b.Trunk = graphs.NewMLP(b.PS, "trunk", "trunk", s.InputDim, env.Hidden, env.Rng)
+		b.Trunk = graphs.MLPTrunk(graphs.NewMLP(b.PS, "trunk", "trunk", s.InputDim, env.Hidden, env.Rng))
 		if len(env.Hidden) > 0 {
 			in = env.Hidden[len(env.Hidden)-1]
 		}
@@ -152,6 +166,16 @@ func (b *Base) Setup(env *Env) error {
 		b.colUnit[j] = cu
 	}
 	return b.Build()
+}
+
+// SquareImage reads s's inputs as square single-channel images (MNIST's 28×28), for a conv
+// trunk; an input size that is not an even square is refused.
+func SquareImage(s *stream.Stream) (graphs.Image, error) {
+	side := int(math.Round(math.Sqrt(float64(s.InputDim))))
+	if side*side != s.InputDim || side%2 != 0 {
+		return graphs.Image{}, fmt.Errorf("strategies: a conv trunk reads inputs as square images with an even side; %s's %d values per input are not", s.Name, s.InputDim)
+	}
+	return graphs.Image{Height: side, Width: side, Channels: 1}, nil
 }
 
 // EvalRows is the evaluation graph's row count (graphs.Config.EvalBatch's default included).

@@ -57,3 +57,42 @@ func init() {
 			return s, nil
 		})
 }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its model is Base's.
+func (*Naive) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its model is Base's.
+func (*Multihead) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its model is Base's.
+func (*Joint) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: it replays examples through Base's
+// model.
+func (*Replay) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its logit memory comes from the
+// model's own graph.
+func (*DER) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: it projects the model's gradients.
+func (*AGEM) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: it projects the model's gradients.
+func (*GEM) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: it re-initialises every layer, conv
+// layers included, and trains on its memory.
+func (*GDumb) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its meta-updates act on every
+// parameter.
+func (*MER) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its importance comes from the
+// model's gradients over every shared parameter.
+func (*SI) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its penalty is over every shared
+// parameter.
+func (*L2) ConvTrunk() bool { return true }

@@ -219,9 +219,12 @@ func (g *GDumb) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	return StepInfo{Samples: bt.N}, nil
 }
 
-// Reinit re-initialises every parameter as Setup does (the trunk's layers, then the heads',
+// Reinit re-initialises every parameter as Setup does (the trunk's conv and dense layers, then the heads',
 // drawing from Env.Rng) and replaces the optimizer by a fresh Adam.
 func (g *GDumb) Reinit() {
+	for _, c := range g.Trunk.Convs {
+		graphs.InitLinear(c.W, c.B, g.Env.Rng)
+	}
 	for _, ls := range [][]graphs.Dense{g.Trunk.Layers, g.Out.Layers} {
 		for _, l := range ls {
 			graphs.InitLinear(l.W, l.B, g.Env.Rng)

@@ -136,6 +136,9 @@ func DiagonalFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Para
 	if b.Env == nil || b.PS == nil {
 		return nil, fmt.Errorf("strategies: fisher before Setup")
 	}
+	if len(b.Trunk.Convs) > 0 {
+		return nil, fmt.Errorf("strategies: the diagonal Fisher is computed layer by layer for dense trunks; this model has a conv trunk")
+	}
 	s := b.Env.Stream
 	if t < 0 || t >= len(s.Tasks) || cur < 0 || cur >= len(s.Tasks) {
 		return nil, fmt.Errorf("strategies: fisher of task %d after task %d: stream has %d tasks", t, cur, len(s.Tasks))

@@ -15,8 +15,13 @@ import (
 // Env is what the runner gives a strategy to build its model: the stream and the protocol's
 // settings. Every field is set by the runner.
 type Env struct {
-	Stream    *stream.Stream
-	Hidden    []int   // hidden layer sizes of the MLP trunk
+	Stream *stream.Stream
+	Hidden []int // hidden layer sizes of the MLP trunk (after the conv layers, if any)
+	// Filters, when not empty, makes Base's trunk a conv trunk: one 5×5 conv layer (ReLU, 2×2
+	// max-pool) per value, its output channels, over the inputs read as square single-channel
+	// images, then the dense layers of Hidden (runspec's model=conv). Only strategies that
+	// implement ConvTrunker are given one.
+	Filters   []int
 	LR        float64 // learning rate
 	Batch     int     // examples of the current task per step
 	EvalBatch int     // rows per evaluation-graph run
@@ -37,6 +42,24 @@ type StepInfo struct {
 	Penalty float32 // regulariser term added to the loss, 0 if none
 	Samples int     // examples processed in the step (current plus replayed)
 }
+
+// ConvTrunker is implemented by strategies that run on a conv trunk (Env.Filters, runspec's
+// model=conv): their model is Base's trunk and heads, and nothing of theirs reads the trunk's
+// dense layers as the whole network (a per-layer Fisher, a pure-Go copy of the network, masks over
+// dense units). The runner refuses, before training, a conv trunk for strategies without it.
+type ConvTrunker interface {
+	// ConvTrunk reports whether the strategy, as configured, runs on a conv trunk.
+	ConvTrunk() bool
+}
+
+// RunsOnConv reports whether s runs on a conv trunk (it implements ConvTrunker and says so).
+func RunsOnConv(s Strategy) bool {
+	c, ok := s.(ConvTrunker)
+	return ok && c.ConvTrunk()
+}
+
+// ConvKernel is the kernel size of a conv trunk's layers.
+const ConvKernel = 5
 
 // Strategy is a continual-learning method: it builds a Gorgonia graph for a stream, trains it one
 // mini-batch at a time, and scores examples. The runner calls Setup once, then for each task

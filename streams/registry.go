@@ -249,6 +249,12 @@ func (r *Registry) Spec(o runspec.Overrides) (runspec.Spec, error) {
 	if out.Boundaries == runspec.BoundariesGiven {
 		out.Boundaries = "" // the default, spelt one way so that equal runs compare equal
 	}
+	if out.Model == runspec.ModelMLP {
+		out.Model = "" // likewise
+	}
+	if out.Model == runspec.ModelConv && len(out.Filters) == 0 {
+		out.Filters = out.ConvFilters() // recorded, so the spec says which network ran
+	}
 	if err := out.Validate(); err != nil {
 		return out, err
 	}

@@ -84,7 +84,11 @@ func shapeKey(g *Group, c Cell) string {
 	if sp, err := strategies.ParseSpec(c.Strategy); err == nil && sp.Options["heads"] != "" {
 		heads = " heads=" + sp.Options["heads"]
 	}
-	return fmt.Sprintf("%s/%s %d tasks, hidden %v, batch %d: %s%s", g.Spec.Stream, g.Spec.Scenario, g.Spec.Tasks, g.Spec.Hidden, g.Spec.Batch, c.Base, heads)
+	trunk := fmt.Sprintf("hidden %v", g.Spec.Hidden)
+	if f := g.Spec.ConvFilters(); f != nil {
+		trunk = fmt.Sprintf("conv %v, hidden %v", f, g.Spec.Hidden)
+	}
+	return fmt.Sprintf("%s/%s %d tasks, %s, batch %d: %s%s", g.Spec.Stream, g.Spec.Scenario, g.Spec.Tasks, trunk, g.Spec.Batch, c.Base, heads)
 }
 
 // testExamples estimates the number of test examples of each of a group's tasks in MNIST: the
