@@ -60,6 +60,7 @@ Usage:
   clgraph merge SWEEP_DIR    gather a sweep's shards into one summary
   clgraph report RUN_DIR...  compare runs: HTML and Markdown report with plots (--out DIR)
   clgraph compare DIR1 DIR2  the differences of two runs per strategy, with paired tests
+  clgraph published DIR...   published numbers (results/reference/published) beside the runs'
   clgraph bench [flags]      time training steps (ms/step, samples/s, GFLOP/s) and name the BLAS
   clgraph version            print versions
 
@@ -67,7 +68,7 @@ Run 'clgraph run -h' for the run flags.
 `
 
 // commands are the commands Run dispatches, in usageText's order.
-var commands = []string{"run", "strategies", "streams", "graph", "sweep", "merge", "report", "compare", "bench", "version"}
+var commands = []string{"run", "strategies", "streams", "graph", "sweep", "merge", "report", "compare", "published", "bench", "version"}
 
 // Run executes one command and returns its exit code.
 func (a *App) Run(ctx context.Context, args []string) int {
@@ -97,6 +98,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 		err = a.cmdReport(ctx, args[1:])
 	case "compare":
 		err = a.cmdCompare(ctx, args[1:])
+	case "published":
+		err = a.cmdPublished(args[1:])
 	case "bench":
 		err = a.cmdBench(ctx, args[1:])
 	case "version":

@@ -86,6 +86,15 @@ func (g convGeom) im2col(cols, x []float32, s0, m int) {
 					}
 					x0 := ox - g.pad
 					lo, hi := max(0, -x0), min(g.k, g.w-x0)
+					if g.c == 1 && lo == 0 && hi == g.k {
+						// One channel, inside the image: a few values, faster stored one by one
+						// than through a copy call.
+						src := img[iy*g.w+x0 : iy*g.w+x0+g.k]
+						for i, v := range src {
+							seg[i] = v
+						}
+						continue
+					}
 					clear(seg[:lo*g.c])
 					if hi > lo {
 						copy(seg[lo*g.c:hi*g.c], img[(iy*g.w+x0+lo)*g.c:(iy*g.w+x0+hi)*g.c])
@@ -207,13 +216,7 @@ func (st *convState) forward(out, x, w, b []float32) {
 						arg[i] = -1
 					}
 					for _, p := range [4]int{p0, p0 + 1, p0 + g.w, p0 + g.w + 1} {
-						row := zs[p*g.f : (p+1)*g.f]
-						row = row[:len(best)]
-						for f, v := range row {
-							if v > best[f] {
-								best[f], arg[f] = v, int32(p)
-							}
-						}
+						poolMax(best, arg, zs[p*g.f:(p+1)*g.f], int32(p))
 					}
 				}
 			}

@@ -68,22 +68,28 @@ func TestConvMatchesHandComputed(t *testing.T) {
 			t.Fatalf("pooled output %v, want %v", got, want)
 		}
 	}
-	// Random, two channels in, three out, 5×5 kernels, 11 images (two chunks).
+	// Random, 5×5 kernels, 11 images (two chunks): two channels in and three out, and one
+	// channel in (the im2col's single-channel path) and four out.
 	rng := rand.New(rand.NewSource(3))
-	ps = NewParamSet()
-	c, err = NewConv(ps, "c", "trunk", Image{6, 8, 2}, 5, 3, rng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x = make([]float32, 11*c.In.Size())
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	got = runConv(t, c, x, 11)
-	ref := refConv(c, x, c.W.Data(), c.B.Data(), 11)
-	for i := range ref {
-		if math.Abs(float64(got[i]-ref[i])) > 1e-5 {
-			t.Fatalf("value %d: %v, reference %v", i, got[i], ref[i])
+	for _, tc := range []struct {
+		in Image
+		f  int
+	}{{Image{6, 8, 2}, 3}, {Image{8, 8, 1}, 4}} {
+		ps = NewParamSet()
+		c, err = NewConv(ps, "c", "trunk", tc.in, 5, tc.f, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x = make([]float32, 11*c.In.Size())
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		got = runConv(t, c, x, 11)
+		ref := refConv(c, x, c.W.Data(), c.B.Data(), 11)
+		for i := range ref {
+			if math.Abs(float64(got[i]-ref[i])) > 1e-5 {
+				t.Fatalf("%v: value %d: %v, reference %v", tc.in, i, got[i], ref[i])
+			}
 		}
 	}
 }
@@ -231,6 +237,37 @@ func TestAddTo(t *testing.T) {
 		for i := range a {
 			if math.Float32bits(a[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("n=%d: value %d is %v, want %v", n, i, a[i], want[i])
+			}
+		}
+	}
+}
+
+// TestPoolMax checks the vector max-pool step against the plain loop at every length around the
+// 8-wide blocks, with ties, NaNs and infinities.
+func TestPoolMax(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	special := []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), -0.0}
+	draw := func() float32 {
+		if rng.Intn(4) == 0 {
+			return special[rng.Intn(len(special))]
+		}
+		return float32(rng.Intn(5) - 2) // many ties
+	}
+	for n := 0; n < 40; n++ {
+		best, row, arg := make([]float32, n), make([]float32, n), make([]int32, n)
+		for i := range best {
+			best[i], row[i], arg[i] = draw(), draw(), int32(rng.Intn(9))
+		}
+		wb, wa := append([]float32(nil), best...), append([]int32(nil), arg...)
+		for i := range row {
+			if row[i] > wb[i] {
+				wb[i], wa[i] = row[i], 77
+			}
+		}
+		poolMax(best, arg, row, 77)
+		for i := range best {
+			if math.Float32bits(best[i]) != math.Float32bits(wb[i]) || arg[i] != wa[i] {
+				t.Fatalf("n=%d, value %d: best %v arg %d, want %v and %d", n, i, best[i], arg[i], wb[i], wa[i])
 			}
 		}
 	}
