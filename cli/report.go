@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/results/published"
 	"github.com/clgraph/clgraph/results/report"
 	"github.com/clgraph/clgraph/sweep"
 )
@@ -48,6 +49,7 @@ func (a *App) cmdReport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	out := fs.String("out", "", "report folder (default RUN_DIR/report of the first run)")
+	pubDir := fs.String("published", "", "folder of published numbers (e.g. results/reference/published): overlay the rows of the runs' stream, scenario and protocol as markers")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), reportUsage)
 		fs.PrintDefaults()
@@ -92,7 +94,15 @@ func (a *App) cmdReport(ctx context.Context, args []string) error {
 	if dir == "" {
 		dir = filepath.Join(dirs[0], ReportDir)
 	}
-	files, err := report.Write(runs, dir)
+	var opt report.Options
+	if *pubDir != "" {
+		srcs, err := published.Sources(*pubDir)
+		if err != nil {
+			return usageError{err}
+		}
+		opt.Published = srcs
+	}
+	files, err := report.WriteWith(runs, dir, opt)
 	if err != nil {
 		if errors.Is(err, report.ErrMismatch) {
 			return usageError{err}

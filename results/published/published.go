@@ -28,6 +28,9 @@ type Source struct {
 	Arxiv  string `yaml:"arxiv"`
 	Table  string `yaml:"table"`
 	ReadAt string `yaml:"read_at"`
+	// Protocol names the clgraph protocol preset whose runs follow the source's setting (reports
+	// overlay the source's numbers on runs of that protocol); empty when none does.
+	Protocol string `yaml:"protocol"`
 	// Setting is the source's protocol, as the file describes it.
 	Setting string `yaml:"-"`
 	// Rows are the published numbers.
@@ -226,6 +229,25 @@ func Markdown(src *Source, cs []Comparison) string {
 	fmt.Fprintf(&b, "\n%d of %d published rows have clgraph runs; of those, %d lie inside clgraph's 95%% interval and %d within 2 points.\n", n, len(cs), inside, within)
 	return b.String()
 }
+
+// Short names the source briefly: its first author ("et al." when there are more) and arXiv id,
+// e.g. "Yen-Chang Hsu et al., arXiv 1810.12488".
+func Short(s *Source) string {
+	p := strings.TrimSpace(s.Paper)
+	first := p
+	if i := strings.Index(p, ","); i > 0 {
+		first = p[:i] + " et al."
+	} else if i := strings.Index(p, ". "); i > 0 {
+		first = p[:i]
+	}
+	if s.Arxiv != "" {
+		return first + ", arXiv " + s.Arxiv
+	}
+	return first
+}
+
+// Cite names the source: its paper and arXiv id.
+func Cite(s *Source) string { return cite(s) }
 
 func cite(s *Source) string {
 	p := strings.TrimSpace(s.Paper)

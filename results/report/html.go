@@ -611,6 +611,16 @@ func renderMarkdown(runs []*results.Run, ss []*series, tasks []string, figs []*f
 		}
 		b.WriteString("\n")
 	}
+	if hasPublished(ss) {
+		b.WriteString("### Published numbers\n\nThe final average accuracy the source prints for the same method, stream, scenario and protocol (drawn as markers on the ACC bars and after the last task of the curves), beside this report's ACC.\n\n")
+		b.WriteString("| Strategy |" + runCol(true, nil) + " ACC (this report) | published | source |\n|---|" + runCol(false, nil) + "---:|---:|---|\n")
+		for _, s := range ss {
+			for _, pm := range s.pub {
+				fmt.Fprintf(&b, "| %s |%s %s | %.4f | %s (%s) |\n", mdEscape(s.label), runCol(false, s), s.sum.Metrics.Get("acc").Format(3), pm.value, mdEscape(pm.cite), mdEscape(pm.label))
+			}
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("### 95% confidence intervals\n\nOf the mean over seeds (Student t, n − 1 degrees of freedom).\n\n")
 	b.WriteString("| Strategy |" + runCol(true, nil) + " " + strings.Join(heads, " | ") + " |\n|---|" + runCol(false, nil) + strings.Repeat("---:|", len(heads)) + "\n")
 	for _, s := range ss {

@@ -554,6 +554,17 @@ func curveFigure(ss []*series, tasks []string) (*figure, error) {
 		if l := addBand(p, b, s.index); l != nil {
 			leg.Add(legendLabel(s), l)
 		}
+		for _, pm := range s.pub {
+			pts := plotter.XYs{{X: float64(T) + 0.06*float64(s.index%5-2), Y: pm.value}}
+			if sc, err := plotter.NewScatter(pts); err == nil {
+				sc.GlyphStyle = pubGlyph(pm.source, seriesColor(s.index))
+				p.Add(sc)
+			}
+		}
+	}
+	addPublishedLegend(leg, ss, func(s *series) color.Color { return color.Gray{0x40} })
+	if hasPublished(ss) {
+		f.caption += " Markers after the last task: the published final average accuracy of the same method, stream, scenario and protocol, in the strategy's colour (legend: the source)."
 	}
 	f.w = vg.Length(math.Max(6.2, 0.5*float64(T)+4.5))*vg.Inch + legendWidth(leg)
 	f.h = 3.8 * vg.Inch
@@ -736,6 +747,8 @@ type bars struct {
 	vals    [][]results.Stat // [series][metric]
 	seeds   [][][]float64    // [series][metric]: each seed's value, drawn as dots on the bar
 	colors  []color.NRGBA
+	acc     int         // the ACC group's index (-1: none)
+	marks   [][]pubMark // [series]: published ACCs drawn on its ACC bar
 }
 
 func (b *bars) width() float64 { return 0.8 / float64(max(1, len(b.vals))) }
@@ -771,6 +784,11 @@ func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
 				c.StrokeLine2(es, xm-cap, lo, xm+cap, lo)
 				c.StrokeLine2(es, xm-cap, hi, xm+cap, hi)
 			}
+			if m == b.acc && s < len(b.marks) {
+				for _, pm := range b.marks[s] {
+					c.DrawGlyph(pubGlyph(pm.source, color.NRGBA{A: 0xff}), vg.Point{X: trX((x0 + x1) / 2), Y: trY(pm.value)})
+				}
+			}
 			if s < len(b.seeds) && m < len(b.seeds[s]) && len(b.seeds[s][m]) > 1 {
 				dot := draw.GlyphStyle{Color: color.Gray{0x20}, Radius: vg.Points(1.6), Shape: draw.CircleGlyph{}}
 				for k, v := range b.seeds[s][m] {
@@ -799,7 +817,41 @@ func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
 			ymax = math.Max(ymax, st.Mean+sd)
 		}
 	}
+	for _, ms := range b.marks {
+		for _, pm := range ms {
+			ymax = math.Max(ymax, pm.value)
+		}
+	}
 	return -0.5, float64(b.metrics) - 0.5, ymin, ymax
+}
+
+// pubGlyphs are the published markers' shapes, one per source.
+var pubGlyphs = []draw.GlyphDrawer{draw.PyramidGlyph{}, draw.BoxGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}}
+
+// pubGlyph is the marker of published source k, filled with c.
+func pubGlyph(k int, c color.Color) draw.GlyphStyle {
+	return draw.GlyphStyle{Color: c, Radius: vg.Points(3.2), Shape: pubGlyphs[k%len(pubGlyphs)]}
+}
+
+// glyphThumb is a legend thumbnail: a glyph.
+type glyphThumb draw.GlyphStyle
+
+// Thumbnail implements plot.Thumbnailer.
+func (g glyphThumb) Thumbnail(c *draw.Canvas) {
+	c.DrawGlyph(draw.GlyphStyle(g), vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2})
+}
+
+// addPublishedLegend adds one legend entry per source of the series' marks.
+func addPublishedLegend(leg *plot.Legend, ss []*series, c func(s *series) color.Color) {
+	seen := map[int]bool{}
+	for _, s := range ss {
+		for _, pm := range s.pub {
+			if !seen[pm.source] {
+				seen[pm.source] = true
+				leg.Add("published: "+pm.short, glyphThumb(pubGlyph(pm.source, c(s))))
+			}
+		}
+	}
 }
 
 // stepTicks puts major ticks every 0.1, 0.2, 0.25 or 0.5 (about five to
@@ -859,13 +911,19 @@ func metricsFigure(ss []*series) (*figure, error) {
 		caption: "Bars: mean over seeds; error bars: ± one sample standard deviation; dots: each seed; \"undefined\" where a metric has no value (e.g. intransigence without a joint run of the same seed). " + metricDocs(ms) + ".",
 		kind:    "metrics",
 	}
-	b := &bars{metrics: len(ms)}
+	b := &bars{metrics: len(ms), acc: -1}
+	for k, mt := range ms {
+		if mt.Key == "acc" {
+			b.acc = k
+		}
+	}
 	leg := newLegend()
 	for _, s := range ss {
 		if s.sum.OK == 0 {
 			continue
 		}
 		b.vals = append(b.vals, metricStats(s))
+		b.marks = append(b.marks, s.pub)
 		per := make([][]float64, len(ms))
 		for k, mt := range ms {
 			for _, r := range s.ok {
@@ -880,6 +938,10 @@ func metricsFigure(ss []*series) (*figure, error) {
 		b.seeds = append(b.seeds, per)
 		b.colors = append(b.colors, seriesColor(s.index))
 		leg.Add(legendLabel(s), swatch(seriesColor(s.index)))
+	}
+	addPublishedLegend(leg, ss, func(*series) color.Color { return color.Black })
+	if hasPublished(ss) {
+		f.caption += " Black markers on the ACC bars: the published final average accuracy of the same method, stream, scenario and protocol (legend: the source)."
 	}
 	p := newPlot(f.title+" (mean ± std over seeds)", "", "value (accuracy fraction)")
 	g := plotter.NewGrid()
@@ -1117,4 +1179,14 @@ func lossFigure(curves map[*series]plotter.XYs, ss []*series, tasks []string, st
 	f.w = 7*vg.Inch + legendWidth(leg)
 	f.h = 3.8 * vg.Inch
 	return f.renderChart(&chart{plots: [][]*plot.Plot{{p}}, legend: leg})
+}
+
+// hasPublished reports whether any series has a published mark.
+func hasPublished(ss []*series) bool {
+	for _, s := range ss {
+		if len(s.pub) > 0 {
+			return true
+		}
+	}
+	return false
 }

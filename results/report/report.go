@@ -12,6 +12,7 @@ import (
 	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/results/published"
 )
 
 // File names written by Write in its output folder.
@@ -245,6 +246,45 @@ type series struct {
 	evalSec results.Stat      // evaluation seconds over ok results
 	index   int               // position in the report, from 0
 	sameAs  string            // label of an earlier series with the same mean matrix ("" if none)
+	pub     []pubMark         // published final ACCs of the series' stream, scenario, protocol and method
+}
+
+// pubMark is a published final average accuracy a series' runs can be set against.
+type pubMark struct {
+	value  float64 // a fraction
+	source int     // index into Options.Published: picks the glyph
+	cite   string // the full citation
+	short  string // first author and arXiv id
+	label  string // the method's label in the source
+}
+
+// Options are WriteWith's choices beyond the runs.
+type Options struct {
+	// Published are sources of published numbers (results/reference/published): a row is drawn
+	// as a "published" marker on the ACC bar and at the end of the average-accuracy curve of every
+	// series whose run has the row's stream and scenario and the source's protocol
+	// (published.Source.Protocol), and whose strategy is the one that runs the row's method.
+	Published []*published.Source
+}
+
+// attachPublished sets each series' published marks.
+func attachPublished(runs []*results.Run, ss []*series, srcs []*published.Source) {
+	for k, src := range srcs {
+		if src.Protocol == "" {
+			continue
+		}
+		for _, s := range ss {
+			sp := runs[s.run].Config.Spec
+			if sp.Protocol != src.Protocol {
+				continue
+			}
+			for _, r := range src.Rows {
+				if r.Stream == sp.Stream && r.Scenario == sp.Scenario && published.Strategies[r.Method] == s.spec {
+					s.pub = append(s.pub, pubMark{value: r.Mean / 100, source: k, cite: published.Cite(src), short: published.Short(src), label: r.Label})
+				}
+			}
+		}
+	}
 }
 
 // complete reports whether R is T×T.
@@ -321,11 +361,17 @@ func reportTasks(runs []*results.Run) []string {
 // atomically. A mismatch between runs is an error wrapping ErrMismatch;
 // nothing is written then.
 func Write(runs []*results.Run, outDir string) (Files, error) {
+	return WriteWith(runs, outDir, Options{})
+}
+
+// WriteWith is Write with options: published numbers to overlay.
+func WriteWith(runs []*results.Run, outDir string, opt Options) (Files, error) {
 	if err := Check(runs); err != nil {
 		return Files{}, err
 	}
 	tasks := reportTasks(runs)
 	ss := buildSeries(runs, tasks)
+	attachPublished(runs, ss, opt.Published)
 	figs, err := buildFigures(runs, ss, tasks)
 	if err != nil {
 		return Files{}, err
