@@ -253,9 +253,9 @@ type series struct {
 type pubMark struct {
 	value  float64 // a fraction
 	source int     // index into Options.Published: picks the glyph
-	cite   string // the full citation
-	short  string // first author and arXiv id
-	label  string // the method's label in the source
+	cite   string  // the full citation
+	short  string  // first author and arXiv id
+	label  string  // the method's label in the source
 }
 
 // Options are WriteWith's choices beyond the runs.
