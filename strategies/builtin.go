@@ -96,3 +96,7 @@ func (*SI) ConvTrunk() bool { return true }
 // ConvTrunk reports that the strategy runs on a conv trunk: its penalty is over every shared
 // parameter.
 func (*L2) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its penalty is over every shared
+// parameter and its Fisher goes through the model's graph there (DiagonalFisher).
+func (*EWC) ConvTrunk() bool { return true }

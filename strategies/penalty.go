@@ -108,6 +108,8 @@ type FisherConfig struct {
 	// Rng draws the examples (when Samples is below the task's size) and, for FisherSampled, the
 	// labels. It may be nil when neither is needed.
 	Rng *rand.Rand
+	// graph computes through the model's graph (graphFisher) even for a dense trunk (tests).
+	graph bool
 }
 
 // fisherLayer is one dense layer of Base's model as DiagonalFisher walks it.
@@ -131,13 +133,12 @@ type fisherLayer struct {
 // Fisher, over labels weighted by p) is one matrix product per layer and chunk:
 // F_W += (A*A)^T D with D[n] = sum_y p(y|x_n) delta_ny^2. A pure-Go forward pass over the
 // parameter tensors gives the activations and a batched backward pass gives every delta; matrix
-// products run on Gorgonia's BLAS (OpenBLAS when graphs/blas installed it).
+// products run on Gorgonia's BLAS (OpenBLAS when graphs/blas installed it). A trunk with conv
+// layers goes through the model's own graph instead, one example and label at a time
+// (graphFisher): the same Fisher, at the cost of a training step per label counted.
 func DiagonalFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
 	if b.Env == nil || b.PS == nil {
 		return nil, fmt.Errorf("strategies: fisher before Setup")
-	}
-	if len(b.Trunk.Convs) > 0 {
-		return nil, fmt.Errorf("strategies: the diagonal Fisher is computed layer by layer for dense trunks; this model has a conv trunk")
 	}
 	s := b.Env.Stream
 	if t < 0 || t >= len(s.Tasks) || cur < 0 || cur >= len(s.Tasks) {
@@ -164,7 +165,11 @@ func DiagonalFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Para
 	}
 	M := col
 	lowest := len(trunk) // lowest trunk layer whose Fisher is asked for
+	viaGraph := len(b.Trunk.Convs) > 0 || cfg.graph
 	for _, p := range params {
+		if viaGraph {
+			break // graphFisher checks the parameters itself
+		}
 		l, ok := byParam[p]
 		if !ok {
 			return nil, fmt.Errorf("strategies: fisher of %s: not a weight or bias of the trunk or heads", p.Name)
@@ -206,6 +211,9 @@ func DiagonalFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Para
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("strategies: fisher of task %d: no training examples", t)
+	}
+	if viaGraph {
+		return graphFisher(b, t, cfg.Kind, cfg.Rng, task, idx, mask, active, params)
 	}
 	labels := 1
 	if cfg.Kind == FisherExact {
@@ -328,42 +336,19 @@ func (w *fisherWork) chunk(bt *stream.Batch) error {
 	w.rowEx, w.rowW, w.labels = w.rowEx[:0], w.rowW[:0], w.labels[:0]
 	labels := w.labels
 	for i := 0; i < nb; i++ {
-		p := w.p[i*M : (i+1)*M]
-		switch w.kind {
-		case FisherExact:
-			for _, c := range w.active {
-				if p[c] > 0 {
-					w.rowEx, w.rowW, labels = append(w.rowEx, i), append(w.rowW, p[c]), append(labels, c)
-				}
-			}
-		case FisherSampled:
-			u := w.rng.Float64()
-			pick := w.active[len(w.active)-1]
-			var cum float64
-			for _, c := range w.active {
-				cum += float64(p[c])
-				if u < cum {
-					pick = c
-					break
-				}
-			}
-			w.rowEx, w.rowW, labels = append(w.rowEx, i), append(w.rowW, 1), append(labels, pick)
-		case FisherEmpirical:
+		truth := -1
+		if w.kind == FisherEmpirical {
 			c := s.ModelUnit(w.b.Heads, int(bt.Task[i]), int(bt.Target[i]))
 			if c < 0 || c >= M || w.mask[c] != 0 {
 				return fmt.Errorf("target unit %d of task %d is not an active output", bt.Target[i], bt.Task[i])
 			}
-			w.rowEx, w.rowW, labels = append(w.rowEx, i), append(w.rowW, 1), append(labels, c)
-		case FisherPredicted:
-			pick := w.active[0]
-			for _, c := range w.active {
-				if p[c] > p[pick] {
-					pick = c
-				}
-			}
-			w.rowEx, w.rowW, labels = append(w.rowEx, i), append(w.rowW, 1), append(labels, pick)
-		default:
-			return fmt.Errorf("unknown fisher kind %v", w.kind)
+			truth = c
+		}
+		err := fisherLabels(w.kind, w.p[i*M:(i+1)*M], w.active, w.rng, truth, func(c int, wt float32) {
+			w.rowEx, w.rowW, labels = append(w.rowEx, i), append(w.rowW, wt), append(labels, c)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	w.labels = labels
@@ -456,4 +441,137 @@ func (w *fisherWork) accumulate(layers []*fisherLayer, in []float32, inW int, de
 			}
 		}
 	}
+}
+
+// fisherLabels calls emit with each label (model unit) whose squared gradient an example's Fisher
+// counts, and its weight: every active unit with p(y|x) > 0 weighted by it (FisherExact), one drawn
+// from p with rng (FisherSampled), truth (FisherEmpirical) or the most probable (FisherPredicted).
+func fisherLabels(kind FisherKind, p []float32, active []int, rng *rand.Rand, truth int, emit func(c int, w float32)) error {
+	switch kind {
+	case FisherExact:
+		for _, c := range active {
+			if p[c] > 0 {
+				emit(c, p[c])
+			}
+		}
+	case FisherSampled:
+		u := rng.Float64()
+		pick := active[len(active)-1]
+		var cum float64
+		for _, c := range active {
+			cum += float64(p[c])
+			if u < cum {
+				pick = c
+				break
+			}
+		}
+		emit(pick, 1)
+	case FisherEmpirical:
+		emit(truth, 1)
+	case FisherPredicted:
+		pick := active[0]
+		for _, c := range active {
+			if p[c] > p[pick] {
+				pick = c
+			}
+		}
+		emit(pick, 1)
+	default:
+		return fmt.Errorf("unknown fisher kind %v", kind)
+	}
+	return nil
+}
+
+// graphFisher is DiagonalFisher through the model's own graph, one example and label at a time:
+// a Model of one row over b's parameters gives p(y|x) and, per label, the gradient of log p(y|x)
+// of every parameter, whose square is accumulated. It handles any trunk (conv layers included)
+// and costs one forward pass per example and one training step per label counted; the dense
+// path's batched products give the same values up to rounding (TestGraphFisherMatchesDense).
+func graphFisher(b *Base, t int, kind FisherKind, rng *rand.Rand, task *stream.Task, idx []int, mask []float32, active []int, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
+	s := b.Env.Stream
+	fwd := b.Forward
+	if b.ForwardFunc != nil {
+		fwd = b.ForwardFunc
+	}
+	M := s.ModelOutputs(b.Heads)
+	m, err := graphs.NewModel(graphs.Config{Params: b.PS, Forward: fwd, InputDim: s.InputDim, Outputs: M, Batch: 1, EvalBatch: 1})
+	if err != nil {
+		return nil, err
+	}
+	trained := map[*graphs.Param]bool{}
+	for _, p := range m.Trainable() {
+		trained[p] = true
+	}
+	out := make(map[*graphs.Param][]float32, len(params))
+	for _, p := range params {
+		if !trained[p] {
+			return nil, fmt.Errorf("strategies: fisher of %s: the model does not train it", p.Name)
+		}
+		out[p] = make([]float32, p.Size())
+	}
+	x, tw, tm := m.Inputs()
+	copy(tm, mask)
+	batch := stream.NewBatch(1, s.InputDim)
+	logits, p := make([]float32, M), make([]float32, M)
+	var stepErr error
+	for _, k := range idx {
+		batch.Reset()
+		batch.Add(task, &task.Train, k)
+		copy(x, batch.X[:s.InputDim])
+		if err := m.Forward(x, 1, logits); err != nil {
+			return nil, err
+		}
+		clear(p)
+		mx := math.Inf(-1)
+		for _, c := range active {
+			mx = math.Max(mx, float64(logits[c]))
+		}
+		var sum float64
+		for _, c := range active {
+			e := math.Exp(float64(logits[c]) - mx)
+			p[c] = float32(e)
+			sum += e
+		}
+		for _, c := range active {
+			p[c] = float32(float64(p[c]) / sum)
+		}
+		truth := -1
+		if kind == FisherEmpirical {
+			c := s.ModelUnit(b.Heads, int(batch.Task[0]), int(batch.Target[0]))
+			if c < 0 || c >= M || mask[c] != 0 {
+				return nil, fmt.Errorf("strategies: fisher of task %d: target unit %d is not an active output", t, batch.Target[0])
+			}
+			truth = c
+		}
+		err := fisherLabels(kind, p, active, rng, truth, func(c int, w float32) {
+			if stepErr != nil {
+				return
+			}
+			clear(tw)
+			tw[c] = 1
+			if _, _, err := m.Step(); err != nil {
+				stepErr = err
+				return
+			}
+			for _, q := range params {
+				f, g := out[q], m.Grad(q)
+				for i, v := range g {
+					f[i] += w * v * v
+				}
+			}
+		})
+		if err == nil {
+			err = stepErr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("strategies: fisher of task %d: %w", t, err)
+		}
+	}
+	alpha := float32(1 / float64(len(idx)))
+	for _, f := range out {
+		for i := range f {
+			f[i] *= alpha
+		}
+	}
+	return out, nil
 }

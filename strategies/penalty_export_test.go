@@ -1,4 +1,12 @@
 package strategies
 
+import "github.com/clgraph/clgraph/graphs"
+
 // MaskOf exposes Base's training mask (model-space, 0 for active units) to the external tests.
 func MaskOf(b *Base, cur, j int) []float32 { return b.mask(cur, j) }
+
+// GraphFisher is DiagonalFisher through the model's graph (graphFisher) whatever the trunk.
+func GraphFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
+	cfg.graph = true
+	return DiagonalFisher(b, cur, t, cfg, params)
+}

@@ -507,3 +507,53 @@ func TestAutoZooOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphFisher checks the Fisher computed through the model's graph, the path of conv trunks:
+// on a dense trunk it equals the closed-form batched Fisher (exact, empirical and predicted
+// labels), and on a conv trunk (4×4 images, a conv layer of 3 filters) it equals the brute-force
+// per-example graph in task- and class-IL.
+func TestGraphFisher(t *testing.T) {
+	for _, kind := range []strategies.FisherKind{strategies.FisherExact, strategies.FisherEmpirical, strategies.FisherPredicted} {
+		st := strategytest.Synthetic(stream.ClassIL, 3, 2, 6, 12, 5)
+		s, _ := strategies.Default.New("naive")
+		nv := s.(*strategies.Naive)
+		if err := nv.Setup(regEnv(st, 1)); err != nil {
+			t.Fatal(err)
+		}
+		regTrain(t, nv, st, 1, 20, 2)
+		dense, err := strategies.DiagonalFisher(&nv.Base, 2, 1, strategies.FisherConfig{Kind: kind}, nv.PS.All())
+		if err != nil {
+			t.Fatal(err)
+		}
+		graph, err := strategies.GraphFisher(&nv.Base, 2, 1, strategies.FisherConfig{Kind: kind}, nv.PS.All())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[*graphs.Param][]float64{}
+		for p, f := range dense {
+			for _, v := range f {
+				want[p] = append(want[p], float64(v))
+			}
+		}
+		regCompareFisher(t, graph, want)
+	}
+	for _, sc := range []stream.Scenario{stream.TaskIL, stream.ClassIL} {
+		st := strategytest.Synthetic(sc, 3, 2, 16, 12, 5)
+		s, _ := strategies.Default.New("naive")
+		nv := s.(*strategies.Naive)
+		env := regEnv(st, 1)
+		env.Filters = []int{3}
+		if err := nv.Setup(env); err != nil {
+			t.Fatal(err)
+		}
+		if len(nv.Trunk.Convs) != 1 {
+			t.Fatal("no conv layer")
+		}
+		regTrain(t, nv, st, 1, 20, 2)
+		got, err := strategies.DiagonalFisher(&nv.Base, 1, 1, strategies.FisherConfig{Kind: strategies.FisherExact}, nv.PS.All())
+		if err != nil {
+			t.Fatal(err)
+		}
+		regCompareFisher(t, got, regBruteFisher(t, &nv.Base, 1, 1, true))
+	}
+}
