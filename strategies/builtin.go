@@ -100,3 +100,7 @@ func (*L2) ConvTrunk() bool { return true }
 // ConvTrunk reports that the strategy runs on a conv trunk: its penalty is over every shared
 // parameter and its Fisher goes through the model's graph there (DiagonalFisher).
 func (*EWC) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its penalty is over every shared
+// parameter and its importance goes through the model's graph there (MASImportance).
+func (*MAS) ConvTrunk() bool { return true }

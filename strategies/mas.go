@@ -1,6 +1,7 @@
 package strategies
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand"
@@ -9,6 +10,7 @@ import (
 	"github.com/clgraph/clgraph/stream"
 	"gonum.org/v1/gonum/blas"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // MAS is Memory Aware Synapses (Aljundi et al. 2018): the training loss of each task gets the
@@ -67,7 +69,9 @@ func (m *MAS) EndTask(cur int) error {
 // Per-example gradients are never formed: for a dense layer with input a and output gradient g
 // the per-example weight gradient is a g^T, whose absolute value is |a| |g|^T, so the sum over
 // examples is one product |A|^T |G| per layer and chunk of examples, after a pure-Go forward pass
-// and a batched backward pass of ||f||^2 (whose gradient with respect to the outputs is 2 f).
+// and a batched backward pass of ||f||^2 (whose gradient with respect to the outputs is 2 f). A
+// trunk with conv layers goes through the model's own graph instead, one example at a time
+// (masGraph).
 func MASImportance(b *Base, t, samples int, rng *rand.Rand, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
 	if b.Env == nil || b.PS == nil {
 		return nil, fmt.Errorf("strategies: MAS importance before Setup")
@@ -90,6 +94,9 @@ func MASImportance(b *Base, t, samples int, rng *rand.Rand, params []*graphs.Par
 			return nil, fmt.Errorf("strategies: MAS importance on %d of %d examples needs a random source", samples, n)
 		}
 		idx = rng.Perm(n)[:samples]
+	}
+	if len(b.Trunk.Convs) > 0 || masViaGraph {
+		return masGraph(b, t, task, idx, params)
 	}
 	w := &masWork{net: newPlainNet(b, false), mask: b.mask(t, t), alpha: float32(1 / float64(len(idx)))}
 	layers := w.net.layers()
@@ -210,4 +217,83 @@ func init() {
 		o.Check("samples", m.Samples >= 0, "a non-negative integer")
 		return m, nil
 	})
+}
+
+// masViaGraph makes MASImportance take masGraph for dense trunks too (tests).
+var masViaGraph bool
+
+// masGraph is MASImportance through the model's graph, one example at a time: a Model of one row
+// over b's parameters whose loss is ||f(x)||² over the active outputs (the data term weighted 0,
+// the squared norm added as its penalty) gives each example's gradient, whose absolute value is
+// averaged. It handles any trunk, conv layers included.
+func masGraph(b *Base, t int, task *stream.Task, idx []int, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
+	s := b.Env.Stream
+	fwd := b.Forward
+	if b.ForwardFunc != nil {
+		fwd = b.ForwardFunc
+	}
+	M := s.ModelOutputs(b.Heads)
+	mask := b.mask(t, t)
+	active := tensor.New(tensor.WithShape(1, M), tensor.Of(tensor.Float32))
+	for c, m := range mask {
+		if m == 0 {
+			active.Float32s()[c] = 1
+		}
+	}
+	var logits *G.Node
+	capture := func(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
+		z, err := fwd(bd, x)
+		if bd.Training() {
+			logits = z
+		}
+		return z, err
+	}
+	norm := func(bd *graphs.Binder) (*G.Node, error) {
+		if logits == nil {
+			return nil, errors.New("no logits")
+		}
+		f, err := G.HadamardProd(logits, bd.Const("mas/active", active))
+		if err != nil {
+			return nil, err
+		}
+		if f, err = G.Square(f); err != nil {
+			return nil, err
+		}
+		return G.Sum(f)
+	}
+	m, err := graphs.NewModel(graphs.Config{Params: b.PS, Forward: capture, Penalty: norm, InputDim: s.InputDim, Outputs: M, Batch: 1, EvalBatch: 1})
+	if err != nil {
+		return nil, err
+	}
+	trained := map[*graphs.Param]bool{}
+	for _, p := range m.Trainable() {
+		trained[p] = true
+	}
+	out := make(map[*graphs.Param][]float32, len(params))
+	for _, p := range params {
+		if !trained[p] {
+			return nil, fmt.Errorf("strategies: MAS importance of %s: the model does not train it", p.Name)
+		}
+		out[p] = make([]float32, p.Size())
+	}
+	x, tw, tm := m.Inputs()
+	clear(tw) // the data term weighs nothing: the loss is the penalty, ||f||²
+	copy(tm, mask)
+	batch := stream.NewBatch(1, s.InputDim)
+	alpha := float32(1 / float64(len(idx)))
+	for _, k := range idx {
+		batch.Reset()
+		batch.Add(task, &task.Train, k)
+		copy(x, batch.X[:s.InputDim])
+		if _, _, err := m.Step(); err != nil {
+			return nil, fmt.Errorf("strategies: MAS importance of task %d: %w", t, err)
+		}
+		for _, q := range params {
+			o := out[q]
+			for i, v := range m.Grad(q) {
+				o[i] += alpha * float32(math.Abs(float64(v)))
+			}
+		}
+	}
+	return out, nil
 }

@@ -166,3 +166,52 @@ func TestMASAccumulates(t *testing.T) {
 // BenchmarkMASStep is a MAS step on task 2 (benchStep, beside BenchmarkNaiveStep): the penalty
 // of the importance of task 1 in the graph.
 func BenchmarkMASStep(b *testing.B) { benchStep(b, "mas") }
+
+// TestMASGraphMatchesDense checks the importance computed through the model's graph (the path
+// of conv trunks) against the batched dense path on an MLP, in task- and class-IL, and that a
+// conv trunk's importance covers its conv layers.
+func TestMASGraphMatchesDense(t *testing.T) {
+	for _, sc := range []stream.Scenario{stream.TaskIL, stream.ClassIL} {
+		st := strategytest.Synthetic(sc, 3, 2, 6, 12, 5)
+		m := newStrategy(t, "mas").(*strategies.MAS)
+		if err := m.Setup(regEnv(st, 3)); err != nil {
+			t.Fatal(err)
+		}
+		regTrain(t, m, st, 1, 20, 2)
+		dense, err := strategies.MASImportance(&m.Base, 1, 0, nil, m.PS.All())
+		if err != nil {
+			t.Fatal(err)
+		}
+		strategies.MASViaGraph(true)
+		graph, err := strategies.MASImportance(&m.Base, 1, 0, nil, m.PS.All())
+		strategies.MASViaGraph(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[*graphs.Param][]float64{}
+		for p, f := range dense {
+			for _, v := range f {
+				want[p] = append(want[p], float64(v))
+			}
+		}
+		regCompareFisher(t, graph, want)
+	}
+	st := strategytest.Synthetic(stream.ClassIL, 3, 2, 16, 12, 5)
+	m := newStrategy(t, "mas").(*strategies.MAS)
+	env := regEnv(st, 3)
+	env.Filters = []int{3}
+	if err := m.Setup(env); err != nil {
+		t.Fatal(err)
+	}
+	om, err := strategies.MASImportance(&m.Base, 0, 0, nil, m.PS.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, v := range om[m.Trunk.Convs[0].W] {
+		sum += float64(v)
+	}
+	if !(sum > 0) {
+		t.Errorf("conv weight importance sums to %v", sum)
+	}
+}

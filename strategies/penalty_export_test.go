@@ -10,3 +10,6 @@ func GraphFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Param) 
 	cfg.graph = true
 	return DiagonalFisher(b, cur, t, cfg, params)
 }
+
+// MASViaGraph makes MASImportance go through the model's graph for every trunk while on.
+func MASViaGraph(on bool) { masViaGraph = on }
