@@ -47,7 +47,7 @@ func TestPublishedInto(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(out, "| split-mnist | task | None | 87.50 | 87.50 | n/a (n=1) | 1 | +0.00 | no | yes | paper (`naive`) |") {
+	if !strings.Contains(out, "| split-mnist | task | None | 87.50 |  | 87.50 | n/a (n=1) | 1 | +0.00 | no | yes | paper (`naive`) |") {
 		t.Fatalf("table:\n%s", out)
 	}
 	data, _ := os.ReadFile(md)

@@ -28,6 +28,8 @@ type Source struct {
 	Arxiv  string `yaml:"arxiv"`
 	Table  string `yaml:"table"`
 	ReadAt string `yaml:"read_at"`
+	// ReadFrom is how the source's numbers were read, unless a row says otherwise.
+	ReadFrom string `yaml:"read_from"`
 	// Protocol names the clgraph protocol preset whose runs follow the source's setting (reports
 	// overlay the source's numbers on runs of that protocol); empty when none does.
 	Protocol string `yaml:"protocol"`
@@ -48,6 +50,9 @@ type Row struct {
 	// Unit is "percent" (the files' convention); clgraph's accuracies are fractions.
 	Unit      string `yaml:"unit"`
 	AsPrinted string `yaml:"as_printed"`
+	// ReadFrom says how the number was read (e.g. image, secondary-quote, summary: see the
+	// folder's README); empty takes the source's.
+	ReadFrom string `yaml:"read_from"`
 }
 
 // Load reads a source file.
@@ -67,6 +72,9 @@ func Load(path string) (*Source, error) {
 	s := f.Source
 	s.File, s.Setting, s.Rows = path, strings.TrimSpace(f.Setting), f.Rows
 	for i, r := range s.Rows {
+		if r.ReadFrom == "" {
+			s.Rows[i].ReadFrom = s.ReadFrom
+		}
 		if r.Stream == "" || r.Scenario == "" || r.Method == "" {
 			return nil, fmt.Errorf("published: %s: row %d (%q) needs stream, scenario and method", path, i+1, r.AsPrinted)
 		}
@@ -195,13 +203,13 @@ func Markdown(src *Source, cs []Comparison) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s\n\n", cite(src))
 	fmt.Fprintf(&b, "Published: %s (`%s`). ", strings.TrimSuffix(firstSentence(src.Table), "."), filepath.Base(src.File))
-	b.WriteString("clgraph: mean final ACC over its seeds with the 95% interval (Student t); Δ = clgraph − published, in points.\n\n")
+	b.WriteString("Read from: how each number was read (the folder's README says what each tag means). clgraph: mean final ACC over its seeds with the 95% interval (Student t); Δ = clgraph − published, in points.\n\n")
 	if len(cs) == 0 {
 		b.WriteString("The file holds no published number yet; its `missing` note says what was searched.\n")
 		return b.String()
 	}
-	b.WriteString("| stream | scenario | method | published | clgraph | 95% interval | seeds | Δ | inside | within 2 | clgraph protocol |\n")
-	b.WriteString("|---|---|---|---:|---:|---|---:|---:|:-:|:-:|---|\n")
+	b.WriteString("| stream | scenario | method | published | read from | clgraph | 95% interval | seeds | Δ | inside | within 2 | clgraph protocol |\n")
+	b.WriteString("|---|---|---|---:|---|---:|---|---:|---:|:-:|:-:|---|\n")
 	var n, inside, within int
 	for _, c := range cs {
 		pub := fmt.Sprintf("%.2f", c.Mean)
@@ -209,7 +217,7 @@ func Markdown(src *Source, cs []Comparison) string {
 			pub += fmt.Sprintf(" ± %.2f", c.Std)
 		}
 		if c.Note != "" {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | — | — | — | — | — | — | %s |\n", c.Stream, c.Scenario, c.Label, pub, c.Note)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | — | — | — | — | — | — | %s |\n", c.Stream, c.Scenario, c.Label, pub, c.ReadFrom, c.Note)
 			continue
 		}
 		n++
@@ -223,8 +231,8 @@ func Markdown(src *Source, cs []Comparison) string {
 			within++
 		}
 		ci := c.ACC.FormatCI(2)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.2f | %s | %d | %+.2f | %s | %s | %s (`%s`) |\n",
-			c.Stream, c.Scenario, c.Label, pub, c.ACC.Mean, ci, c.ACC.N, c.Diff, in, w, c.Protocol, c.Strategy)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %s | %d | %+.2f | %s | %s | %s (`%s`) |\n",
+			c.Stream, c.Scenario, c.Label, pub, c.ReadFrom, c.ACC.Mean, ci, c.ACC.N, c.Diff, in, w, c.Protocol, c.Strategy)
 	}
 	fmt.Fprintf(&b, "\n%d of %d published rows have clgraph runs; of those, %d lie inside clgraph's 95%% interval and %d within 2 points.\n", n, len(cs), inside, within)
 	return b.String()
