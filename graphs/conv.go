@@ -362,3 +362,20 @@ func (n Trunk) Params() []*Param {
 	}
 	return ps
 }
+
+// ConvScratch holds ConvForward's buffers between calls.
+type ConvScratch struct{ st *convState }
+
+// ConvForward computes the conv layer c (ReLU and pool included) on the n examples of x with the
+// weights w and biases b (c's shapes: a frozen copy, say) into out [n·c.Out.Size()], outside any
+// graph: ApplyConv's forward pass, bit for bit. s keeps the buffers for the next call.
+func ConvForward(c Conv, w, b, x []float32, n int, out []float32, s *ConvScratch) {
+	if s.st == nil || s.st.g.n < n || s.st.g.kk != c.Kernel*c.Kernel*c.In.Channels || s.st.g.hw != c.In.Height*c.In.Width {
+		g := c.geom(n)
+		s.st = &convState{g: g, arg: make([]int32, g.n*g.ph*g.pw*g.f),
+			cols: make([]float32, convChunk*g.hw*g.kk), z: make([]float32, convChunk*g.hw*g.f)}
+	}
+	st := *s.st
+	st.g.n = n
+	st.forward(out[:n*c.Out.Size()], x[:n*c.In.Size()], w, b)
+}

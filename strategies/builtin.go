@@ -104,3 +104,16 @@ func (*EWC) ConvTrunk() bool { return true }
 // ConvTrunk reports that the strategy runs on a conv trunk: its penalty is over every shared
 // parameter and its importance goes through the model's graph there (MASImportance).
 func (*MAS) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its previous model's pure-Go copy
+// runs the conv layers too.
+func (*LwF) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that the strategy runs on a conv trunk: its features are the last dense
+// layer's, after the conv layers, and its previous model's copy runs them too.
+func (*ICaRL) ConvTrunk() bool { return true }
+
+// ConvTrunk reports that dgr runs on a conv trunk (its generator is a VAE of its own; the
+// previous classifier's copy runs the conv layers); rtf does not: its classifier is the VAE's
+// encoder, an MLP.
+func (d *DGR) ConvTrunk() bool { return !d.Feedback }

@@ -6,12 +6,17 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// netLayer is one dense layer of Base's model as plain weights.
+// netLayer is one dense layer of Base's model as plain weights, or one of its conv layers (conv
+// set; in and out are then the sizes of its input and output images).
 type netLayer struct {
 	p       [2]*graphs.Param // the weight and bias the values come from
 	w, b    []float32
 	in, out int
 	col     int // first model-output column of a head; -1 for trunk layers
+
+	conv    *graphs.Conv
+	scratch graphs.ConvScratch
+	buf     []float32 // a conv layer's output
 }
 
 // plainNet is Base's model (trunk with ReLU after each layer, heads side by side) evaluated in
@@ -19,6 +24,7 @@ type netLayer struct {
 // model (a copy of the weights) and the forward pass of MAS's hand-written backward pass (the
 // live weights). It keeps the activations of its last forward pass.
 type plainNet struct {
+	convs        []*netLayer // the trunk's conv layers, before its dense layers
 	trunk, heads []*netLayer
 	in, M        int
 	acts         [][]float32 // acts[0] is the input, acts[l+1] the output of trunk layer l
@@ -37,6 +43,12 @@ func newPlainNet(b *Base, copied bool) *plainNet {
 		}
 		return l
 	}
+	for i := range b.Trunk.Convs {
+		c := &b.Trunk.Convs[i]
+		l := add(graphs.Dense{W: c.W, B: c.B}, -1)
+		l.conv, l.in, l.out = c, c.In.Size(), c.Out.Size()
+		n.convs = append(n.convs, l)
+	}
 	for _, d := range b.Trunk.Layers {
 		n.trunk = append(n.trunk, add(d, -1))
 	}
@@ -49,9 +61,9 @@ func newPlainNet(b *Base, copied bool) *plainNet {
 	return n
 }
 
-// layers returns the trunk's layers then the heads'.
+// layers returns the trunk's conv layers, its dense layers, then the heads'.
 func (n *plainNet) layers() []*netLayer {
-	return append(append([]*netLayer(nil), n.trunk...), n.heads...)
+	return append(append(append([]*netLayer(nil), n.convs...), n.trunk...), n.heads...)
 }
 
 // snapshot copies the parameters' current values into a copied net.
@@ -66,6 +78,11 @@ func (n *plainNet) snapshot() {
 func (n *plainNet) forward(x []float32, nb int) []float32 {
 	bl := G.WhichBLAS()
 	n.acts[0] = x[:nb*n.in]
+	for _, L := range n.convs {
+		L.buf = grow(L.buf, nb*L.out)
+		graphs.ConvForward(*L.conv, L.w, L.b, n.acts[0], nb, L.buf, &L.scratch)
+		n.acts[0] = L.buf
+	}
 	for l, L := range n.trunk {
 		a := grow(n.acts[l+1], nb*L.out)
 		n.acts[l+1] = a

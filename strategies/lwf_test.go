@@ -159,3 +159,35 @@ func lwfLoss(st *stream.Stream, single bool, cur int, z []float32, n, M int, T f
 // BenchmarkLwFStep is an LwF step on task 2 (benchStep, beside BenchmarkNaiveStep): the previous
 // model's forward pass, the soft targets and the distillation term in the graph.
 func BenchmarkLwFStep(b *testing.B) { benchStep(b, "lwf") }
+
+// TestPlainNetMatchesModel checks that the pure-Go copy of a model (the previous model of LwF,
+// iCaRL and DGR) computes the model's logits, on a dense trunk and on a conv trunk (4×4 images,
+// conv layers of 3 and 4 filters).
+func TestPlainNetMatchesModel(t *testing.T) {
+	for _, filters := range [][]int{nil, {3}, {3, 4}} {
+		st := strategytest.Synthetic(stream.ClassIL, 2, 2, 16, 20, 3)
+		nv := newStrategy(t, "naive").(*strategies.Naive)
+		env := regEnv(st, 4)
+		env.Filters = filters
+		if err := nv.Setup(env); err != nil {
+			t.Fatal(err)
+		}
+		regTrain(t, nv, st, 0, 10, 2)
+		b := stream.NewBatch(20, st.InputDim)
+		tk := st.Tasks[0]
+		for k := range tk.Train.Len() {
+			b.Add(tk, &tk.Train, k)
+		}
+		M := st.ModelOutputs(nv.Heads)
+		want := make([]float32, b.N*M)
+		if err := nv.Net.Forward(b.X, b.N, want); err != nil {
+			t.Fatal(err)
+		}
+		got := strategies.PlainLogits(&nv.Base, b.X, b.N)
+		for i := range want {
+			if math.Abs(float64(got[i]-want[i])) > 1e-5*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("filters %v: logit %d is %v, the model's %v", filters, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -13,3 +13,9 @@ func GraphFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Param) 
 
 // MASViaGraph makes MASImportance go through the model's graph for every trunk while on.
 func MASViaGraph(on bool) { masViaGraph = on }
+
+// PlainLogits is the pure-Go copy of b's model (LwF's, iCaRL's and DGR's previous model) on n
+// rows of x.
+func PlainLogits(b *Base, x []float32, n int) []float32 {
+	return append([]float32(nil), newPlainNet(b, true).forward(x, n)...)
+}
