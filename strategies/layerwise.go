@@ -15,7 +15,8 @@ import (
 type Layerwise struct {
 	Base
 	// Freeze is the number of layers, from the input, frozen after the first task: 0 freezes
-	// none; at most the number of hidden layers (the output layer always trains). The spec's
+	// none; at most the number of trunk layers, conv layers included (the output layer always
+	// trains). The spec's
 	// default is 1, so a bare "layerwise" differs from naive fine-tuning.
 	Freeze int
 	// Decay is the per-layer learning-rate factor from the second task on, in (0, 1]; 1 (or 0,
@@ -35,8 +36,8 @@ var (
 
 // Setup checks Freeze against the trunk's depth and builds Base's network.
 func (l *Layerwise) Setup(env *Env) error {
-	if l.Freeze < 0 || l.Freeze > len(env.Hidden) {
-		return fmt.Errorf("layerwise: freeze=%d: the trunk has %d hidden layers, so freeze takes 0 to %d (the output layer always trains)", l.Freeze, len(env.Hidden), len(env.Hidden))
+	if depth := len(env.Filters) + len(env.Hidden); l.Freeze < 0 || l.Freeze > depth {
+		return fmt.Errorf("layerwise: freeze=%d: the trunk has %d layers (conv and dense), so freeze takes 0 to %d (the output layer always trains)", l.Freeze, depth, depth)
 	}
 	if l.Decay < 0 || l.Decay > 1 || math.IsNaN(l.Decay) {
 		return fmt.Errorf("layerwise: decay=%v outside (0, 1]", l.Decay)
@@ -48,10 +49,13 @@ func (l *Layerwise) Setup(env *Env) error {
 	return nil
 }
 
-// Layers returns the network's parameters by layer, from the input: one entry per trunk layer,
-// then one for the output layer (every head).
+// Layers returns the network's parameters by layer, from the input: one entry per trunk layer
+// (its conv layers first), then one for the output layer (every head).
 func (l *Layerwise) Layers() [][]*graphs.Param {
 	var out [][]*graphs.Param
+	for _, c := range l.Trunk.Convs {
+		out = append(out, []*graphs.Param{c.W, c.B})
+	}
 	for _, d := range l.Trunk.Layers {
 		out = append(out, []*graphs.Param{d.W, d.B})
 	}
@@ -108,3 +112,7 @@ func init() {
 		return s, nil
 	})
 }
+
+// ConvTrunk reports that layerwise runs on a conv trunk: its conv layers are the first layers it
+// freezes and slows.
+func (*Layerwise) ConvTrunk() bool { return true }

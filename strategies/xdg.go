@@ -121,7 +121,8 @@ func (x *XdG) Setup(env *Env) error {
 	return nil
 }
 
-// forward is Base.Forward with each hidden ReLU's output gated.
+// forward is Base.Forward with each dense hidden layer's ReLU output gated (a conv trunk's conv
+// layers are not gated).
 func (x *XdG) forward(bd *graphs.Binder, in *G.Node) (*G.Node, error) {
 	n := in.Shape()[0]
 	g, ok := x.gates[n]
@@ -136,6 +137,12 @@ func (x *XdG) forward(bd *graphs.Binder, in *G.Node) (*G.Node, error) {
 		x.gates[n] = g
 	}
 	h := in
+	for _, c := range x.base.Trunk.Convs { // conv layers: not gated
+		var err error
+		if h, err = graphs.ApplyConv(bd, h, c); err != nil {
+			return nil, err
+		}
+	}
 	for l, d := range x.base.Trunk.Layers {
 		z, err := d.Apply(bd, h)
 		if err != nil {
@@ -387,3 +394,7 @@ func init() {
 		return x, nil
 	})
 }
+
+// ConvTrunk reports that xdg runs on a conv trunk when its inner strategy does: it gates the
+// units of the dense layers after the conv layers, not the conv channels.
+func (x *XdG) ConvTrunk() bool { return x.Inner != nil && RunsOnConv(x.Inner) }
