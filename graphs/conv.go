@@ -52,8 +52,10 @@ func NewConv(ps *ParamSet, prefix, group string, in Image, kernel, filters int, 
 }
 
 // convChunk is the number of examples whose patch matrix the conv ops build at once: enough rows
-// for an efficient Sgemm, few enough to stay in cache.
-const convChunk = 8
+// for an efficient Sgemm, few enough to stay in cache. Measured at the conv trunk's shapes
+// (BenchmarkStepConv): chunks of 4 built again for the weight gradient take 47.4–47.6 ms a step,
+// chunks of 8 kept for the whole batch (50 MB of patches) 50.1–50.2 ms.
+const convChunk = 4
 
 // convGeom holds a conv layer's sizes for n examples.
 type convGeom struct {
@@ -139,8 +141,7 @@ func (g convGeom) col2im(dx, gcols []float32, s0, m int) {
 type convState struct {
 	g    convGeom
 	arg  []int32
-	cols []float32 // a chunk's patches, or every example's with keep
-	keep bool      // cols holds every example's patches after the forward pass
+	cols []float32 // a chunk's patches
 	z    []float32 // a chunk's pre-activations [rows, f]
 	gc   []float32 // a chunk's patch gradients (dx)
 }
@@ -148,10 +149,9 @@ type convState struct {
 // ApplyConv adds c to bd's graph: x [n, In.Size()] → [n, Out.Size()], relu(conv(x) + b) pooled
 // 2×2. Like Linear it is a fused op over the installed BLAS: the forward pass builds the patches
 // of a few examples at a time (im2col), multiplies them by W with one Sgemm, adds the bias, and
-// pools the ReLU in the same pass, keeping only the winner of each pool. In the training graph
-// the patches of the whole batch are kept for the weight gradient, dW = patchesᵀ·gz, one Sgemm;
-// dx = col2im(gz·Wᵀ) takes one Sgemm per chunk; gz is the upstream gradient routed to the pools'
-// winners. Every buffer is
+// pools the ReLU in the same pass, keeping only the winner of each pool. The gradient ops build
+// the patches again rather than keep them: dW = Σ patchesᵀ·gz and dx = col2im(gz·Wᵀ), one Sgemm
+// per chunk each, where gz is the upstream gradient routed to the pools' winners. Every buffer is
 // the ops' own, so a step allocates no tensor; no gradient is built for a frozen W or B, nor for x
 // when no trainable parameter feeds it (the data).
 func ApplyConv(bd *Binder, x *G.Node, c Conv) (*G.Node, error) {
@@ -163,15 +163,8 @@ func ApplyConv(bd *Binder, x *G.Node, c Conv) (*G.Node, error) {
 	if s := c.W.Shape(); s[0] != g.kk || s[1] != g.f {
 		return nil, fmt.Errorf("graphs: conv %s: weight shape %v, want (%d, %d)", c.W.Name, s, g.kk, g.f)
 	}
-	st := &convState{g: g, arg: make([]int32, g.n*g.ph*g.pw*g.f), z: make([]float32, convChunk*g.hw*g.f)}
-	if bd.Training() && !c.W.Frozen {
-		// The weight gradient reads every example's patches: keep them from the forward pass
-		// (n·h·w·k²·c values) rather than build them twice.
-		st.keep = true
-		st.cols = make([]float32, g.n*g.hw*g.kk)
-	} else {
-		st.cols = make([]float32, convChunk*g.hw*g.kk)
-	}
+	st := &convState{g: g, arg: make([]int32, g.n*g.ph*g.pw*g.f), z: make([]float32, convChunk*g.hw*g.f),
+		cols: make([]float32, convChunk*g.hw*g.kk)}
 	needX := bd.dependsOnTrainable(x)
 	op := &fnOp{name: "Conv(" + c.W.Name + ")", scalarIn: []bool{false, false, false},
 		outShape: func([]tensor.Shape) tensor.Shape { return tensor.Shape{g.n, c.Out.Size()} },
@@ -193,9 +186,6 @@ func (st *convState) forward(out, x, w, b []float32) {
 		m := min(convChunk, g.n-s0)
 		rows := m * g.hw
 		cols := st.cols
-		if st.keep {
-			cols = cols[s0*g.hw*g.kk:]
-		}
 		g.im2col(cols, x, s0, m)
 		z := st.z[:rows*g.f]
 		for r := 0; r < rows; r++ {
@@ -249,16 +239,20 @@ func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G
 		return nil, err
 	}
 	if diff[1] {
-		// dW [kk, f] = patchesᵀ · gz, over the patches the forward pass kept: one Sgemm.
-		if !st.keep {
-			return nil, fmt.Errorf("graphs: conv %s: weight gradient without the forward pass's patches", c.W.Name)
-		}
+		// dW [kk, f] = Σ over chunks of patchesᵀ · gz, the patches built again a chunk at a time
+		// (cheaper here than keeping the batch's: see convChunk).
 		dw := &fnOp{name: "ConvGradW(" + c.W.Name + ")", scalarIn: []bool{false, false},
 			outShape: func([]tensor.Shape) tensor.Shape { return tensor.Shape{g.kk, g.f} }}
+		cols := make([]float32, convChunk*g.hw*g.kk)
 		dw.fwd = func(o []float32, in [][]float32) float64 {
-			// in[0] (x) orders this op after the forward pass that wrote st.cols.
-			gz := in[1]
-			G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, g.kk, g.f, g.n*g.hw, 1, st.cols, g.kk, gz, g.f, 0, o, g.f)
+			x, gz, bl := in[0], in[1], G.WhichBLAS()
+			var beta float32
+			for s0 := 0; s0 < g.n; s0 += convChunk {
+				m := min(convChunk, g.n-s0)
+				g.im2col(cols, x, s0, m)
+				bl.Sgemm(blas.Trans, blas.NoTrans, g.kk, g.f, m*g.hw, 1, cols, g.kk, gz[s0*g.hw*g.f:], g.f, beta, o, g.f)
+				beta = 1
+			}
 			return 0
 		}
 		if out[1], err = applyFn(dw, inputs[0], gz); err != nil {

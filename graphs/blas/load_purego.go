@@ -20,12 +20,19 @@ import (
 // in integer registers and on the stack with no reflection; SyscallN keeps the Go memory they
 // point to alive and in place during the call.
 func callSgemmF77(fn uintptr, p *f77Args, a, b, c *float32) {
-	purego.SyscallN(fn,
+	p.args = [13]uintptr{
 		uintptr(unsafe.Pointer(&p.ta)), uintptr(unsafe.Pointer(&p.tb)),
 		uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.k)),
 		uintptr(unsafe.Pointer(&p.alpha)), uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&p.lda)),
 		uintptr(unsafe.Pointer(b)), uintptr(unsafe.Pointer(&p.ldb)),
-		uintptr(unsafe.Pointer(&p.beta)), uintptr(unsafe.Pointer(c)), uintptr(unsafe.Pointer(&p.ldc)))
+		uintptr(unsafe.Pointer(&p.beta)), uintptr(unsafe.Pointer(c)), uintptr(unsafe.Pointer(&p.ldc))}
+	purego.SyscallN(fn, p.args[:]...)
+	// The matrices and p stay reachable through the callers during the call; say so, since
+	// the uintptrs above do not keep them alive.
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(p)
 }
 
 // candidates lists the shared libraries to try, in order.

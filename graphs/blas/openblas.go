@@ -110,6 +110,9 @@ type f77Args struct {
 	m, n, k       int32
 	lda, ldb, ldc int32
 	alpha, beta   float32
+	// args are the call's 13 pointer arguments, kept here so that passing them to the
+	// variadic purego.SyscallN allocates no slice per call.
+	args [13]uintptr
 }
 
 var f77Pool = sync.Pool{New: func() any { return new(f77Args) }}
