@@ -27,11 +27,16 @@ func (im Image) String() string { return fmt.Sprintf("%d×%d×%d", im.Height, im
 // filters over In with zero padding Kernel/2 (the output has In's height and width before the
 // pool), Filters output channels. W is [Kernel·Kernel·In.Channels, Filters], its rows in (ky, kx,
 // channel) order, and B is [1, Filters]. Out is the pooled image.
+//
+// With Mask set (one value per weight, like W) the layer uses W ⊙ Mask, written into a buffer the
+// op owns at each run, in its forward pass and input gradient, and its weight gradient is masked
+// too: a weight whose mask is 0 neither acts nor learns (PackNet's masks, as Dense.Mask).
 type Conv struct {
 	W, B   *Param
 	In     Image
 	Kernel int
 	Out    Image
+	Mask   []float32
 }
 
 // NewConv adds a conv layer's parameters to ps under prefix and initialises them like PyTorch's
@@ -142,6 +147,8 @@ type convState struct {
 	g    convGeom
 	arg  []int32
 	cols []float32 // a chunk's patches
+	mask []float32 // the layer's weight mask (nil: none)
+	wm   []float32 // W ⊙ mask of the last forward pass
 	z    []float32 // a chunk's pre-activations [rows, f]
 	gc   []float32 // a chunk's patch gradients (dx)
 }
@@ -165,12 +172,25 @@ func ApplyConv(bd *Binder, x *G.Node, c Conv) (*G.Node, error) {
 	}
 	st := &convState{g: g, arg: make([]int32, g.n*g.ph*g.pw*g.f), z: make([]float32, convChunk*g.hw*g.f),
 		cols: make([]float32, convChunk*g.hw*g.kk)}
+	if c.Mask != nil {
+		if len(c.Mask) != g.kk*g.f {
+			return nil, fmt.Errorf("graphs: conv %s: mask has %d values, the weight %d", c.W.Name, len(c.Mask), g.kk*g.f)
+		}
+		st.mask, st.wm = c.Mask, make([]float32, g.kk*g.f)
+	}
 	needX := bd.dependsOnTrainable(x)
 	op := &fnOp{name: "Conv(" + c.W.Name + ")", scalarIn: []bool{false, false, false},
 		outShape: func([]tensor.Shape) tensor.Shape { return tensor.Shape{g.n, c.Out.Size()} },
 		diff:     []bool{needX, !c.W.Frozen, !c.B.Frozen}}
 	op.fwd = func(out []float32, in [][]float32) float64 {
-		st.forward(out, in[0], in[1], in[2])
+		w := in[1]
+		if st.mask != nil {
+			for i, v := range w {
+				st.wm[i] = v * st.mask[i]
+			}
+			w = st.wm
+		}
+		st.forward(out, in[0], w, in[2])
 		return 0
 	}
 	op.sym = func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
@@ -253,6 +273,9 @@ func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G
 				bl.Sgemm(blas.Trans, blas.NoTrans, g.kk, g.f, m*g.hw, 1, cols, g.kk, gz[s0*g.hw*g.f:], g.f, beta, o, g.f)
 				beta = 1
 			}
+			for i, v := range st.mask {
+				o[i] *= v
+			}
 			return 0
 		}
 		if out[1], err = applyFn(dw, inputs[0], gz); err != nil {
@@ -283,6 +306,9 @@ func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G
 		gc := make([]float32, convChunk*g.hw*g.kk)
 		dx.fwd = func(o []float32, in [][]float32) float64 {
 			gz, w, bl := in[0], in[1], G.WhichBLAS()
+			if st.mask != nil {
+				w = st.wm // W ⊙ mask, written by this run's forward pass
+			}
 			clear(o)
 			for s0 := 0; s0 < g.n; s0 += convChunk {
 				m := min(convChunk, g.n-s0)

@@ -272,3 +272,69 @@ func TestPoolMax(t *testing.T) {
 		}
 	}
 }
+
+// TestConvMask checks that a conv layer with a weight mask computes what the layer with the masked
+// weights computes, and that its weight gradient is masked.
+func TestConvMask(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	ps := NewParamSet()
+	c, err := NewConv(ps, "c", "trunk", Image{4, 4, 2}, 3, 3, rng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, 5*c.In.Size())
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	mask := make([]float32, c.W.Size())
+	for i := range mask {
+		mask[i] = float32(rng.Intn(2))
+	}
+	mc := c
+	mc.Mask = mask
+	got := runConv(t, mc, x, 5)
+	w := c.W.Data()
+	orig := append([]float32(nil), w...)
+	for i := range w {
+		w[i] *= mask[i]
+	}
+	want := runConv(t, c, x, 5)
+	copy(w, orig)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("value %d: %v with the mask, %v with masked weights", i, got[i], want[i])
+		}
+	}
+	heads := NewHeads(ps, "head", c.Out.Size(), []int{2}, rng)
+	m, err := NewModel(Config{Params: ps, InputDim: c.In.Size(), Outputs: 2, Batch: 5,
+		Forward: func(b *Binder, x *G.Node) (*G.Node, error) {
+			h, err := ApplyConv(b, x, mc)
+			if err != nil {
+				return nil, err
+			}
+			return heads.Apply(b, h)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, tw, _ := m.Inputs()
+	copy(in, x)
+	for i := 0; i < 5; i++ {
+		tw[i*2+i%2] = 0.2
+	}
+	if _, _, err := m.Step(); err != nil {
+		t.Fatal(err)
+	}
+	nonzero := 0
+	for i, g := range m.Grad(c.W) {
+		if mask[i] == 0 && g != 0 {
+			t.Fatalf("masked weight %d has gradient %v", i, g)
+		}
+		if g != 0 {
+			nonzero++
+		}
+	}
+	if nonzero == 0 {
+		t.Fatal("no weight gradient at all")
+	}
+}

@@ -79,8 +79,8 @@ func (p *PackNet) Setup(env *Env) error {
 	if err := p.Base.Setup(env); err != nil {
 		return fmt.Errorf("packnet: %w", err)
 	}
-	p.owner = make([][]uint8, len(p.Trunk.Layers))
-	for l, d := range p.Trunk.Layers {
+	p.owner = make([][]uint8, len(p.layers()))
+	for l, d := range p.layers() {
 		p.owner[l] = make([]uint8, len(d.W.Data()))
 	}
 	p.active, p.step, p.pruned, p.used, p.cum = 0, 0, false, nil, nil
@@ -94,15 +94,20 @@ func (p *PackNet) forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
 		return p.Base.Forward(bd, x)
 	}
 	if p.masks == nil {
-		for _, d := range p.Trunk.Layers {
+		for _, d := range p.layers() {
 			p.masks = append(p.masks, make([]float32, len(d.W.Data())))
 		}
 	}
-	layers := make([]graphs.Dense, len(p.Trunk.Layers))
-	for l, d := range p.Trunk.Layers {
-		layers[l] = graphs.Dense{W: d.W, B: d.B, Mask: p.masks[l]}
+	nc := len(p.Trunk.Convs)
+	t := graphs.Trunk{MLP: graphs.MLP{Layers: make([]graphs.Dense, len(p.Trunk.Layers))}}
+	for l, c := range p.Trunk.Convs {
+		c.Mask = p.masks[l]
+		t.Convs = append(t.Convs, c)
 	}
-	h, err := graphs.MLP{Layers: layers}.Apply(bd, x)
+	for l, d := range p.Trunk.Layers {
+		t.Layers[l] = graphs.Dense{W: d.W, B: d.B, Mask: p.masks[nc+l]}
+	}
+	h, err := t.Apply(bd, x)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +170,7 @@ func (p *PackNet) restrict(cur int) {
 	if p.pruned {
 		want = uint8(cur + 1)
 	}
-	for l, d := range p.Trunk.Layers {
+	for l, d := range p.layers() {
 		if g := p.Net.Grad(d.W); g != nil {
 			for i, o := range p.owner[l] {
 				if o != want {
@@ -184,7 +189,7 @@ func (p *PackNet) restrict(cur int) {
 // lower index first, so a run is deterministic. Adam's moments are reset for the retraining.
 func (p *PackNet) PruneTask(cur int) {
 	frac := p.share(cur)
-	for l, d := range p.Trunk.Layers {
+	for l, d := range p.layers() {
 		w, own := d.W.Data(), p.owner[l]
 		p.order = p.order[:0]
 		for i, o := range own {
@@ -333,3 +338,16 @@ func init() {
 		return p, nil
 	})
 }
+
+// layers are the layers PackNet prunes: the trunk's conv layers, then its dense layers.
+func (p *PackNet) layers() []graphs.Dense {
+	var ls []graphs.Dense
+	for _, c := range p.Trunk.Convs {
+		ls = append(ls, graphs.Dense{W: c.W, B: c.B})
+	}
+	return append(ls, p.Trunk.Layers...)
+}
+
+// ConvTrunk reports that packnet runs on a conv trunk: it prunes and masks the conv layers'
+// weights as the dense layers'.
+func (*PackNet) ConvTrunk() bool { return true }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
@@ -21,12 +22,17 @@ func TestPackNetConformance(t *testing.T) {
 
 // newPackNet sets up packnet on a small task-IL stream of 3 tasks (hidden 7 then 5 units,
 // batches of 16, 20 steps a task).
-func newPackNet(t *testing.T, spec string) (*strategies.PackNet, *stream.Stream) {
+func newPackNet(t *testing.T, spec string, filters ...int) (*strategies.PackNet, *stream.Stream) {
 	t.Helper()
-	st := strategytest.Synthetic(stream.TaskIL, 3, 2, 6, 40, 1)
+	dim := 6
+	if len(filters) > 0 {
+		dim = 16 // 4×4 images
+	}
+	st := strategytest.Synthetic(stream.TaskIL, 3, 2, dim, 40, 1)
 	p := newStrategy(t, spec).(*strategies.PackNet)
 	env := regEnv(st, 1)
 	env.Iterations = 20
+	env.Filters = filters
 	if err := p.Setup(env); err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +121,26 @@ func TestPackNetPruneCounts(t *testing.T) {
 // TestPackNetKeepsEarlierTasks: after tasks 1 and 2 are trained, task 0's weights and the
 // trunk's biases are bit for bit what they were when task 0 ended, and so are task 0's scores:
 // packnet forgets nothing. The equal schedule gives each of the 3 tasks a third of the trunk.
+//
+// With a conv trunk (a conv layer of 3 filters before the dense layers) the same holds for the
+// conv layer's weights and biases too.
 func TestPackNetKeepsEarlierTasks(t *testing.T) {
-	p, st := newPackNet(t, "packnet")
+	t.Run("mlp", func(t *testing.T) { packNetKeepsEarlierTasks(t) })
+	t.Run("conv", func(t *testing.T) { packNetKeepsEarlierTasks(t, 3) })
+}
+
+func packNetKeepsEarlierTasks(t *testing.T, filters ...int) {
+	p, st := newPackNet(t, "packnet", filters...)
+	layers := func() []graphs.Dense {
+		var ls []graphs.Dense
+		for _, c := range p.Trunk.Convs {
+			ls = append(ls, graphs.Dense{W: c.W, B: c.B})
+		}
+		return append(ls, p.Trunk.Layers...)
+	}
+	if len(p.Trunk.Convs) != len(filters) {
+		t.Fatalf("%d conv layers, want %d", len(p.Trunk.Convs), len(filters))
+	}
 	test := &st.Tasks[0].Test
 	bt := stream.NewBatch(test.Len(), st.InputDim)
 	for i := range test.Len() {
@@ -141,7 +165,7 @@ func TestPackNetKeepsEarlierTasks(t *testing.T) {
 		}
 		if task == 0 {
 			s0 = scores()
-			for _, d := range p.Trunk.Layers {
+			for _, d := range layers() {
 				w0, b0 = append(w0, slices.Clone(d.W.Data())), append(b0, slices.Clone(d.B.Data()))
 			}
 		}
@@ -150,7 +174,7 @@ func TestPackNetKeepsEarlierTasks(t *testing.T) {
 		t.Errorf("task 0's scores changed after tasks 1 and 2")
 	}
 	owners := p.Owners()
-	for l, d := range p.Trunk.Layers {
+	for l, d := range layers() {
 		if !slices.Equal(d.B.Data(), b0[l]) {
 			t.Errorf("layer %d: biases changed after task 0", l)
 		}
