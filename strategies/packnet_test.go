@@ -6,9 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/runspec"
-	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/strategytest"
 	"github.com/clgraph/clgraph/stream"
