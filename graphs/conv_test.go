@@ -169,29 +169,8 @@ func TestConvGradients(t *testing.T) {
 	if ref := fdLoss(t, m, 10, 5); math.Abs(float64(loss)-ref) > 1e-5 {
 		t.Fatalf("training loss %v, evaluation graph gives %v", loss, ref)
 	}
-	checked, off := 0, 0
-	for _, p := range ps.All() {
-		g := append([]float32(nil), m.Grad(p)...)
-		if len(g) != p.Size() {
-			t.Fatalf("%s: gradient of %d values, want %d", p.Name, len(g), p.Size())
-		}
-		d := p.Data()
-		for i := range d {
-			const h = 1e-3
-			old := d[i]
-			d[i] = old + h
-			lp := fdLoss(t, m, 10, 5)
-			d[i] = old - h
-			lm := fdLoss(t, m, 10, 5)
-			d[i] = old
-			checked++
-			if fd := (lp - lm) / (2 * h); math.Abs(fd-float64(g[i])) > 2e-3 {
-				// A step across a ReLU or pool kink breaks a finite difference; allow a rare one.
-				off++
-				t.Logf("%s[%d]: gradient %v, finite difference %v", p.Name, i, g[i], fd)
-			}
-		}
-	}
+	// A step across a ReLU or pool kink breaks a finite difference; allow a rare one.
+	off, checked := checkGradients(t, m, ps, 10, 5)
 	if off > checked/100 {
 		t.Errorf("%d of %d gradients differ from finite differences", off, checked)
 	}

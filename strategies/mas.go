@@ -228,10 +228,6 @@ var masViaGraph bool
 // averaged. It handles any trunk, conv layers included.
 func masGraph(b *Base, t int, task *stream.Task, idx []int, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
 	s := b.Env.Stream
-	fwd := b.Forward
-	if b.ForwardFunc != nil {
-		fwd = b.ForwardFunc
-	}
 	M := s.ModelOutputs(b.Heads)
 	mask := b.mask(t, t)
 	active := tensor.New(tensor.WithShape(1, M), tensor.Of(tensor.Float32))
@@ -241,12 +237,14 @@ func masGraph(b *Base, t int, task *stream.Task, idx []int, params []*graphs.Par
 		}
 	}
 	var logits *G.Node
-	capture := func(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
-		z, err := fwd(bd, x)
-		if bd.Training() {
-			logits = z
+	capture := func(fwd graphs.Forward) graphs.Forward {
+		return func(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
+			z, err := fwd(bd, x)
+			if bd.Training() {
+				logits = z
+			}
+			return z, err
 		}
-		return z, err
 	}
 	norm := func(bd *graphs.Binder) (*G.Node, error) {
 		if logits == nil {
@@ -261,20 +259,9 @@ func masGraph(b *Base, t int, task *stream.Task, idx []int, params []*graphs.Par
 		}
 		return G.Sum(f)
 	}
-	m, err := graphs.NewModel(graphs.Config{Params: b.PS, Forward: capture, Penalty: norm, InputDim: s.InputDim, Outputs: M, Batch: 1, EvalBatch: 1})
+	m, out, err := oneRowModel(b, capture, norm, params, "MAS importance")
 	if err != nil {
 		return nil, err
-	}
-	trained := map[*graphs.Param]bool{}
-	for _, p := range m.Trainable() {
-		trained[p] = true
-	}
-	out := make(map[*graphs.Param][]float32, len(params))
-	for _, p := range params {
-		if !trained[p] {
-			return nil, fmt.Errorf("strategies: MAS importance of %s: the model does not train it", p.Name)
-		}
-		out[p] = make([]float32, p.Size())
 	}
 	x, tw, tm := m.Inputs()
 	clear(tw) // the data term weighs nothing: the loss is the penalty, ||f||²

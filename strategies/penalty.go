@@ -486,28 +486,13 @@ func fisherLabels(kind FisherKind, p []float32, active []int, rng *rand.Rand, tr
 // a Model of one row over b's parameters gives p(y|x) and, per label, the gradient of log p(y|x)
 // of every parameter, whose square is accumulated. It handles any trunk (conv layers included)
 // and costs one forward pass per example and one training step per label counted; the dense
-// path's batched products give the same values up to rounding (TestGraphFisherMatchesDense).
+// path's batched products give the same values up to rounding (TestGraphFisher).
 func graphFisher(b *Base, t int, kind FisherKind, rng *rand.Rand, task *stream.Task, idx []int, mask []float32, active []int, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
 	s := b.Env.Stream
-	fwd := b.Forward
-	if b.ForwardFunc != nil {
-		fwd = b.ForwardFunc
-	}
 	M := s.ModelOutputs(b.Heads)
-	m, err := graphs.NewModel(graphs.Config{Params: b.PS, Forward: fwd, InputDim: s.InputDim, Outputs: M, Batch: 1, EvalBatch: 1})
+	m, out, err := oneRowModel(b, nil, nil, params, "fisher")
 	if err != nil {
 		return nil, err
-	}
-	trained := map[*graphs.Param]bool{}
-	for _, p := range m.Trainable() {
-		trained[p] = true
-	}
-	out := make(map[*graphs.Param][]float32, len(params))
-	for _, p := range params {
-		if !trained[p] {
-			return nil, fmt.Errorf("strategies: fisher of %s: the model does not train it", p.Name)
-		}
-		out[p] = make([]float32, p.Size())
 	}
 	x, tw, tm := m.Inputs()
 	copy(tm, mask)
@@ -574,4 +559,34 @@ func graphFisher(b *Base, t int, kind FisherKind, rng *rand.Rand, task *stream.T
 		}
 	}
 	return out, nil
+}
+
+// oneRowModel builds a Model of one row over b's parameters, with b's forward pass (wrapped by
+// wrap when not nil) and penalty pen, for per-example gradients, and zeroed accumulators for
+// params, each of which the model must train (what names the computation in the error).
+func oneRowModel(b *Base, wrap func(graphs.Forward) graphs.Forward, pen graphs.Penalty, params []*graphs.Param, what string) (*graphs.Model, map[*graphs.Param][]float32, error) {
+	s := b.Env.Stream
+	var fwd graphs.Forward = b.Forward
+	if b.ForwardFunc != nil {
+		fwd = b.ForwardFunc
+	}
+	if wrap != nil {
+		fwd = wrap(fwd)
+	}
+	m, err := graphs.NewModel(graphs.Config{Params: b.PS, Forward: fwd, Penalty: pen, InputDim: s.InputDim, Outputs: s.ModelOutputs(b.Heads), Batch: 1, EvalBatch: 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	trained := map[*graphs.Param]bool{}
+	for _, p := range m.Trainable() {
+		trained[p] = true
+	}
+	out := make(map[*graphs.Param][]float32, len(params))
+	for _, p := range params {
+		if !trained[p] {
+			return nil, nil, fmt.Errorf("strategies: %s of %s: the model does not train it", what, p.Name)
+		}
+		out[p] = make([]float32, p.Size())
+	}
+	return m, out, nil
 }
