@@ -57,6 +57,11 @@ type Spec struct {
 	// PermuteFirst permutes the pixels of task 1 of a permuted stream too, as the literature's
 	// reference code does; false (the default) leaves task 1 the original images.
 	PermuteFirst bool `json:"permute_first,omitempty" yaml:"permute_first,omitempty" key:"permute_first" label:"permute first task" doc:"permuted streams: permute task 1's pixels too (true), or keep task 1 the original images (false, the default)"`
+	// Pad zero-pads every image of a permuted stream by Pad pixels on each side before its
+	// permutation (2: MNIST's 28×28 become 32×32, 1024 inputs, as van de Ven & Tolias pad their
+	// permuted MNIST), so the permutations move the padding too and the first layer's fan-in is
+	// the padded size; 0 (the default) pads nothing.
+	Pad int `json:"pad,omitempty" yaml:"pad,omitempty" key:"pad" label:"padding" doc:"permuted streams: zero-pad each image by N pixels on every side before permuting (2: 28x28 to 32x32, as van de Ven & Tolias' permuted MNIST; 0: none)"`
 	// Angles are a rotated stream's rotation of each task in degrees; nil draws one per task
 	// from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks
 	// (the GEM setting).
@@ -220,6 +225,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("model must be %s or %s, got %q", ModelMLP, ModelConv, s.Model)
 	case len(s.Filters) > 0 && s.Model != ModelConv:
 		return fmt.Errorf("filters %v are the conv trunk's: add --model conv, or drop --filters", s.Filters)
+	case s.Pad < 0 || s.Pad > 16:
+		return fmt.Errorf("pad must be between 0 and 16 pixels, got %d", s.Pad)
 	case s.CheckpointEvery < -1:
 		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
 	}

@@ -57,6 +57,9 @@ func RotationAngles(spec runspec.Spec, T int) ([]float64, error) {
 }
 
 func buildRotated(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
+	if cfg.Pad != 0 {
+		return nil, fmt.Errorf("streams: pad applies to permuted-mnist (it pads before the permutation); drop --pad")
+	}
 	switch {
 	case cfg.ClassOrderMode == runspec.ClassOrderRandom || cfg.ClassOrder != nil:
 		return nil, fmt.Errorf("streams: class orders apply to split streams; rotated-mnist has every class in every task")

@@ -118,3 +118,69 @@ func TestPermuteFirst(t *testing.T) {
 		t.Fatal("permuted-mnist accepted class_order_mode random")
 	}
 }
+
+// TestPad checks pad on permuted MNIST: 32×32 inputs whose border is zero and whose inside is the
+// original image (task 1 unpermuted), permutations over the 1024 padded pixels that move border
+// pixels inside, the same padded copy for every build of the same data, and refusals of bad
+// values and of other streams.
+func TestPad(t *testing.T) {
+	d := realMNIST(t)
+	spec := runspec.Spec{Stream: "permuted-mnist", Scenario: "domain", Tasks: 2, TrainLimit: 5, TestLimit: 5, Seed: 1, Pad: 2}
+	st, err := Build(d, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.InputDim != 1024 {
+		t.Fatalf("InputDim %d, want 1024", st.InputDim)
+	}
+	b := stream.NewBatch(1, st.InputDim)
+	task := st.Tasks[0]
+	b.Add(task, &task.Train, 0)
+	orig := d.Train.Row(int(task.Train.Index[0]))
+	for y := range 32 {
+		for x := range 32 {
+			v := b.X[y*32+x]
+			if y < 2 || y >= 30 || x < 2 || x >= 30 {
+				if v != 0 {
+					t.Fatalf("border pixel (%d, %d) is %v", y, x, v)
+				}
+			} else if v != orig[(y-2)*28+x-2] {
+				t.Fatalf("pixel (%d, %d) is %v, the original's %v", y, x, v, orig[(y-2)*28+x-2])
+			}
+		}
+	}
+	p := st.Tasks[1].Perm
+	if len(p) != 1024 {
+		t.Fatalf("permutation of %d pixels, want 1024", len(p))
+	}
+	moved := 0
+	for i, src := range p {
+		y, x := i/32, i%32
+		inside := y >= 2 && y < 30 && x >= 2 && x < 30
+		sy, sx := int(src)/32, int(src)%32
+		if inside && (sy < 2 || sy >= 30 || sx < 2 || sx >= 30) {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no border pixel is permuted inside the image")
+	}
+	again, err := Build(d, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Tasks[0].Train.Data != st.Tasks[0].Train.Data {
+		t.Error("a second build padded the data again")
+	}
+	for _, bad := range []runspec.Spec{
+		{Stream: "split-mnist", Scenario: "task", Seed: 1, Pad: 2},
+		{Stream: "rotated-mnist", Scenario: "domain", Tasks: 2, Seed: 1, Pad: 2},
+	} {
+		if _, err := Build(d, bad); err == nil || !strings.Contains(err.Error(), "pad applies to permuted-mnist") {
+			t.Errorf("%s with pad: %v", bad.Stream, err)
+		}
+	}
+	if err := (runspec.Spec{Iterations: 1, Batch: 1, EvalBatch: 1, LR: 0.1, Hidden: []int{1}, Pad: -1}).Validate(); err == nil {
+		t.Error("pad -1 accepted")
+	}
+}

@@ -51,6 +51,9 @@ func ClassOrder(spec runspec.Spec, classes int) []int {
 }
 
 func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
+	if cfg.Pad != 0 {
+		return nil, fmt.Errorf("streams: pad applies to permuted-mnist (it pads before the permutation); drop --pad")
+	}
 	if cfg.PermuteFirst {
 		return nil, fmt.Errorf("streams: permute_first applies to permuted streams, not split-mnist")
 	}
