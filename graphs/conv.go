@@ -59,8 +59,13 @@ func NewConv(ps *ParamSet, prefix, group string, in Image, kernel, filters int, 
 // convChunk is the number of examples whose patch matrix the conv ops build at once: enough rows
 // for an efficient Sgemm, few enough to stay in cache. Measured at the conv trunk's shapes
 // (BenchmarkStepConv): chunks of 4 built again for the weight gradient take 47.4–47.6 ms a step,
-// chunks of 8 kept for the whole batch (50 MB of patches) 50.1–50.2 ms.
+// chunks of 8 kept for the whole batch (50 MB of patches) 50.1–50.2 ms; keeping only the first
+// layer's (keepLimit: 10 MB, its one channel makes patches slow to build) 43.7–45.7 ms against
+// 46.7–47.3 in the same sitting.
 const convChunk = 4
+
+// keepLimit is the most patch values a training graph keeps for the weight gradient.
+var keepLimit = 4 << 20
 
 // convGeom holds a conv layer's sizes for n examples.
 type convGeom struct {
@@ -146,7 +151,8 @@ func (g convGeom) col2im(dx, gcols []float32, s0, m int) {
 type convState struct {
 	g    convGeom
 	arg  []int32
-	cols []float32 // a chunk's patches
+	cols []float32 // a chunk's patches, or with keep every example's
+	keep bool
 	mask []float32 // the layer's weight mask (nil: none)
 	wm   []float32 // W ⊙ mask of the last forward pass
 	z    []float32 // a chunk's pre-activations [rows, f]
@@ -172,6 +178,12 @@ func ApplyConv(bd *Binder, x *G.Node, c Conv) (*G.Node, error) {
 	}
 	st := &convState{g: g, arg: make([]int32, g.n*g.ph*g.pw*g.f), z: make([]float32, convChunk*g.hw*g.f),
 		cols: make([]float32, convChunk*g.hw*g.kk)}
+	if bd.Training() && !c.W.Frozen && g.n*g.hw*g.kk <= keepLimit {
+		// Few patches (a first layer over one channel): keep the batch's for the weight
+		// gradient rather than build them twice.
+		st.keep = true
+		st.cols = make([]float32, g.n*g.hw*g.kk)
+	}
 	if c.Mask != nil {
 		if len(c.Mask) != g.kk*g.f {
 			return nil, fmt.Errorf("graphs: conv %s: mask has %d values, the weight %d", c.W.Name, len(c.Mask), g.kk*g.f)
@@ -206,6 +218,9 @@ func (st *convState) forward(out, x, w, b []float32) {
 		m := min(convChunk, g.n-s0)
 		rows := m * g.hw
 		cols := st.cols
+		if st.keep {
+			cols = cols[s0*g.hw*g.kk:]
+		}
 		g.im2col(cols, x, s0, m)
 		z := st.z[:rows*g.f]
 		for r := 0; r < rows; r++ {
@@ -263,11 +278,17 @@ func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G
 		// (cheaper here than keeping the batch's: see convChunk).
 		dw := &fnOp{name: "ConvGradW(" + c.W.Name + ")", scalarIn: []bool{false, false},
 			outShape: func([]tensor.Shape) tensor.Shape { return tensor.Shape{g.kk, g.f} }}
-		cols := make([]float32, convChunk*g.hw*g.kk)
+		var cols []float32
+		if !st.keep {
+			cols = make([]float32, convChunk*g.hw*g.kk)
+		}
 		dw.fwd = func(o []float32, in [][]float32) float64 {
 			x, gz, bl := in[0], in[1], G.WhichBLAS()
 			var beta float32
-			for s0 := 0; s0 < g.n; s0 += convChunk {
+			if st.keep { // in[0] orders this op after the forward pass that wrote st.cols
+				bl.Sgemm(blas.Trans, blas.NoTrans, g.kk, g.f, g.n*g.hw, 1, st.cols, g.kk, gz, g.f, 0, o, g.f)
+			}
+			for s0 := 0; s0 < g.n && !st.keep; s0 += convChunk {
 				m := min(convChunk, g.n-s0)
 				g.im2col(cols, x, s0, m)
 				bl.Sgemm(blas.Trans, blas.NoTrans, g.kk, g.f, m*g.hw, 1, cols, g.kk, gz[s0*g.hw*g.f:], g.f, beta, o, g.f)
