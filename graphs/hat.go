@@ -35,8 +35,9 @@ func HATGate(x float64) float32 {
 }
 
 // AttentionGate adds y = x * sigmoid(s e) to x's graph (HAT's gate, Serra et al. 2018): x
-// [n, w] a layer's output, e [1, w] a task embedding (a parameter), s the gate's scale, read
-// from *s at every run (the strategy anneals it between steps). Both x and e are differentiated:
+// [n, w] a layer's output, e [1, c] a task embedding (a parameter) with c = w, or c dividing w
+// for a conv layer's NHWC output (column k takes gate k mod c: one gate per channel), s the
+// gate's scale, read from *s at every run (the strategy anneals it between steps). Both x and e are differentiated:
 //
 //	dL/dx_ij = g_ij a_j        dL/de_j = s a_j (1 - a_j) sum_i g_ij x_ij      (a = sigmoid(s e))
 //
@@ -44,22 +45,22 @@ func HATGate(x float64) float32 {
 // The ops are fused and write into buffers they own: a run allocates nothing.
 func AttentionGate(x, e *G.Node, s *float32) (*G.Node, error) {
 	xs, es := x.Shape(), e.Shape()
-	if len(xs) != 2 || len(es) != 2 || es[0] != 1 || es[1] != xs[1] {
-		return nil, fmt.Errorf("graphs: attention gate over %v with embedding %v, want [n, w] and [1, w]", xs, es)
+	if len(xs) != 2 || len(es) != 2 || es[0] != 1 || es[1] < 1 || xs[1]%es[1] != 0 {
+		return nil, fmt.Errorf("graphs: attention gate over %v with embedding %v, want [n, w] and [1, c] with c dividing w", xs, es)
 	}
-	w := xs[1]
+	c := es[1]
 	var a []float32 // sigmoid(s e) of the last forward run, read by the gradients
 	op := &fnOp{name: "AttentionGate", scalarIn: []bool{false, false}, like: 0, diff: []bool{true, true}}
 	op.fwd = func(out []float32, in [][]float32) float64 {
 		xv, ev := in[0], in[1]
 		if a == nil {
-			a = make([]float32, w)
+			a = make([]float32, c)
 		}
 		for j, v := range ev {
 			a[j] = HATGate(float64(*s) * float64(v))
 		}
-		for i := range len(xv) / w {
-			r, o := xv[i*w:(i+1)*w], out[i*w:(i+1)*w]
+		for i := range len(xv) / c {
+			r, o := xv[i*c:(i+1)*c], out[i*c:(i+1)*c]
 			for j, v := range r {
 				o[j] = v * a[j]
 			}
@@ -70,8 +71,8 @@ func AttentionGate(x, e *G.Node, s *float32) (*G.Node, error) {
 		gx := &fnOp{name: "AttentionGateGradX", scalarIn: []bool{false, false}, like: 0}
 		gx.fwd = func(out []float32, in [][]float32) float64 {
 			g := in[0]
-			for i := range len(g) / w {
-				r, o := g[i*w:(i+1)*w], out[i*w:(i+1)*w]
+			for i := range len(g) / c {
+				r, o := g[i*c:(i+1)*c], out[i*c:(i+1)*c]
 				for j, v := range r {
 					o[j] = v * a[j]
 				}
@@ -84,8 +85,8 @@ func AttentionGate(x, e *G.Node, s *float32) (*G.Node, error) {
 			for j := range out {
 				out[j] = 0
 			}
-			for i := range len(g) / w {
-				gr, xr := g[i*w:(i+1)*w], xv[i*w:(i+1)*w]
+			for i := range len(g) / c {
+				gr, xr := g[i*c:(i+1)*c], xv[i*c:(i+1)*c]
 				for j, v := range gr {
 					out[j] += v * xr[j]
 				}

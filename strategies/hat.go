@@ -77,9 +77,10 @@ func (h *HAT) Setup(env *Env) error {
 		return fmt.Errorf("hat: %w", err)
 	}
 	s := env.Stream
+	widths := h.widths()
 	h.E = make([][][]float32, len(s.Tasks))
 	for t := range h.E {
-		for _, w := range env.Hidden {
+		for _, w := range widths {
 			e := make([]float32, w)
 			for j := range e {
 				e[j] = float32(env.Rng.NormFloat64())
@@ -88,11 +89,11 @@ func (h *HAT) Setup(env *Env) error {
 		}
 	}
 	h.Emb = nil
-	for l, w := range env.Hidden {
+	for l, w := range widths {
 		h.Emb = append(h.Emb, h.PS.Add(fmt.Sprintf("hat/e%d", l), "hat", 1, w))
 	}
-	h.masks = make([][]float32, len(env.Hidden))
-	for l, w := range env.Hidden {
+	h.masks = make([][]float32, len(widths))
+	for l, w := range widths {
 		h.masks[l] = make([]float32, w)
 	}
 	h.gates, h.prev, h.used, h.cum, h.active, h.step = map[int][]*tensor.Dense{}, nil, nil, nil, 0, 0
@@ -122,6 +123,32 @@ func (h *HAT) load(t int) {
 func (h *HAT) forward(bd *graphs.Binder, in *G.Node) (*G.Node, error) {
 	n := in.Shape()[0]
 	x := in
+	nc := len(h.Trunk.Convs)
+	gate := func(l int, x *G.Node) (*G.Node, error) {
+		if bd.Training() {
+			return graphs.AttentionGate(x, bd.Node(h.Emb[l]), &h.s)
+		}
+		g, ok := h.gates[n]
+		if !ok {
+			for _, c := range h.Trunk.Convs {
+				g = append(g, tensor.New(tensor.WithShape(n, c.Out.Size()), tensor.Of(tensor.Float32)))
+			}
+			for _, d := range h.Trunk.Layers {
+				g = append(g, tensor.New(tensor.WithShape(n, d.W.Shape()[1]), tensor.Of(tensor.Float32)))
+			}
+			h.gates[n] = g
+		}
+		return graphs.Gate(x, bd.Const(fmt.Sprintf("hat/gate%d", l), g[l]))
+	}
+	for l, c := range h.Trunk.Convs {
+		z, err := graphs.ApplyConv(bd, x, c)
+		if err != nil {
+			return nil, err
+		}
+		if x, err = gate(l, z); err != nil { // the conv's output is ReLU'd and pooled: ≥ 0
+			return nil, err
+		}
+	}
 	for l, d := range h.Trunk.Layers {
 		z, err := d.Apply(bd, x)
 		if err != nil {
@@ -130,23 +157,26 @@ func (h *HAT) forward(bd *graphs.Binder, in *G.Node) (*G.Node, error) {
 		if x, err = graphs.ReLU(z); err != nil {
 			return nil, err
 		}
-		if bd.Training() {
-			x, err = graphs.AttentionGate(x, bd.Node(h.Emb[l]), &h.s)
-		} else {
-			g, ok := h.gates[n]
-			if !ok {
-				for _, d := range h.Trunk.Layers {
-					g = append(g, tensor.New(tensor.WithShape(n, d.W.Shape()[1]), tensor.Of(tensor.Float32)))
-				}
-				h.gates[n] = g
-			}
-			x, err = graphs.Gate(x, bd.Const(fmt.Sprintf("hat/gate%d", l), g[l]))
-		}
-		if err != nil {
+		if x, err = gate(nc+l, x); err != nil {
 			return nil, err
 		}
 	}
 	return h.Out.Apply(bd, x)
+}
+
+// widths are the number of units each gated layer has: every conv layer's channels (one gate
+// per channel), then every dense layer's units.
+func (h *HAT) widths() []int {
+	return append(append([]int(nil), h.Env.Filters...), h.Env.Hidden...)
+}
+
+// gatedLayers are the weights and biases of the gated layers, in widths' order.
+func (h *HAT) gatedLayers() []graphs.Dense {
+	var ls []graphs.Dense
+	for _, c := range h.Trunk.Convs {
+		ls = append(ls, graphs.Dense{W: c.W, B: c.B})
+	}
+	return append(ls, h.Trunk.Layers...)
 }
 
 // mask writes task t's test-time mask of layer l, sigmoid(SMax e), into dst.
@@ -261,7 +291,7 @@ func (h *HAT) restrict() {
 	if h.prev == nil {
 		return
 	}
-	for l, d := range h.Trunk.Layers {
+	for l, d := range h.gatedLayers() {
 		post := h.prev[l]
 		if g := h.Net.Grad(d.B); g != nil {
 			for j := range g {
@@ -276,7 +306,11 @@ func (h *HAT) restrict() {
 		for i := range len(g) / out {
 			pre := float32(1)
 			if l > 0 {
-				pre = h.prev[l-1][i]
+				// Row i of a weight reads unit i of the layer below, or, below a conv layer
+				// (its weight rows and the flattened image run channel fastest), channel
+				// i mod channels.
+				below := h.prev[l-1]
+				pre = below[i%len(below)]
 			}
 			row := g[i*out : (i+1)*out]
 			for j := range row {
@@ -359,11 +393,18 @@ func (h *HAT) endMasks(cur int) {
 	h.cum = append(h.cum[:cur], taken/all)
 }
 
-// Capacity returns, per task ended, the fraction of hidden units whose test-time gate is open
-// (above 0.5), and the fraction open for at least one task so far.
+// Capacity returns, per task ended, the fraction of hidden units (and conv channels) whose
+// test-time gate is open (above 0.5), and the fraction open for at least one task so far.
 func (h *HAT) Capacity() (of string, task, cumulative []float64) {
-	return "hidden units", append([]float64(nil), h.used...), append([]float64(nil), h.cum...)
+	of = "hidden units"
+	if len(h.Trunk.Convs) > 0 {
+		of = "hidden units and conv channels"
+	}
+	return of, append([]float64(nil), h.used...), append([]float64(nil), h.cum...)
 }
+
+// ConvTrunk reports that hat runs on a conv trunk: one gate per conv channel, as per dense unit.
+func (*HAT) ConvTrunk() bool { return true }
 
 // Scores evaluates bt with each example's task's test-time gates.
 func (h *HAT) Scores(bt *stream.Batch, out []float32) error {
@@ -380,7 +421,11 @@ func (h *HAT) setGates(rows int, tasks []int32) {
 			if t != last {
 				h.mask(int(t), l, m)
 			}
-			copy(g[l].Float32s()[i*len(m):], m)
+			w := g[l].Shape()[1] // a conv layer's row repeats its channels' gates per pixel
+			row := g[l].Float32s()[i*w : (i+1)*w]
+			for k := 0; k < w; k += len(m) {
+				copy(row[k:], m)
+			}
 		}
 		last = t
 	}

@@ -191,3 +191,49 @@ func BenchmarkHATStep(b *testing.B) { benchStepIn(b, "hat", stream.TaskIL) }
 
 // BenchmarkNaiveTaskStep is naive fine-tuning's step in task-IL (one head per task), hat's baseline.
 func BenchmarkNaiveTaskStep(b *testing.B) { benchStepIn(b, "naive", stream.TaskIL) }
+
+// TestHATRestrictConv: on a conv trunk (4×4 images, a 5×5 conv layer of 2 channels, a dense layer of
+// 3 units) the conv weight's gradient column j is scaled by 1 - (channel j's cumulative gate),
+// and the dense weight's row i, which reads pooled pixel i/2's channel i mod 2, by
+// 1 - min(that channel's gate, the unit's).
+func TestHATRestrictConv(t *testing.T) {
+	st := strategytest.Synthetic(stream.TaskIL, 3, 2, 16, 20, 1)
+	h := newStrategy(t, "hat").(*strategies.HAT)
+	env := regEnv(st, 1)
+	env.Filters, env.Hidden = []int{2}, []int{3}
+	if err := h.Setup(env); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Emb) != 2 || h.Emb[0].Size() != 2 || h.Emb[1].Size() != 3 {
+		t.Fatalf("embeddings %d, want one of 2 channels and one of 3 units", len(h.Emb))
+	}
+	regTrain(t, h, st, 0, 1, 1)
+	net := h.Model()
+	if _, _, err := net.Step(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range net.Trainable() {
+		g := net.Grad(p)
+		for i := range g {
+			g[i] = 1
+		}
+	}
+	strategies.HATSetPrev(h, [][]float32{{1, 0.25}, {0, 0.5, 1}})
+	strategies.HATRestrict(h)
+	c, d := h.Trunk.Convs[0], h.Trunk.Layers[0]
+	wc := net.Grad(c.W) // [5·5·1, 2]
+	for k, v := range wc {
+		if want := []float32{0, 0.75}[k%2]; v != want {
+			t.Fatalf("conv W gradient %d is %v, want %v", k, v, want)
+		}
+	}
+	wd := net.Grad(d.W) // [2·2·2, 3]
+	for i := range 8 {
+		ch := []float32{1, 0.25}[i%2]
+		for j, unit := range []float32{0, 0.5, 1} {
+			if want := 1 - min(ch, unit); wd[i*3+j] != want {
+				t.Fatalf("dense W[%d][%d] gradient %v, want %v", i, j, wd[i*3+j], want)
+			}
+		}
+	}
+}
