@@ -11,12 +11,20 @@ import (
 // cost = sum(c * y) with fixed weights c, against values worked out by hand; and that a new s
 // is read at the next run without rebuilding.
 func TestAttentionGateHandComputed(t *testing.T) {
+	// [2, 2] with one gate per column; [1, 4] with one gate per channel of a 2-channel row (the
+	// same values, gate k mod 2): the expectations are the same.
+	for _, rows := range []int{2, 1} {
+		attentionGateHandComputed(t, rows)
+	}
+}
+
+func attentionGateHandComputed(t *testing.T, rows int) {
 	b := newBinder("t")
-	x, e, c := f32mat(2, 2), f32mat(1, 2), f32mat(2, 2)
+	x, e, c := f32mat(rows, 4/rows), f32mat(1, 2), f32mat(rows, 4/rows)
 	copy(x.Float32s(), []float32{1, 2, -3, 0.5})
 	copy(e.Float32s(), []float32{0.5, -1})
 	copy(c.Float32s(), []float32{1, -2, 3, 4})
-	xn := G.NewTensor(b.g, G.Float32, 2, G.WithShape(2, 2), G.WithName("x"), G.WithValue(x))
+	xn := G.NewTensor(b.g, G.Float32, 2, G.WithShape(rows, 4/rows), G.WithName("x"), G.WithValue(x))
 	en := G.NewTensor(b.g, G.Float32, 2, G.WithShape(1, 2), G.WithName("e"), G.WithValue(e))
 	s := float32(2)
 	y, err := AttentionGate(xn, en, &s)
@@ -62,8 +70,9 @@ func TestAttentionGateHandComputed(t *testing.T) {
 		}
 		vm.Reset()
 	}
-	if _, err := AttentionGate(xn, xn, &s); err == nil {
-		t.Error("an embedding of shape [2, 2] was accepted")
+	bad := G.NewTensor(b.g, G.Float32, 2, G.WithShape(1, 3), G.WithName("bad"), G.WithValue(f32mat(1, 3)))
+	if _, err := AttentionGate(xn, bad, &s); err == nil {
+		t.Errorf("an embedding of 3 gates over rows of %d was accepted", 4/rows)
 	}
 }
 
