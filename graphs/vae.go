@@ -304,6 +304,7 @@ func GaussKL(stats, w *G.Node) (*G.Node, error) {
 // products, no graph): the previous generator of generative replay, and the pictures of what a
 // strategy replays.
 type Generator struct {
+	convs      []convCopy // the encoder's conv layers, before enc (a conv trunk's)
 	enc, dec   []plainDense
 	mu, logvar plainDense
 	out        plainDense
@@ -311,6 +312,14 @@ type Generator struct {
 	InputDim, Latent int
 	bufs             [2][]float32 // activation buffers, reused
 	z                []float32
+}
+
+// convCopy is a conv layer's weights copied out of a graph, with ConvForward's buffers.
+type convCopy struct {
+	c       Conv
+	w, b    []float32
+	scratch ConvScratch
+	buf     []float32
 }
 
 // plainDense is a dense layer's weights copied out of a graph: w [in*out], b [out].
@@ -347,12 +356,15 @@ func growF32(b []float32, n int) []float32 {
 }
 
 // Snapshot returns a Generator holding a copy of v's current weights.
-func (v *VAE) Snapshot() *Generator { return NewGenerator(v.Enc, v.Decoder) }
+func (v *VAE) Snapshot() *Generator { return NewGenerator(MLPTrunk(v.Enc), v.Decoder) }
 
 // NewGenerator returns a Generator holding a copy of the current weights of encoder enc and
-// decoder d (a VAE's, or a classifier's trunk and the decoder over it).
-func NewGenerator(enc MLP, d *Decoder) *Generator {
+// decoder d (a VAE's, or a classifier's trunk, conv layers included, and the decoder over it).
+func NewGenerator(enc Trunk, d *Decoder) *Generator {
 	g := &Generator{InputDim: d.InputDim, Latent: d.Latent, mu: copyDense(d.Stats[0]), logvar: copyDense(d.Stats[1]), out: copyDense(d.Out)}
+	for _, c := range enc.Convs {
+		g.convs = append(g.convs, convCopy{c: c, w: append([]float32(nil), c.W.Data()...), b: append([]float32(nil), c.B.Data()...)})
+	}
 	for _, l := range enc.Layers {
 		g.enc = append(g.enc, copyDense(l))
 	}
@@ -395,15 +407,24 @@ func (g *Generator) Sample(dst []float32, n int, rng *rand.Rand) {
 // Reconstruct writes into dst [n*InputDim] the decoding of the latent mean of each of the n
 // inputs x (the reconstruction without noise).
 func (g *Generator) Reconstruct(dst, x []float32, n int) {
+	for i := range g.convs {
+		c := &g.convs[i]
+		c.buf = growF32(c.buf, n*c.c.Out.Size())
+		ConvForward(c.c, c.w, c.b, x, n, c.buf, &c.scratch)
+		x = c.buf
+	}
 	g.z = g.mu.apply(g.z, g.hidden(g.enc, x, n), n, false)
 	g.decode(dst, g.z, n)
 }
 
 // Weights returns the Generator's weight slices in a fixed order (each layer's weights then
-// biases: encoder, mu, logvar, decoder, output), to save them or to load saved ones into (copy
-// into the slices returned).
+// biases: the encoder's conv layers, encoder, mu, logvar, decoder, output), to save them or to
+// load saved ones into (copy into the slices returned).
 func (g *Generator) Weights() [][]float32 {
 	var out [][]float32
+	for _, c := range g.convs {
+		out = append(out, c.w, c.b)
+	}
 	for _, l := range g.layers() {
 		out = append(out, l.w, l.b)
 	}

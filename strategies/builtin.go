@@ -113,7 +113,7 @@ func (*LwF) ConvTrunk() bool { return true }
 // layer's, after the conv layers, and its previous model's copy runs them too.
 func (*ICaRL) ConvTrunk() bool { return true }
 
-// ConvTrunk reports that dgr runs on a conv trunk (its generator is a VAE of its own; the
-// previous classifier's copy runs the conv layers); rtf does not: its classifier is the VAE's
-// encoder, an MLP.
-func (d *DGR) ConvTrunk() bool { return !d.Feedback }
+// ConvTrunk reports that dgr and rtf run on a conv trunk: dgr's generator is a VAE of its own,
+// rtf's VAE encodes through the classifier's trunk, conv layers included, and the copies of the
+// previous classifier and generator run the conv layers.
+func (d *DGR) ConvTrunk() bool { return true }

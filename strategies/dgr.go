@@ -292,7 +292,7 @@ func (d *DGR) name() string {
 // Generator returns a snapshot of the current generator (for pictures of what it replays).
 func (d *DGR) Generator() *graphs.Generator {
 	if d.Feedback {
-		return graphs.NewGenerator(d.Trunk.MLP, d.FB)
+		return graphs.NewGenerator(d.Trunk, d.FB)
 	}
 	return d.Gen.Snapshot()
 }
