@@ -98,3 +98,69 @@ func (op *moduleSumOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, e
 	}
 	return G.Nodes{g}, nil
 }
+
+// GatedSum adds y = Σ_m g[:, m] · z_m to the graph of zs: zs are M module outputs of the same
+// shape [n, d] (PathNet's conv modules, each its own conv op), g [n, M] a constant gate per row
+// and module (1 for a module of the row's path, 0 otherwise). Its gradients hand module m the
+// output's gradient times its gate. Fused ops writing into buffers they own: a run allocates
+// nothing.
+func GatedSum(zs []*G.Node, g *G.Node) (*G.Node, error) {
+	M := len(zs)
+	if M == 0 {
+		return nil, fmt.Errorf("graphs: gated sum of no module")
+	}
+	s := zs[0].Shape()
+	for _, z := range zs {
+		if !z.Shape().Eq(s) || len(s) != 2 {
+			return nil, fmt.Errorf("graphs: gated sum: module outputs of shapes %v and %v", s, z.Shape())
+		}
+	}
+	if gs := g.Shape(); len(gs) != 2 || gs[0] != s[0] || gs[1] != M {
+		return nil, fmt.Errorf("graphs: gated sum of %d modules of %v: gates %v, want (%d, %d)", M, s, gs, s[0], M)
+	}
+	n, d := s[0], s[1]
+	scalar := make([]bool, M+1)
+	diff := make([]bool, M+1)
+	for m := range M {
+		diff[m] = true
+	}
+	op := &fnOp{name: fmt.Sprintf("GatedSum(%d)", M), scalarIn: scalar, like: 0, diff: diff}
+	op.fwd = func(out []float32, in [][]float32) float64 {
+		gv := in[M]
+		clear(out)
+		for m := range M {
+			z := in[m]
+			for i := range n {
+				if w := gv[i*M+m]; w != 0 {
+					o, r := out[i*d:(i+1)*d], z[i*d:(i+1)*d]
+					for j, v := range r {
+						o[j] += w * v
+					}
+				}
+			}
+		}
+		return 0
+	}
+	op.sym = func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+		out := make(G.Nodes, M+1)
+		for m := range M {
+			gm := &fnOp{name: fmt.Sprintf("GatedSumGrad(%d)", m), scalarIn: []bool{false, false}, like: 0}
+			gm.fwd = func(o []float32, in [][]float32) float64 {
+				up, gv := in[0], in[1]
+				for i := range n {
+					w, r, dst := gv[i*M+m], up[i*d:(i+1)*d], o[i*d:(i+1)*d]
+					for j, v := range r {
+						dst[j] = w * v
+					}
+				}
+				return 0
+			}
+			var err error
+			if out[m], err = applyFn(gm, grad, inputs[M]); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return applyFn(op, append(append(G.Nodes(nil), zs...), g)...)
+}

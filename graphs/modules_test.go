@@ -1,8 +1,10 @@
 package graphs
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -92,5 +94,56 @@ func TestModuleSum(t *testing.T) {
 	}
 	if _, err := ModuleSum(G.NewMatrix(G.NewGraph(), G.Float32, G.WithShape(2, 7)), 3); err == nil {
 		t.Error("7 columns accepted as 3 modules")
+	}
+}
+
+// TestGatedSum checks y = Σ_m g[:, m] z_m and each module's gradient g[:, m] · dy on two rows of
+// three modules.
+func TestGatedSum(t *testing.T) {
+	b := newBinder("train")
+	z := make([]*G.Node, 3)
+	vals := [][]float32{{1, 2, 3, 4}, {10, 20, 30, 40}, {100, 200, 300, 400}}
+	for m := range z {
+		v := f32mat(2, 2)
+		copy(v.Float32s(), vals[m])
+		z[m] = G.NewTensor(b.g, G.Float32, 2, G.WithShape(2, 2), G.WithName(fmt.Sprintf("z%d", m)), G.WithValue(v))
+	}
+	gt := f32mat(2, 3)
+	copy(gt.Float32s(), []float32{1, 0, 1, 0, 1, 0}) // row 0: modules 0 and 2; row 1: module 1
+	y, err := GatedSum(z, b.Const("g", gt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f32mat(2, 2)
+	copy(c.Float32s(), []float32{1, 2, 3, 4})
+	cy, err := G.HadamardProd(y, b.Const("c", c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost, err := G.Sum(cy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := G.Grad(cost, z...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var yv G.Value
+	G.Read(y, &yv)
+	vm := G.NewTapeMachine(b.g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := yv.Data().([]float32), []float32{101, 202, 30, 40}; !slices.Equal(got, want) {
+		t.Errorf("y = %v, want %v", got, want)
+	}
+	for m, want := range [][]float32{{1, 2, 0, 0}, {0, 0, 3, 4}, {1, 2, 0, 0}} {
+		if got := gs[m].Value().Data().([]float32); !slices.Equal(got, want) {
+			t.Errorf("dz%d = %v, want %v", m, got, want)
+		}
+	}
+	if _, err := GatedSum(z, b.Const("bad", f32mat(2, 2))); err == nil {
+		t.Error("gates of 2 modules accepted for 3")
 	}
 }

@@ -35,6 +35,11 @@ func TestConvTrunkConformance(t *testing.T) {
 		if slow {
 			spec.Iterations, spec.Batch = 10, 8
 		}
+		filters := spec.Filters
+		if name == "pathnet" { // 10 modules a layer of 4 filters each (one filter each learns too little)
+			filters = []int{40}
+		}
+		spec.Filters = filters
 		if err := loop.CheckSpec(spec, st, probe, name); err != nil {
 			if strategies.RunsOnConv(probe) || !strings.Contains(err.Error(), "no conv-trunk version") {
 				t.Errorf("%s refused: %v", name, err)
@@ -54,8 +59,11 @@ func TestConvTrunkConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				Rs[i] = res.R
-				if n := len(s.Params().Filter(func(p *graphs.Param) bool { return strings.HasPrefix(p.Name, "trunk/c0/") })); n != 2 {
-					t.Fatalf("%d conv parameters in the model, want 2 (trunk/c0/W and b)", n)
+				convs := len(s.Params().Filter(func(p *graphs.Param) bool {
+					return strings.HasPrefix(p.Name, "trunk/c0/") || strings.HasPrefix(p.Name, "pathnet/c0/")
+				}))
+				if want := map[bool]int{true: 20, false: 2}[name == "pathnet"]; convs != want {
+					t.Fatalf("%d conv parameters in the model, want %d (a conv layer's weight and bias, for each of pathnet's modules)", convs, want)
 				}
 			}
 			if !reflect.DeepEqual(Rs[0], Rs[1]) {
@@ -66,6 +74,9 @@ func TestConvTrunkConformance(t *testing.T) {
 			}
 			rspec := strategytest.ResumeSettings
 			rspec.Model, rspec.Filters = runspec.ModelConv, []int{4}
+			if name == "pathnet" {
+				rspec.Filters = filters
+			}
 			rst := strategytest.Synthetic(sc, 3, 2, 16, 40, 9)
 			build := func() (strategies.Strategy, error) { return strategies.Default.New(name) }
 			if !loop.Checkpointable(probe) {
@@ -81,12 +92,12 @@ func TestConvTrunkConformance(t *testing.T) {
 		})
 		ran[name] = true
 	}
-	for _, want := range []string{"naive", "replay", "der", "agem", "gem", "si", "l2", "gdumb", "joint", "ewc", "mas", "lwf", "icarl", "dgr", "layerwise", "xdg", "packnet", "hat", "rtf"} {
+	for _, want := range []string{"naive", "replay", "der", "agem", "gem", "si", "l2", "gdumb", "joint", "ewc", "mas", "lwf", "icarl", "dgr", "layerwise", "xdg", "packnet", "hat", "rtf", "pathnet"} {
 		if !ran[want] {
 			t.Errorf("%s did not run on the conv trunk", want)
 		}
 	}
-	for _, refused := range []string{"pathnet", "pnn"} {
+	for _, refused := range []string{"pnn"} {
 		if ran[refused] {
 			t.Errorf("%s ran on the conv trunk, which its dense-layer code does not handle", refused)
 		}

@@ -144,7 +144,7 @@ func ConvStrategies() []string {
 // for command lines that check strategies before loading data.
 func CheckSettings(spec runspec.Spec, s strategies.Strategy, name string) error {
 	if spec.Model == runspec.ModelConv && !strategies.RunsOnConv(s) {
-		return fmt.Errorf("%s has no conv-trunk version (it reads the MLP trunk's dense layers directly: its Fisher or importance, a copy of the network, or masks over its units): drop --model conv, or use one that has (%s)", name, strings.Join(ConvStrategies(), ", "))
+		return fmt.Errorf("%s has no conv-trunk version (it does not implement strategies.ConvTrunker: its network is its own, not Base's trunk, as pnn's columns of dense layers): drop --model conv, or use one that has (%s)", name, strings.Join(ConvStrategies(), ", "))
 	}
 	if _, own := s.(strategies.Sampler); own && spec.Blurry > 0 {
 		return fmt.Errorf("%s draws its own batches, so a blurry stream cannot mix the tasks' data into them: drop --blurry or the strategy", name)

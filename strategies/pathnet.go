@@ -33,8 +33,10 @@ type PathNet struct {
 	// Generations tournaments per task.
 	Modules, Active, Population, Generations int
 
-	mods   [][]graphs.Dense // [layer][module]
+	mods   [][]graphs.Dense // [layer][module]: a conv module's weight and bias as a Dense
+	convs  [][]graphs.Conv  // [layer][module] of the conv layers (the first len(convs) layers)
 	width  []int            // units per module, per layer
+	gw     []int            // gate values per module and row, per layer: width, or 1 for conv
 	frozen [][]int          // [layer][module]: 0 free, t+1 frozen by task t
 	pop    [][][]int        // [path][layer][k]: module indices
 	fit    []float64        // latest fitness of each path (NaN: not evaluated)
@@ -79,6 +81,11 @@ func (p *PathNet) Setup(env *Env) error {
 			return fmt.Errorf("pathnet: a hidden layer of %d units cannot hold modules=%d modules of at least one unit", h, p.Modules)
 		}
 	}
+	for _, f := range env.Filters {
+		if f < p.Modules {
+			return fmt.Errorf("pathnet: a conv layer of %d filters cannot hold modules=%d modules of at least one filter", f, p.Modules)
+		}
+	}
 	p.ResolveHeads(env.Stream)
 	if p.Heads != stream.MultiHead {
 		return fmt.Errorf("pathnet: a shared output layer (heads=single) would be retrained by every task; pathnet needs one head per task (heads=auto or multi, task-IL)")
@@ -96,17 +103,42 @@ func (p *PathNet) Setup(env *Env) error {
 	return p.StartTask(0)
 }
 
-// trunk adds the modules: layer l has Modules dense layers of Hidden[l]/Modules units.
+// trunk adds the modules: layer l has Modules dense layers of Hidden[l]/Modules units, after,
+// on a conv trunk (Env.Filters), conv layers of Modules conv modules of Filters[l]/Modules
+// filters each (summed, not stacked: the next layer reads Filters[l]/Modules channels).
 func (p *PathNet) trunk(ps *graphs.ParamSet, env *Env) (int, error) {
-	p.mods, p.width = nil, nil
+	p.mods, p.width, p.convs, p.gw = nil, nil, nil, nil
 	in := env.Stream.InputDim
+	if len(env.Filters) > 0 {
+		im, err := SquareImage(env.Stream)
+		if err != nil {
+			return 0, err
+		}
+		for l, f := range env.Filters {
+			w := f / p.Modules
+			var ms []graphs.Dense
+			var cs []graphs.Conv
+			for m := range p.Modules {
+				c, err := graphs.NewConv(ps, fmt.Sprintf("pathnet/c%d/m%d", l, m), "trunk", im, ConvKernel, w, env.Rng)
+				if err != nil {
+					return 0, err
+				}
+				cs, ms = append(cs, c), append(ms, graphs.Dense{W: c.W, B: c.B})
+			}
+			im = cs[0].Out
+			p.mods, p.convs = append(p.mods, ms), append(p.convs, cs)
+			p.width, p.gw = append(p.width, w), append(p.gw, 1)
+		}
+		in = im.Size()
+	}
 	for l, h := range env.Hidden {
+		l += len(p.convs)
 		w := h / p.Modules
 		var ms []graphs.Dense
 		for m := range p.Modules {
-			ms = append(ms, graphs.NewDense(ps, fmt.Sprintf("pathnet/l%d/m%d", l, m), "trunk", in, w, env.Rng))
+			ms = append(ms, graphs.NewDense(ps, fmt.Sprintf("pathnet/l%d/m%d", l-len(p.convs), m), "trunk", in, w, env.Rng))
 		}
-		p.mods, p.width = append(p.mods, ms), append(p.width, w)
+		p.mods, p.width, p.gw = append(p.mods, ms), append(p.width, w), append(p.gw, w)
 		in = w
 	}
 	return in, nil
@@ -119,12 +151,28 @@ func (p *PathNet) forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
 	g, ok := p.gates[n]
 	if !ok {
 		for l := range p.mods {
-			g = append(g, tensor.New(tensor.WithShape(n, p.Modules*p.width[l]), tensor.Of(tensor.Float32)))
+			g = append(g, tensor.New(tensor.WithShape(n, p.Modules*p.gw[l]), tensor.Of(tensor.Float32)))
 		}
 		p.gates[n] = g
 	}
 	h := x
+	for l, cs := range p.convs {
+		zs := make([]*G.Node, len(cs))
+		for m, c := range cs {
+			var err error
+			if zs[m], err = graphs.ApplyConv(bd, h, c); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		if h, err = graphs.GatedSum(zs, bd.Const(fmt.Sprintf("pathnet/gate%d", l), g[l])); err != nil {
+			return nil, err
+		}
+	}
 	for l, ms := range p.mods {
+		if l < len(p.convs) {
+			continue
+		}
 		z, err := graphs.Linear(bd, h, ms...)
 		if err != nil {
 			return nil, err
@@ -145,7 +193,7 @@ func (p *PathNet) forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
 // setRow opens, in row i of the gates of an n-row graph, the units of path's modules.
 func (p *PathNet) setRow(n, i int, path [][]int) {
 	for l, g := range p.gates[n] {
-		w := p.width[l]
+		w := p.gw[l]
 		row := g.Float32s()[i*p.Modules*w : (i+1)*p.Modules*w]
 		clear(row)
 		for _, m := range path[l] {
@@ -427,3 +475,7 @@ func init() {
 		return p, nil
 	})
 }
+
+// ConvTrunk reports that pathnet runs on a conv trunk: its conv layers are made of conv modules
+// (graphs.GatedSum adds the path's).
+func (*PathNet) ConvTrunk() bool { return true }
