@@ -232,7 +232,7 @@ func TestRefusedBeforeTraining(t *testing.T) {
 		want []string
 	}{
 		// Known only at setup: the trunk's depth (pre-flight).
-		{[]string{"--strategies", "naive,layerwise:freeze=99"}, []string{"layerwise:freeze=99", "freeze=99", "trunk has 1 hidden layers"}},
+		{[]string{"--strategies", "naive,layerwise:freeze=99"}, []string{"layerwise:freeze=99", "freeze=99", "trunk has 1 layers"}},
 		{[]string{"--strategies", "pnn:width=8/8"}, []string{"pnn:width=8/8", "has 2 layers"}},
 		// Strengths are applied in float32.
 		{[]string{"--strategies", "ewc:lambda=1e300"}, []string{"ewc:lambda=1e300", "lambda", "float32"}},

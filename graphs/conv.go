@@ -44,7 +44,7 @@ type Conv struct {
 // and width of in must be even (the pool halves them); kernel must be odd.
 func NewConv(ps *ParamSet, prefix, group string, in Image, kernel, filters int, rng *rand.Rand) (Conv, error) {
 	if in.Height < 2 || in.Width < 2 || in.Height%2 != 0 || in.Width%2 != 0 || in.Channels < 1 {
-		return Conv{}, fmt.Errorf("graphs: conv %s: input %v: the 2×2 pool needs an even height and width", prefix, in)
+		return Conv{}, fmt.Errorf("graphs: conv %s: input %v: the 2×2 pool needs an even height and width (each conv layer halves them: 28×28 images take at most 2 conv layers; give fewer --filters, or --pad 2 on permuted-mnist for 32×32)", prefix, in)
 	}
 	if kernel < 1 || kernel%2 == 0 || filters < 1 {
 		return Conv{}, fmt.Errorf("graphs: conv %s: kernel %d and %d filters: want an odd kernel and at least one filter", prefix, kernel, filters)
@@ -162,9 +162,11 @@ type convState struct {
 // ApplyConv adds c to bd's graph: x [n, In.Size()] → [n, Out.Size()], relu(conv(x) + b) pooled
 // 2×2. Like Linear it is a fused op over the installed BLAS: the forward pass builds the patches
 // of a few examples at a time (im2col), multiplies them by W with one Sgemm, adds the bias, and
-// pools the ReLU in the same pass, keeping only the winner of each pool. The gradient ops build
-// the patches again rather than keep them: dW = Σ patchesᵀ·gz and dx = col2im(gz·Wᵀ), one Sgemm
-// per chunk each, where gz is the upstream gradient routed to the pools' winners. Every buffer is
+// pools the ReLU in the same pass, keeping only the winner of each pool. The weight gradient
+// dW = Σ patchesᵀ·gz builds the patches again a chunk at a time, except in a layer with few
+// patches (keepLimit: a first layer over one channel), whose batch of patches the forward pass
+// keeps for one Sgemm; dx = col2im(gz·Wᵀ) takes one Sgemm per chunk; gz is the upstream gradient
+// routed to the pools' winners. Every buffer is
 // the ops' own, so a step allocates no tensor; no gradient is built for a frozen W or B, nor for x
 // when no trainable parameter feeds it (the data).
 func ApplyConv(bd *Binder, x *G.Node, c Conv) (*G.Node, error) {
@@ -205,8 +207,8 @@ func ApplyConv(bd *Binder, x *G.Node, c Conv) (*G.Node, error) {
 		st.forward(out, in[0], w, in[2])
 		return 0
 	}
-	op.sym = func(inputs G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-		return st.grads(c, inputs, grad, op.diff)
+	op.sym = func(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+		return st.grads(c, inputs, output, grad, op.diff)
 	}
 	return applyFn(op, x, bd.Node(c.W), bd.Node(c.B))
 }
@@ -250,11 +252,13 @@ func (st *convState) forward(out, x, w, b []float32) {
 }
 
 // grads builds the gradient nodes of x, W and B (nil where diff is false).
-func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G.Nodes, error) {
+func (st *convState) grads(c Conv, inputs G.Nodes, output, grad *G.Node, diff []bool) (G.Nodes, error) {
 	g := st.g
 	out := make(G.Nodes, 3)
 	// gz [n·h·w, f]: the upstream gradient routed to each pool's winner.
-	gzOp := &fnOp{name: "ConvPoolGrad(" + c.W.Name + ")", scalarIn: []bool{false},
+	// It reads the pools' winners of this run's forward pass: the forward output is an input,
+	// so the machine runs it after the forward op whatever the loss.
+	gzOp := &fnOp{name: "ConvPoolGrad(" + c.W.Name + ")", scalarIn: []bool{false, false},
 		outShape: func([]tensor.Shape) tensor.Shape { return tensor.Shape{g.n * g.hw, g.f} }}
 	gzOp.fwd = func(gz []float32, in [][]float32) float64 {
 		up, pooled := in[0], g.ph*g.pw*g.f
@@ -269,7 +273,7 @@ func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G
 		}
 		return 0
 	}
-	gz, err := applyFn(gzOp, grad)
+	gz, err := applyFn(gzOp, grad, output)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +289,7 @@ func (st *convState) grads(c Conv, inputs G.Nodes, grad *G.Node, diff []bool) (G
 		dw.fwd = func(o []float32, in [][]float32) float64 {
 			x, gz, bl := in[0], in[1], G.WhichBLAS()
 			var beta float32
-			if st.keep { // in[0] orders this op after the forward pass that wrote st.cols
+			if st.keep { // st.cols from this run's forward pass, which ran before gz (its input)
 				bl.Sgemm(blas.Trans, blas.NoTrans, g.kk, g.f, g.n*g.hw, 1, st.cols, g.kk, gz, g.f, 0, o, g.f)
 			}
 			for s0 := 0; s0 < g.n && !st.keep; s0 += convChunk {
@@ -411,8 +415,16 @@ type ConvScratch struct{ st *convState }
 // weights w and biases b (c's shapes: a frozen copy, say) into out [n·c.Out.Size()], outside any
 // graph: ApplyConv's forward pass, bit for bit. s keeps the buffers for the next call.
 func ConvForward(c Conv, w, b, x []float32, n int, out []float32, s *ConvScratch) {
-	if s.st == nil || s.st.g.n < n || s.st.g.kk != c.Kernel*c.Kernel*c.In.Channels || s.st.g.hw != c.In.Height*c.In.Width {
-		g := c.geom(n)
+	want := c.geom(n)
+	if s.st != nil {
+		have := s.st.g
+		have.n = n
+		if have != want || s.st.g.n < n {
+			s.st = nil // another layer's or a smaller batch's buffers
+		}
+	}
+	if s.st == nil {
+		g := want
 		s.st = &convState{g: g, arg: make([]int32, g.n*g.ph*g.pw*g.f),
 			cols: make([]float32, convChunk*g.hw*g.kk), z: make([]float32, convChunk*g.hw*g.f)}
 	}

@@ -161,6 +161,18 @@ func convModel(t *testing.T, freezeConv bool) (*Model, *ParamSet, Trunk) {
 // TestConvGradients checks every parameter's gradient, conv layers included (the second conv's
 // input gradient feeds the first's), against central finite differences of the loss.
 func TestConvGradients(t *testing.T) {
+	// Both weight-gradient paths: the small test layers keep their patches; with keepLimit 0
+	// they build them again a chunk at a time (10 rows: a partial last chunk), as conv layers
+	// over many channels do.
+	for _, limit := range []int{keepLimit, 0} {
+		saved := keepLimit
+		keepLimit = limit
+		convGradients(t)
+		keepLimit = saved
+	}
+}
+
+func convGradients(t *testing.T) {
 	m, ps, _ := convModel(t, false)
 	loss, _, err := m.Step()
 	if err != nil {

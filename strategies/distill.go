@@ -27,7 +27,7 @@ type plainNet struct {
 	convs        []*netLayer // the trunk's conv layers, before its dense layers
 	trunk, heads []*netLayer
 	in, M        int
-	acts         [][]float32 // acts[0] is the input, acts[l+1] the output of trunk layer l
+	acts         [][]float32 // acts[0] is the dense layers' input (the data, or the last conv layer's output), acts[l+1] the output of dense trunk layer l
 	logits       []float32
 }
 
@@ -106,4 +106,16 @@ func (n *plainNet) forward(x []float32, nb int) []float32 {
 		}
 	}
 	return n.logits
+}
+
+// featureWidth is the width of the last trunk activation (acts[len(trunk)]): the last dense
+// layer's, else the last conv layer's output, else the input's.
+func (n *plainNet) featureWidth() int {
+	switch {
+	case len(n.trunk) > 0:
+		return n.trunk[len(n.trunk)-1].out
+	case len(n.convs) > 0:
+		return n.convs[len(n.convs)-1].out
+	}
+	return n.in
 }

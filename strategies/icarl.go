@@ -224,10 +224,7 @@ func (c *ICaRL) Exemplars(u int) []int32 { return c.exemplars[u] }
 // features returns the normalised features (last hidden layer, current network) of examples ks
 // of task's training split, one row of d values each, in a buffer reused across calls.
 func (c *ICaRL) features(task *stream.Task, ks []int32) ([]float32, int) {
-	d := c.live.in
-	if n := len(c.live.trunk); n > 0 {
-		d = c.live.trunk[n-1].out
-	}
+	d := c.live.featureWidth()
 	c.feats = grow(c.feats, len(ks)*d)
 	for start := 0; start < len(ks); start += 256 {
 		c.batch.Reset()
@@ -262,10 +259,7 @@ func (c *ICaRL) Scores(bt *stream.Batch, out []float32) error {
 	}
 	c.live.forward(bt.X, bt.N)
 	n := len(c.live.trunk)
-	d := c.live.in
-	if n > 0 {
-		d = c.live.trunk[n-1].out
-	}
+	d := c.live.featureWidth()
 	c.feats = grow(c.feats, bt.N*d)
 	copy(c.feats, c.live.acts[n][:bt.N*d])
 	normalizeRows(c.feats, d)

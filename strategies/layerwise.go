@@ -37,7 +37,7 @@ var (
 // Setup checks Freeze against the trunk's depth and builds Base's network.
 func (l *Layerwise) Setup(env *Env) error {
 	if depth := len(env.Filters) + len(env.Hidden); l.Freeze < 0 || l.Freeze > depth {
-		return fmt.Errorf("layerwise: freeze=%d: the trunk has %d layers (conv and dense), so freeze takes 0 to %d (the output layer always trains)", l.Freeze, depth, depth)
+		return fmt.Errorf("layerwise: freeze=%d: the trunk has %d layers (%d conv, %d dense), so freeze takes 0 to %d (the output layer always trains)", l.Freeze, depth, len(env.Filters), len(env.Hidden), depth)
 	}
 	if l.Decay < 0 || l.Decay > 1 || math.IsNaN(l.Decay) {
 		return fmt.Errorf("layerwise: decay=%v outside (0, 1]", l.Decay)

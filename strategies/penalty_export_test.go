@@ -15,7 +15,11 @@ func GraphFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Param) 
 func MASViaGraph(on bool) { masViaGraph = on }
 
 // PlainLogits is the pure-Go copy of b's model (LwF's, iCaRL's and DGR's previous model) on n
-// rows of x.
-func PlainLogits(b *Base, x []float32, n int) []float32 {
-	return append([]float32(nil), newPlainNet(b, true).forward(x, n)...)
+// rows of x, computed once on every row and then again on the first k rows with the same
+// buffers (those k rows' logits are returned in place of the first run's).
+func PlainLogits(b *Base, x []float32, n, k int) []float32 {
+	net := newPlainNet(b, true)
+	out := append([]float32(nil), net.forward(x, n)...)
+	copy(out, net.forward(x, k))
+	return out
 }

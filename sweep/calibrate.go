@@ -85,6 +85,9 @@ func shapeKey(g *Group, c Cell) string {
 		heads = " heads=" + sp.Options["heads"]
 	}
 	trunk := fmt.Sprintf("hidden %v", g.Spec.Hidden)
+	if g.Spec.Pad > 0 {
+		trunk = fmt.Sprintf("pad %d, %s", g.Spec.Pad, trunk)
+	}
 	if f := g.Spec.ConvFilters(); f != nil {
 		trunk = fmt.Sprintf("conv %v, hidden %v", f, g.Spec.Hidden)
 	}

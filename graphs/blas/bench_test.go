@@ -91,14 +91,15 @@ func BenchmarkCallOverhead(b *testing.B) {
 	}
 }
 
-// convShapes are the products of a conv trunk step (5×5 conv 16 and 32 over 28×28, batch 128,
-// graphs.ApplyConv's chunks of 8 examples for the forward pass and dx).
+// convShapes are the products of a conv trunk step (5×5 conv 16 and 32 over 28×28, batch 128):
+// graphs.ApplyConv's chunks of 4 examples for the forward passes, conv2's dx and dW, and
+// conv1's dW over the whole batch's kept patches.
 var convShapes = []gemmShape{
-	{"c1fwd_6272x25@25x16", blas.NoTrans, blas.NoTrans, 6272, 16, 25},
+	{"c1fwd_3136x25@25x16", blas.NoTrans, blas.NoTrans, 3136, 16, 25},
 	{"c1dW_25x100352@100352x16_TN", blas.Trans, blas.NoTrans, 25, 16, 100352},
-	{"c2fwd_1568x400@400x32", blas.NoTrans, blas.NoTrans, 1568, 32, 400},
-	{"c2dW_400x25088@25088x32_TN", blas.Trans, blas.NoTrans, 400, 32, 25088},
-	{"c2dx_1568x32@32x400_NT", blas.NoTrans, blas.Trans, 1568, 400, 32},
+	{"c2fwd_784x400@400x32", blas.NoTrans, blas.NoTrans, 784, 32, 400},
+	{"c2dW_400x784@784x32_TN", blas.Trans, blas.NoTrans, 400, 32, 784},
+	{"c2dx_784x32@32x400_NT", blas.NoTrans, blas.Trans, 784, 400, 32},
 }
 
 // BenchmarkSgemmConv is OpenBLAS at the conv trunk's shapes.

@@ -11,6 +11,6 @@ func loadLibrary() (*cfuncs, string, error) {
 	return nil, "", errors.New("loading OpenBLAS without cgo is not supported on " + runtime.GOOS + "/" + runtime.GOARCH)
 }
 
-func callSgemmF77(fn uintptr, p *f77Args, a, b, c *float32) {
+func callSgemmF77(fn uintptr, p *f77Args) {
 	panic("blas: no Fortran sgemm_ on " + runtime.GOOS + "/" + runtime.GOARCH)
 }

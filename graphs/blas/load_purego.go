@@ -15,23 +15,21 @@ import (
 	"github.com/ebitengine/purego"
 )
 
-// callSgemmF77 calls the Fortran sgemm_ at fn with the scalars in p and the matrices a, b, c
-// (already in column-major order). Every argument is a pointer, so purego.SyscallN passes them
-// in integer registers and on the stack with no reflection; SyscallN keeps the Go memory they
-// point to alive and in place during the call.
-func callSgemmF77(fn uintptr, p *f77Args, a, b, c *float32) {
+// callSgemmF77 calls the Fortran sgemm_ at fn with the scalars and matrices in p (the matrices
+// already in column-major order). Every argument is a pointer, so purego.SyscallN passes them
+// in integer registers and on the stack with no reflection. The arguments are handed over from
+// p.args, not as fresh conversions in the call (which would allocate a slice per call): the
+// matrices stay in place because p holds them as pointers, which puts them on the heap (the Go
+// collector does not move heap objects), and alive because p does, which KeepAlive holds past
+// the call.
+func callSgemmF77(fn uintptr, p *f77Args) {
 	p.args = [13]uintptr{
 		uintptr(unsafe.Pointer(&p.ta)), uintptr(unsafe.Pointer(&p.tb)),
 		uintptr(unsafe.Pointer(&p.m)), uintptr(unsafe.Pointer(&p.n)), uintptr(unsafe.Pointer(&p.k)),
-		uintptr(unsafe.Pointer(&p.alpha)), uintptr(unsafe.Pointer(a)), uintptr(unsafe.Pointer(&p.lda)),
-		uintptr(unsafe.Pointer(b)), uintptr(unsafe.Pointer(&p.ldb)),
-		uintptr(unsafe.Pointer(&p.beta)), uintptr(unsafe.Pointer(c)), uintptr(unsafe.Pointer(&p.ldc))}
+		uintptr(unsafe.Pointer(&p.alpha)), uintptr(p.a), uintptr(unsafe.Pointer(&p.lda)),
+		uintptr(p.b), uintptr(unsafe.Pointer(&p.ldb)),
+		uintptr(unsafe.Pointer(&p.beta)), uintptr(p.c), uintptr(unsafe.Pointer(&p.ldc))}
 	purego.SyscallN(fn, p.args[:]...)
-	// The matrices and p stay reachable through the callers during the call; say so, since
-	// the uintptrs above do not keep them alive.
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
 	runtime.KeepAlive(p)
 }
 

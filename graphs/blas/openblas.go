@@ -3,6 +3,7 @@ package blas
 import (
 	"math"
 	"sync"
+	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -110,6 +111,10 @@ type f77Args struct {
 	m, n, k       int32
 	lda, ldb, ldc int32
 	alpha, beta   float32
+	// a, b and c are the matrices of the call. Holding them as pointers here makes them
+	// escape to the heap (a pooled f77Args is on the heap), where the Go runtime never moves
+	// them, and keeps them reachable while args refers to them as integers.
+	a, b, c unsafe.Pointer
 	// args are the call's 13 pointer arguments, kept here so that passing them to the
 	// variadic purego.SyscallN allocates no slice per call.
 	args [13]uintptr
@@ -161,7 +166,9 @@ func (o *OpenBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []
 		p := f77Pool.Get().(*f77Args)
 		*p = f77Args{ta: f77Trans(tB), tb: f77Trans(tA), m: int32(n), n: int32(m), k: int32(k),
 			lda: int32(ldb), ldb: int32(lda), ldc: int32(ldc), alpha: alpha, beta: beta}
-		callSgemmF77(o.fn.sgemmF77, p, &b[0], &a[0], &c[0])
+		p.a, p.b, p.c = unsafe.Pointer(&b[0]), unsafe.Pointer(&a[0]), unsafe.Pointer(&c[0])
+		callSgemmF77(o.fn.sgemmF77, p)
+		p.a, p.b, p.c = nil, nil, nil // the pool must not keep the matrices alive
 		f77Pool.Put(p)
 		return
 	}

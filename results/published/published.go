@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/runspec"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -118,7 +119,8 @@ type Comparison struct {
 }
 
 // Compare matches every row of src to the runs: the first run folder of the row's stream and
-// scenario whose results include the row's strategy.
+// scenario on the MLP trunk (Matches) whose results include the row's strategy, the folders of
+// the source's protocol (Source.Protocol) first.
 func Compare(src *Source, runs []*results.Run) []Comparison {
 	out := make([]Comparison, 0, len(src.Rows))
 	for _, r := range src.Rows {
@@ -129,9 +131,9 @@ func Compare(src *Source, runs []*results.Run) []Comparison {
 			continue
 		}
 		c.Note = "no run folder of this stream and scenario"
-		for _, run := range runs {
+		for _, run := range orderRuns(runs, src.Protocol) {
 			sp := run.Config.Spec
-			if sp.Stream != r.Stream || sp.Scenario != r.Scenario {
+			if !Matches(sp, r) {
 				continue
 			}
 			var accs []float64
@@ -144,11 +146,11 @@ func Compare(src *Source, runs []*results.Run) []Comparison {
 			}
 			if len(accs) == 0 {
 				if c.Run == "" {
-					c.Run, c.Protocol, c.Note = run.Dir, sp.Protocol, "no finished run yet"
+					c.Run, c.Protocol, c.Note = run.Dir, describe(sp), "no finished run yet"
 				}
 				continue
 			}
-			c.Run, c.Protocol, c.Note = run.Dir, sp.Protocol, ""
+			c.Run, c.Protocol, c.Note = run.Dir, describe(sp), ""
 			c.ACC = results.Summarize(accs)
 			c.Diff = c.ACC.Mean - r.Mean
 			c.Within2 = math.Abs(c.Diff) <= 2
@@ -291,4 +293,36 @@ func Sources(dir string) ([]*Source, error) {
 		return nil, fmt.Errorf("published: no source file (*.yaml) in %s", dir)
 	}
 	return out, nil
+}
+
+// Matches reports whether runs of spec can stand for row r: the same stream and scenario, on
+// the MLP trunk the papers use (a conv trunk never matches).
+func Matches(spec runspec.Spec, r Row) bool {
+	return spec.Stream == r.Stream && spec.Scenario == r.Scenario && spec.Model != runspec.ModelConv
+}
+
+// orderRuns puts the runs of protocol first (when not empty), keeping the given order otherwise.
+func orderRuns(runs []*results.Run, protocol string) []*results.Run {
+	if protocol == "" {
+		return runs
+	}
+	out := make([]*results.Run, 0, len(runs))
+	for _, first := range []bool{true, false} {
+		for _, r := range runs {
+			if (r.Config.Spec.Protocol == protocol) == first {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// describe names a run's protocol and the settings that set it apart from the preset (padding,
+// task count).
+func describe(sp runspec.Spec) string {
+	d := sp.Protocol
+	if sp.Pad > 0 {
+		d += fmt.Sprintf(", pad %d", sp.Pad)
+	}
+	return d
 }

@@ -102,3 +102,23 @@ func TestLoadChecksRows(t *testing.T) {
 		t.Errorf("%d sources with %d rows in results/reference/published", len(srcs), rows)
 	}
 }
+
+// TestCompareSkipsConvAndPrefersProtocol checks that conv-trunk runs never stand for a
+// published row and that, with a source protocol, a folder of that protocol is taken before an
+// earlier one of another protocol.
+func TestCompareSkipsConvAndPrefersProtocol(t *testing.T) {
+	src := &Source{Protocol: "paper", Rows: []Row{{Stream: "split-mnist", Scenario: "task", Method: "naive", Label: "None", Mean: 90, Unit: "percent"}}}
+	quick := run("split-mnist", "task", map[string][]float64{"naive": {0.5, 0.5}})
+	quick.Config.Spec.Protocol = "quick"
+	conv := run("split-mnist", "task", map[string][]float64{"naive": {0.6, 0.6}})
+	conv.Config.Spec.Model = runspec.ModelConv
+	paper := run("split-mnist", "task", map[string][]float64{"naive": {0.9, 0.9}})
+	paper.Config.Spec.Pad = 2
+	c := Compare(src, []*results.Run{quick, conv, paper})[0]
+	if c.ACC.Mean != 90 || c.Protocol != "paper, pad 2" {
+		t.Errorf("matched %v (%s), want the paper folder's 90", c.ACC.Mean, c.Protocol)
+	}
+	if c := Compare(src, []*results.Run{conv})[0]; c.Note == "" {
+		t.Error("a conv-trunk run stood for a published MLP row")
+	}
+}

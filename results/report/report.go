@@ -279,7 +279,7 @@ func attachPublished(runs []*results.Run, ss []*series, srcs []*published.Source
 				continue
 			}
 			for _, r := range src.Rows {
-				if r.Stream == sp.Stream && r.Scenario == sp.Scenario && published.Strategies[r.Method] == s.spec {
+				if published.Matches(sp, r) && published.Strategies[r.Method] == s.spec {
 					s.pub = append(s.pub, pubMark{value: r.Mean / 100, source: k, cite: published.Cite(src), short: published.Short(src), label: r.Label})
 				}
 			}
