@@ -397,7 +397,11 @@ func MarkdownSummary(s *Summary) string {
 			} else if !x.Complete {
 				name += " (provisional)"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d/%d |%s\n", md(g.Stream), md(g.Scenario), md(x.Base), name, x.Settings,
+			stream := md(g.Stream)
+			if g.Dir != "" && g.Dir != g.Stream+"-"+g.Scenario { // a labelled stream entry
+				stream += " (" + md(g.Dir) + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d/%d |%s\n", stream, md(g.Scenario), md(x.Base), name, x.Settings,
 				x.Cells.OK, x.Cells.Total, metricCells(headline, x.Metrics))
 		}
 	}
