@@ -57,8 +57,8 @@ Task-free (blurry) boundaries, on every stream:
 Trunks, on every stream (--model):
   mlp   the dense layers of --hidden, each with ReLU (the default)
   conv  5x5 conv layers of --filters (default %s), each with ReLU and a 2x2 max-pool, over
-        the square images (MNIST's 28x28, 32x32 with --pad 2), then the dense layers of
-        --hidden (--hidden 256: LeNet-like);
+        the square images (MNIST's 28x28, 32x32 with --pad 2), then one dense layer of 256
+        units (LeNet-like), or the dense layers of --hidden when given;
         runs with %s; the others are refused
 `, joinInts(runspec.DefaultFilters), strings.Join(loop.ConvStrategies(), ", "))
 	return nil

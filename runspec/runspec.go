@@ -106,7 +106,7 @@ type Spec struct {
 	// Model is the trunk: mlp (or empty, the default: the dense layers of Hidden) or conv (the
 	// conv layers of Filters, each 5×5 with ReLU and a 2×2 max-pool, then the dense layers of
 	// Hidden; square single-channel images only).
-	Model string `json:"model,omitempty" yaml:"model,omitempty" key:"model" doc:"trunk: mlp (dense layers of --hidden; the default) or conv (5×5 conv layers of --filters, each with ReLU and a 2×2 max-pool, then the dense layers of --hidden: LeNet-like with --hidden 256)"`
+	Model string `json:"model,omitempty" yaml:"model,omitempty" key:"model" doc:"trunk: mlp (dense layers of --hidden; the default) or conv (5×5 conv layers of --filters, each with ReLU and a 2×2 max-pool, then the dense layers of --hidden, 256 unless given: LeNet-like)"`
 	// Filters are the conv trunk's output channels per conv layer; empty takes DefaultFilters.
 	// Only with Model conv.
 	Filters []int `json:"filters,omitempty" yaml:"filters,omitempty" key:"filters" label:"conv filters" doc:"conv trunk: output channels of each conv layer (default 16,32; --model conv only)"`
@@ -152,6 +152,10 @@ const (
 
 // DefaultFilters are a conv trunk's filters when Spec.Filters is empty.
 var DefaultFilters = []int{16, 32}
+
+// DefaultConvHidden are the dense layers after a conv trunk's conv layers when hidden is not
+// given (the protocols' hidden sizes are the MLP's): one layer of 256 units, LeNet-like.
+var DefaultConvHidden = []int{256}
 
 // ConvFilters returns the conv trunk's filters (DefaultFilters when none are given); nil for an
 // MLP trunk.

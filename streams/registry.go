@@ -255,6 +255,11 @@ func (r *Registry) Spec(o runspec.Overrides) (runspec.Spec, error) {
 	if out.Model == runspec.ModelConv && len(out.Filters) == 0 {
 		out.Filters = out.ConvFilters() // recorded, so the spec says which network ran
 	}
+	if out.Model == runspec.ModelConv && !o.Has("hidden") {
+		// The protocols' hidden sizes are the MLP's: the conv trunk takes one dense layer
+		// (LeNet-like) unless hidden is given.
+		out.Hidden = slices.Clone(runspec.DefaultConvHidden)
+	}
 	if err := out.Validate(); err != nil {
 		return out, err
 	}

@@ -184,3 +184,33 @@ func TestPad(t *testing.T) {
 		t.Error("pad -1 accepted")
 	}
 }
+
+// TestConvModelDefaults checks that model=conv records its filters and, unless hidden is given,
+// takes one dense layer of 256 units instead of the protocol's MLP sizes.
+func TestConvModelDefaults(t *testing.T) {
+	spec := func(kv map[string]string) runspec.Spec {
+		t.Helper()
+		var o runspec.Overrides
+		for k, v := range kv {
+			if err := o.Set(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := Spec(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := spec(map[string]string{"stream": "split-mnist", "model": "conv"})
+	if !reflect.DeepEqual(s.Filters, []int{16, 32}) || !reflect.DeepEqual(s.Hidden, []int{256}) {
+		t.Errorf("model=conv: filters %v, hidden %v; want [16 32] and [256]", s.Filters, s.Hidden)
+	}
+	s = spec(map[string]string{"stream": "split-mnist", "model": "conv", "hidden": "100,50", "filters": "8"})
+	if !reflect.DeepEqual(s.Filters, []int{8}) || !reflect.DeepEqual(s.Hidden, []int{100, 50}) {
+		t.Errorf("given filters and hidden: %v, %v", s.Filters, s.Hidden)
+	}
+	if s := spec(map[string]string{"stream": "split-mnist"}); !reflect.DeepEqual(s.Hidden, []int{400, 400}) || s.Filters != nil {
+		t.Errorf("the MLP: hidden %v, filters %v", s.Hidden, s.Filters)
+	}
+}
