@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -122,12 +123,21 @@ func TryLock(path string, o Owner, staleAfter time.Duration) (*Lock, error) {
 }
 
 // inspect reads a lock file and judges whether it is stale.
+//
+// The age and the content come from the same open file: a stat of the path and a read of it
+// could see two files (an old lock's age, a new lock's content), and a fresh lock judged stale
+// by the old one's age would be broken, letting two holders in.
 func inspect(path string, staleAfter time.Duration) (data []byte, holder Owner, stale bool, err error) {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, holder, false, err
 	}
-	data, err = os.ReadFile(path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, holder, false, err
+	}
+	data, err = io.ReadAll(f)
 	if err != nil {
 		return nil, holder, false, err
 	}
