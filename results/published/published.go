@@ -31,8 +31,9 @@ type Source struct {
 	ReadAt string `yaml:"read_at"`
 	// ReadFrom is how the source's numbers were read, unless a row says otherwise.
 	ReadFrom string `yaml:"read_from"`
-	// Protocol names the clgraph protocol preset whose runs follow the source's setting (reports
-	// overlay the source's numbers on runs of that protocol); empty when none does.
+	// Protocol names the clgraph protocol preset whose runs follow the source's setting: only
+	// runs of it are set beside the source's numbers (in tables and report markers). Empty: no
+	// preset follows it; tables then take runs of any protocol and name it, reports draw none.
 	Protocol string `yaml:"protocol"`
 	// Setting is the source's protocol, as the file describes it.
 	Setting string `yaml:"-"`
@@ -119,8 +120,9 @@ type Comparison struct {
 }
 
 // Compare matches every row of src to the runs: the first run folder of the row's stream and
-// scenario on the MLP trunk (Matches) whose results include the row's strategy, the folders of
-// the source's protocol (Source.Protocol) first.
+// scenario on the MLP trunk (Matches), and of the source's protocol when it names one
+// (Source.Protocol; a source without one takes any, and the table names the run's), whose
+// results include the row's strategy.
 func Compare(src *Source, runs []*results.Run) []Comparison {
 	out := make([]Comparison, 0, len(src.Rows))
 	for _, r := range src.Rows {
@@ -131,9 +133,9 @@ func Compare(src *Source, runs []*results.Run) []Comparison {
 			continue
 		}
 		c.Note = "no run folder of this stream and scenario"
-		for _, run := range orderRuns(runs, src.Protocol) {
+		for _, run := range runs {
 			sp := run.Config.Spec
-			if !Matches(sp, r) {
+			if !Matches(sp, r) || (src.Protocol != "" && sp.Protocol != src.Protocol) {
 				continue
 			}
 			var accs []float64
@@ -299,22 +301,6 @@ func Sources(dir string) ([]*Source, error) {
 // the MLP trunk the papers use (a conv trunk never matches).
 func Matches(spec runspec.Spec, r Row) bool {
 	return spec.Stream == r.Stream && spec.Scenario == r.Scenario && spec.Model != runspec.ModelConv
-}
-
-// orderRuns puts the runs of protocol first (when not empty), keeping the given order otherwise.
-func orderRuns(runs []*results.Run, protocol string) []*results.Run {
-	if protocol == "" {
-		return runs
-	}
-	out := make([]*results.Run, 0, len(runs))
-	for _, first := range []bool{true, false} {
-		for _, r := range runs {
-			if (r.Config.Spec.Protocol == protocol) == first {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
 }
 
 // describe names a run's protocol and the settings that set it apart from the preset (padding,

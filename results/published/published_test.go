@@ -104,8 +104,7 @@ func TestLoadChecksRows(t *testing.T) {
 }
 
 // TestCompareSkipsConvAndPrefersProtocol checks that conv-trunk runs never stand for a
-// published row and that, with a source protocol, a folder of that protocol is taken before an
-// earlier one of another protocol.
+// published row and that, with a source protocol, only a folder of that protocol is taken.
 func TestCompareSkipsConvAndPrefersProtocol(t *testing.T) {
 	src := &Source{Protocol: "paper", Rows: []Row{{Stream: "split-mnist", Scenario: "task", Method: "naive", Label: "None", Mean: 90, Unit: "percent"}}}
 	quick := run("split-mnist", "task", map[string][]float64{"naive": {0.5, 0.5}})
@@ -120,5 +119,12 @@ func TestCompareSkipsConvAndPrefersProtocol(t *testing.T) {
 	}
 	if c := Compare(src, []*results.Run{conv})[0]; c.Note == "" {
 		t.Error("a conv-trunk run stood for a published MLP row")
+	}
+	if c := Compare(src, []*results.Run{quick})[0]; c.Note == "" {
+		t.Error("a quick-protocol run stood for a paper-protocol source")
+	}
+	src.Protocol = ""
+	if c := Compare(src, []*results.Run{quick})[0]; c.ACC.Mean != 50 || c.Protocol != "quick" {
+		t.Errorf("a source without a protocol: %v (%s), want the quick folder's 50", c.ACC.Mean, c.Protocol)
 	}
 }
