@@ -509,11 +509,13 @@ func TestAutoZooOptions(t *testing.T) {
 }
 
 // TestGraphFisher checks the Fisher computed through the model's graph, the path of conv trunks:
-// on a dense trunk it equals the closed-form batched Fisher (exact, empirical and predicted
-// labels), and on a conv trunk (4×4 images, a conv layer of 3 filters) it equals the brute-force
+// on a dense trunk it equals the closed-form batched Fisher (exact, empirical, predicted and
+// sampled labels), and on a conv trunk (4×4 images, a conv layer of 3 filters) it equals the brute-force
 // per-example graph in task- and class-IL.
 func TestGraphFisher(t *testing.T) {
-	for _, kind := range []strategies.FisherKind{strategies.FisherExact, strategies.FisherEmpirical, strategies.FisherPredicted} {
+	// The sampled kind draws the same labels on both paths from equal random sources (one draw
+	// per example, in example order).
+	for _, kind := range []strategies.FisherKind{strategies.FisherExact, strategies.FisherEmpirical, strategies.FisherPredicted, strategies.FisherSampled} {
 		st := strategytest.Synthetic(stream.ClassIL, 3, 2, 6, 12, 5)
 		s, _ := strategies.Default.New("naive")
 		nv := s.(*strategies.Naive)
@@ -521,11 +523,11 @@ func TestGraphFisher(t *testing.T) {
 			t.Fatal(err)
 		}
 		regTrain(t, nv, st, 1, 20, 2)
-		dense, err := strategies.DiagonalFisher(&nv.Base, 2, 1, strategies.FisherConfig{Kind: kind}, nv.PS.All())
+		dense, err := strategies.DiagonalFisher(&nv.Base, 2, 1, strategies.FisherConfig{Kind: kind, Rng: rand.New(rand.NewSource(4))}, nv.PS.All())
 		if err != nil {
 			t.Fatal(err)
 		}
-		graph, err := strategies.GraphFisher(&nv.Base, 2, 1, strategies.FisherConfig{Kind: kind}, nv.PS.All())
+		graph, err := strategies.GraphFisher(&nv.Base, 2, 1, strategies.FisherConfig{Kind: kind, Rng: rand.New(rand.NewSource(4))}, nv.PS.All())
 		if err != nil {
 			t.Fatal(err)
 		}
