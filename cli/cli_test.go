@@ -46,7 +46,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--seeds", "1,x"}, "not an integer"},
 		{[]string{"run", "--scenario", "class", "--strategies", "multihead"}, "--scenario task"},
 		{[]string{"run", "--tasks", "11", "--out", filepath.Join(out, "a")}, "1 to 10 tasks"},
-		{[]string{"run", "--protocol", "fast"}, "known: paper, quick"},
+		{[]string{"run", "--protocol", "fast"}, "known: hsu, paper, quick"},
 		{[]string{"run", "--log-format", "xml"}, "text or json"},
 		// Zero is a value, not "no override": refused like any other invalid value.
 		{[]string{"run", "--batch", "0"}, "batch size must be at least 1, got 0"},

@@ -37,6 +37,15 @@ func (a *App) cmdStreams(args []string) error {
 			if x.TrainLimit > 0 {
 				line += fmt.Sprintf(", %d training examples a task", x.TrainLimit)
 			}
+			if x.Pad > 0 {
+				line += fmt.Sprintf(", padded by %d", x.Pad)
+			}
+			if x.ClassOrderMode == runspec.ClassOrderRandom {
+				line += ", class order from the seed"
+			}
+			if x.PermuteFirst {
+				line += ", task 1 permuted"
+			}
 			protos = append(protos, line)
 		}
 		fmt.Fprintf(a.Stdout, "\n  %s (%d tasks by default)\n      %s\n      scenarios: %s\n      protocols: %s\n", name, s.DefaultTasks, s.Doc, strings.Join(sc, ", "), strings.Join(protos, "; "))

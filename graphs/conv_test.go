@@ -127,35 +127,12 @@ func convModel(t *testing.T, freezeConv bool) (*Model, *ParamSet, Trunk) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	heads := NewHeads(ps, "head", 4, []int{3, 2}, rng)
 	if freezeConv {
 		for _, c := range trunk.Convs {
 			c.W.Frozen, c.B.Frozen = true, true
 		}
 	}
-	const rows = 10
-	m, err := NewModel(Config{Params: ps, InputDim: 32, Outputs: 5, Batch: rows, EvalBatch: 7,
-		Forward: func(b *Binder, x *G.Node) (*G.Node, error) {
-			h, err := trunk.Apply(b, x)
-			if err != nil {
-				return nil, err
-			}
-			return heads.Apply(b, h)
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, w, mask := m.Inputs()
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := 0; i < rows; i++ {
-		w[i*5+i%4] = 1.0 / rows
-		if i%2 == 1 {
-			mask[i*5+4] = MaskOff
-		}
-	}
-	return m, ps, trunk
+	return testModel(t, ps, trunk.Apply, rng, 32, 10, 7, 4, rng.NormFloat64), ps, trunk
 }
 
 // TestConvGradients checks every parameter's gradient, conv layers included (the second conv's

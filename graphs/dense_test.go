@@ -15,13 +15,21 @@ func denseModel(t *testing.T, freezeTrunk bool) (*Model, *ParamSet, MLP) {
 	rng := rand.New(rand.NewSource(2))
 	ps := NewParamSet()
 	trunk := NewMLP(ps, "trunk", "trunk", 5, []int{4}, rng)
-	heads := NewHeads(ps, "head", 4, []int{3, 2}, rng)
 	for _, p := range ps.Filter(func(p *Param) bool { return p.Group == "trunk" }) {
 		p.Frozen = freezeTrunk
 	}
-	m, err := NewModel(Config{Params: ps, InputDim: 5, Outputs: 5, Batch: 6, EvalBatch: 4,
+	return testModel(t, ps, trunk.Apply, rng, 5, 6, 4, 5, rng.Float64), ps, trunk
+}
+
+// testModel completes the gradient tests' models: trunk (4 features out) then two heads of 3 and
+// 2 outputs drawn from rng, rows training rows of inputs from draw, row i weighted 1/rows on
+// output i%classes, and the last output masked off in odd rows.
+func testModel(t *testing.T, ps *ParamSet, trunk func(*Binder, *G.Node) (*G.Node, error), rng *rand.Rand, inputDim, rows, evalBatch, classes int, draw func() float64) *Model {
+	t.Helper()
+	heads := NewHeads(ps, "head", 4, []int{3, 2}, rng)
+	m, err := NewModel(Config{Params: ps, InputDim: inputDim, Outputs: 5, Batch: rows, EvalBatch: evalBatch,
 		Forward: func(b *Binder, x *G.Node) (*G.Node, error) {
-			h, err := trunk.Apply(b, x)
+			h, err := trunk(b, x)
 			if err != nil {
 				return nil, err
 			}
@@ -32,15 +40,15 @@ func denseModel(t *testing.T, freezeTrunk bool) (*Model, *ParamSet, MLP) {
 	}
 	x, w, mask := m.Inputs()
 	for i := range x {
-		x[i] = float32(rng.Float64())
+		x[i] = float32(draw())
 	}
-	for i := 0; i < 6; i++ {
-		w[i*5+i%5] = 1.0 / 6
+	for i := 0; i < rows; i++ {
+		w[i*5+i%classes] = 1.0 / float32(rows)
 		if i%2 == 1 {
 			mask[i*5+4] = MaskOff
 		}
 	}
-	return m, ps, trunk
+	return m
 }
 
 // fdLoss recomputes the training loss of m's current inputs through the evaluation graph.

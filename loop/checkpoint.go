@@ -112,8 +112,9 @@ type CheckpointStream struct {
 	Fingerprint string `json:"fingerprint"`
 }
 
-// CheckpointState is a checkpoint's body: the partial result and every piece of training state.
-type CheckpointState struct {
+// CheckpointProgress is the partial result and counters of a checkpoint: the part of
+// CheckpointState the file stores as JSON as it is.
+type CheckpointProgress struct {
 	// B, R and Cost are the partial result: R holds the rows of the finished tasks, Cost the
 	// costs of the finished tasks.
 	B    []float64    `json:"b"`
@@ -129,6 +130,11 @@ type CheckpointState struct {
 	Samples     int   `json:"samples"`
 	TaskSamples int   `json:"task_samples"`
 	TaskNanos   int64 `json:"task_nanos"`
+}
+
+// CheckpointState is a checkpoint's body: the partial result and every piece of training state.
+type CheckpointState struct {
+	CheckpointProgress
 	// Params are the strategy's parameters; Adam its optimizer (nil when the strategy does not
 	// implement strategies.Optimized).
 	Params []strategies.ParamState `json:"params"`
@@ -171,22 +177,15 @@ func ckErr(format string, a ...any) error {
 // size at every task boundary (version 2 encoded everything as JSON with base64 tensors: five
 // to seven times the file's size in garbage per write, TestCheckpointGarbageFree).
 
-// checkpointMeta is the state's small part, as JSON.
+// checkpointMeta is the state's small part, as JSON: the progress as it is, the tensors'
+// descriptions (their values follow in binary) and the random sources.
 type checkpointMeta struct {
-	B           []float64     `json:"b"`
-	R           [][]float64   `json:"r"`
-	Cost        results.Cost  `json:"cost"`
-	Init        *results.Init `json:"init,omitempty"`
-	BVal        []float64     `json:"b_val,omitempty"`
-	RVal        [][]float64   `json:"r_val,omitempty"`
-	Samples     int           `json:"samples"`
-	TaskSamples int           `json:"task_samples"`
-	TaskNanos   int64         `json:"task_nanos"`
-	Params      []paramMeta   `json:"params"`
-	Adam        *adamMeta     `json:"adam,omitempty"`
-	StratRand   []byte        `json:"strategy_rand"`
-	SampleRand  []byte        `json:"sample_rand"`
-	SamplerPos  *int          `json:"sampler_pos,omitempty"`
+	CheckpointProgress
+	Params     []paramMeta `json:"params"`
+	Adam       *adamMeta   `json:"adam,omitempty"`
+	StratRand  []byte      `json:"strategy_rand"`
+	SampleRand []byte      `json:"sample_rand"`
+	SamplerPos *int        `json:"sampler_pos,omitempty"`
 }
 
 type paramMeta struct {
@@ -255,9 +254,7 @@ func (c *Checkpoint) WriteTo(w io.Writer) (int64, error) {
 		return 0, fmt.Errorf("loop: encoding checkpoint header: %w", err)
 	}
 	s := &c.State
-	m := checkpointMeta{B: s.B, R: s.R, Cost: s.Cost, Init: s.Init, BVal: s.BVal, RVal: s.RVal,
-		Samples: s.Samples, TaskSamples: s.TaskSamples, TaskNanos: s.TaskNanos,
-		StratRand: s.StrategyRand, SampleRand: s.SampleRand}
+	m := checkpointMeta{CheckpointProgress: s.CheckpointProgress, StratRand: s.StrategyRand, SampleRand: s.SampleRand}
 	for _, p := range s.Params {
 		m.Params = append(m.Params, paramMeta{Name: p.Name, Group: p.Group, Shape: p.Shape, Frozen: p.Frozen, LRScale: p.LRScale})
 	}
@@ -378,8 +375,7 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 		return nil, ckErr("header says format %q, the file %q", clip([]byte(c.Header.Format)), CheckpointFormat)
 	}
 	s := &c.State
-	s.B, s.R, s.Cost, s.Init, s.BVal, s.RVal = m.B, m.R, m.Cost, m.Init, m.BVal, m.RVal
-	s.Samples, s.TaskSamples, s.TaskNanos = m.Samples, m.TaskSamples, m.TaskNanos
+	s.CheckpointProgress = m.CheckpointProgress
 	s.StrategyRand, s.SampleRand = m.StratRand, m.SampleRand
 	for _, p := range m.Params {
 		s.Params = append(s.Params, strategies.ParamState{Name: p.Name, Group: p.Group, Shape: p.Shape, Frozen: p.Frozen, LRScale: p.LRScale, Data: d.Float32s()})

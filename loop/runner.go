@@ -144,7 +144,7 @@ func ConvStrategies() []string {
 // for command lines that check strategies before loading data.
 func CheckSettings(spec runspec.Spec, s strategies.Strategy, name string) error {
 	if spec.Model == runspec.ModelConv && !strategies.RunsOnConv(s) {
-		return fmt.Errorf("%s has no conv-trunk version (it does not implement strategies.ConvTrunker: its network is its own, not Base's trunk, as pnn's columns of dense layers): drop --model conv, or use one that has (%s)", name, strings.Join(ConvStrategies(), ", "))
+		return fmt.Errorf("%s has no conv-trunk version (strategies.RunsOnConv is false: its network is its own, not only Base's trunk, as pnn's columns of dense layers): drop --model conv, or use one that has (%s)", name, strings.Join(ConvStrategies(), ", "))
 	}
 	if _, own := s.(strategies.Sampler); own && spec.Blurry > 0 {
 		return fmt.Errorf("%s draws its own batches, so a blurry stream cannot mix the tasks' data into them: drop --blurry or the strategy", name)
@@ -479,7 +479,7 @@ func (rs *runState) snapshot(ev Event, done bool) (*Checkpoint, error) {
 	res := rs.res
 	cost := res.Cost
 	cost.ParamsPerTask = append([]int(nil), cost.ParamsPerTask...)
-	b := CheckpointState{B: res.B, R: res.R, BVal: res.BVal, RVal: res.RVal, Cost: cost, Init: res.Init, Samples: rs.samples,
+	b := CheckpointState{CheckpointProgress: CheckpointProgress{B: res.B, R: res.R, BVal: res.BVal, RVal: res.RVal, Cost: cost, Init: res.Init, Samples: rs.samples},
 		Params: strategies.ViewParams(rs.s.Params())}
 	if !done {
 		b.TaskSamples, b.TaskNanos = ev.Samples, int64(ev.Elapsed)

@@ -57,11 +57,12 @@ type Spec struct {
 	// PermuteFirst permutes the pixels of task 1 of a permuted stream too, as the literature's
 	// reference code does; false (the default) leaves task 1 the original images.
 	PermuteFirst bool `json:"permute_first,omitempty" yaml:"permute_first,omitempty" key:"permute_first" label:"permute first task" doc:"permuted streams: permute task 1's pixels too (true), or keep task 1 the original images (false, the default)"`
-	// Pad zero-pads every image of a permuted stream by Pad pixels on each side before its
-	// permutation (2: MNIST's 28×28 become 32×32, 1024 inputs, as van de Ven & Tolias pad their
-	// permuted MNIST), so the permutations move the padding too and the first layer's fan-in is
-	// the padded size; 0 (the default) pads nothing.
-	Pad int `json:"pad,omitempty" yaml:"pad,omitempty" key:"pad" label:"padding" doc:"permuted streams: zero-pad each image by N pixels on every side before permuting (2: 28x28 to 32x32, as van de Ven & Tolias' permuted MNIST; 0: none)"`
+	// Pad zero-pads every image of a permuted or split stream by Pad pixels on each side (a
+	// permuted stream's before its permutation: 2 makes MNIST's 28×28 32×32, 1024 inputs, as van
+	// de Ven & Tolias pad their permuted MNIST and Hsu et al. their split MNIST), so the
+	// permutations move the padding too and the first layer's fan-in is the padded size; 0 (the
+	// default) pads nothing.
+	Pad int `json:"pad,omitempty" yaml:"pad,omitempty" key:"pad" label:"padding" doc:"permuted and split streams: zero-pad each image by N pixels on every side (before permuting; 2: 28x28 to 32x32, as van de Ven & Tolias' permuted MNIST and Hsu et al.'s split MNIST; 0: none)"`
 	// Angles are a rotated stream's rotation of each task in degrees; nil draws one per task
 	// from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks
 	// (the GEM setting).
@@ -87,8 +88,9 @@ type Spec struct {
 	// TestLimit keeps the first TestLimit test examples of each task; 0 keeps all.
 	TestLimit int `json:"test_limit" yaml:"test_limit" key:"test_limit" doc:"test examples per task (0: all)"`
 
-	// Protocol names the preset the settings below started from: paper or quick.
-	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings), quick (same shapes, fewer iterations) or, on permuted and rotated MNIST, online (one pass, batch 10, SGD)"`
+	// Protocol names the preset the settings below started from: paper, quick, online or hsu
+	// (the stream's presets: clgraph streams lists them).
+	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings), quick (same shapes, fewer iterations), on permuted and rotated MNIST online (one pass, batch 10, SGD), on split MNIST hsu (Hsu et al. 2018: 4 epochs a task, 32x32 padded, fixed class order, their strengths)"`
 	// Iterations is the number of training steps per task.
 	Iterations int `json:"iterations" yaml:"iterations" key:"iterations" doc:"training steps per task"`
 	// Batch is the mini-batch size of the current task.

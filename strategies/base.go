@@ -65,6 +65,10 @@ func (b *Base) SetSpec(s string) { b.spec = s }
 // Spec returns the spec the strategy was built from.
 func (b *Base) Spec() string { return b.spec }
 
+// ConvTrunk reports that a strategy built on Base runs on a conv trunk: its model is Base's
+// (ConvTrunker). A strategy whose network is not only Base's overrides it.
+func (*Base) ConvTrunk() bool { return true }
+
 // ParseHeads reads the heads option (HeadsOption) into b.Heads and b.AutoHeads.
 func (b *Base) ParseHeads(o *Options) {
 	v := o.Choice("heads", "auto", "single", "multi")

@@ -403,9 +403,6 @@ func (h *HAT) Capacity() (of string, task, cumulative []float64) {
 	return of, append([]float64(nil), h.used...), append([]float64(nil), h.cum...)
 }
 
-// ConvTrunk reports that hat runs on a conv trunk: one gate per conv channel, as per dense unit.
-func (*HAT) ConvTrunk() bool { return true }
-
 // Scores evaluates bt with each example's task's test-time gates.
 func (h *HAT) Scores(bt *stream.Batch, out []float32) error {
 	return h.ScoresByTask("hat", "the gates need", bt, out, false, h.setGates)

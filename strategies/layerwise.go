@@ -112,7 +112,3 @@ func init() {
 		return s, nil
 	})
 }
-
-// ConvTrunk reports that layerwise runs on a conv trunk: its conv layers are the first layers it
-// freezes and slows.
-func (*Layerwise) ConvTrunk() bool { return true }

@@ -188,13 +188,7 @@ func TestMASGraphMatchesDense(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[*graphs.Param][]float64{}
-		for p, f := range dense {
-			for _, v := range f {
-				want[p] = append(want[p], float64(v))
-			}
-		}
-		regCompareFisher(t, graph, want)
+		regCompareFisher(t, graph, widen(dense))
 	}
 	st := strategytest.Synthetic(stream.ClassIL, 3, 2, 16, 12, 5)
 	m := newStrategy(t, "mas").(*strategies.MAS)

@@ -347,7 +347,3 @@ func (p *PackNet) layers() []graphs.Dense {
 	}
 	return append(ls, p.Trunk.Layers...)
 }
-
-// ConvTrunk reports that packnet runs on a conv trunk: it prunes and masks the conv layers'
-// weights as the dense layers'.
-func (*PackNet) ConvTrunk() bool { return true }

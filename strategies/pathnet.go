@@ -475,7 +475,3 @@ func init() {
 		return p, nil
 	})
 }
-
-// ConvTrunk reports that pathnet runs on a conv trunk: its conv layers are made of conv modules
-// (graphs.GatedSum adds the path's).
-func (*PathNet) ConvTrunk() bool { return true }

@@ -32,9 +32,11 @@ func regTrain(t *testing.T, s strategies.Strategy, st *stream.Stream, task, n in
 	}
 }
 
-// bruteFisher computes the diagonal Fisher the slow way: one Gorgonia graph with a single row,
+// regBruteFisher computes the diagonal Fisher the slow way: one Gorgonia graph with a single row,
 // run once per example (and per label for the exact Fisher), squaring the gradient of
-// -log p(y|x) that Gorgonia's own backward pass gives.
+// -log p(y|x) that Gorgonia's own backward pass gives. Production's graph Fisher (the conv
+// trunk's path) works alike; this copy is kept apart on purpose, as the tests' independent
+// reference, so a change to production's cannot move both.
 func regBruteFisher(t *testing.T, b *strategies.Base, cur, task int, exact bool) map[*graphs.Param][]float64 {
 	t.Helper()
 	st := b.Env.Stream
@@ -106,6 +108,20 @@ func regBruteFisher(t *testing.T, b *strategies.Base, cur, task int, exact bool)
 				}
 			}
 		}
+	}
+	return out
+}
+
+// widen converts a float32 Fisher (or importance) to float64, as regBruteFisher gives it, so one
+// comparison serves both.
+func widen(f map[*graphs.Param][]float32) map[*graphs.Param][]float64 {
+	out := make(map[*graphs.Param][]float64, len(f))
+	for p, v := range f {
+		w := make([]float64, len(v))
+		for i, x := range v {
+			w[i] = float64(x)
+		}
+		out[p] = w
 	}
 	return out
 }
@@ -531,13 +547,7 @@ func TestGraphFisher(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[*graphs.Param][]float64{}
-		for p, f := range dense {
-			for _, v := range f {
-				want[p] = append(want[p], float64(v))
-			}
-		}
-		regCompareFisher(t, graph, want)
+		regCompareFisher(t, graph, widen(dense))
 	}
 	for _, sc := range []stream.Scenario{stream.TaskIL, stream.ClassIL} {
 		st := strategytest.Synthetic(sc, 3, 2, 16, 12, 5)

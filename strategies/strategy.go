@@ -19,8 +19,8 @@ type Env struct {
 	Hidden []int // hidden layer sizes of the MLP trunk (after the conv layers, if any)
 	// Filters, when not empty, makes Base's trunk a conv trunk: one 5×5 conv layer (ReLU, 2×2
 	// max-pool) per value, its output channels, over the inputs read as square single-channel
-	// images, then the dense layers of Hidden (runspec's model=conv). Only strategies that
-	// implement ConvTrunker are given one.
+	// images, then the dense layers of Hidden (runspec's model=conv). Only strategies for which
+	// RunsOnConv holds are given one.
 	Filters   []int
 	LR        float64 // learning rate
 	Batch     int     // examples of the current task per step
@@ -46,7 +46,11 @@ type StepInfo struct {
 // ConvTrunker is implemented by strategies that run on a conv trunk (Env.Filters, runspec's
 // model=conv): their model is Base's trunk and heads, and nothing of theirs reads the trunk's
 // dense layers as the whole network (a per-layer Fisher, a pure-Go copy of the network, masks over
-// dense units). The runner refuses, before training, a conv trunk for strategies without it.
+// dense units). Base implements it (true), so a strategy built on Base runs on a conv trunk unless
+// it says otherwise: one that builds a network of its own beside Base's, or reads Base's trunk as
+// dense layers only, overrides ConvTrunk to return false (or, like XdG, to depend on its
+// configuration). The runner refuses, before training, a conv trunk for strategies without it or
+// that return false (pnn, whose columns are its own dense networks, does not embed Base).
 type ConvTrunker interface {
 	// ConvTrunk reports whether the strategy, as configured, runs on a conv trunk.
 	ConvTrunk() bool

@@ -253,3 +253,34 @@ func TestScenarioRequirements(t *testing.T) {
 		t.Errorf("icarl in domain-IL: %v", err)
 	}
 }
+
+// ownNetwork is a third-party strategy built on Base that says its network is not only Base's.
+type ownNetwork struct{ strategies.Naive }
+
+func (*ownNetwork) ConvTrunk() bool { return false }
+
+// TestConvTrunkOptOut checks the conv-trunk default: a strategy built on Base runs on a conv
+// trunk without saying so, one that overrides ConvTrunk is refused one by the runner's check, and
+// xdg follows its inner strategy.
+func TestConvTrunkOptOut(t *testing.T) {
+	conv := runspec.Spec{Model: runspec.ModelConv}
+	if !strategies.RunsOnConv(&strategies.Naive{}) {
+		t.Error("a strategy built on Base does not run on a conv trunk by default")
+	}
+	own := &ownNetwork{}
+	if strategies.RunsOnConv(own) {
+		t.Error("a strategy that overrides ConvTrunk with false runs on a conv trunk")
+	}
+	if err := loop.CheckSettings(conv, own, "own"); err == nil || !strings.Contains(err.Error(), "drop --model conv") {
+		t.Errorf("conv trunk for an opted-out strategy: got %v, want a refusal that says what to do", err)
+	}
+	if err := loop.CheckSettings(conv, &strategies.Naive{}, "naive"); err != nil {
+		t.Errorf("conv trunk for naive refused: %v", err)
+	}
+	if strategies.RunsOnConv(&strategies.XdG{}) {
+		t.Error("xdg without an inner strategy claims a conv trunk")
+	}
+	if !strategies.RunsOnConv(&strategies.XdG{Inner: &strategies.Naive{}}) {
+		t.Error("xdg over naive does not run on a conv trunk")
+	}
+}

@@ -58,7 +58,7 @@ func RotationAngles(spec runspec.Spec, T int) ([]float64, error) {
 
 func buildRotated(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
 	if cfg.Pad != 0 {
-		return nil, fmt.Errorf("streams: pad applies to permuted-mnist (it pads before the permutation); drop --pad")
+		return nil, fmt.Errorf("streams: pad applies to permuted-mnist and split-mnist, not rotated streams; drop --pad")
 	}
 	switch {
 	case cfg.ClassOrderMode == runspec.ClassOrderRandom || cfg.ClassOrder != nil:

@@ -122,7 +122,7 @@ func TestPermuteFirst(t *testing.T) {
 // TestPad checks pad on permuted MNIST: 32×32 inputs whose border is zero and whose inside is the
 // original image (task 1 unpermuted), permutations over the 1024 padded pixels that move border
 // pixels inside, the same padded copy for every build of the same data, and refusals of bad
-// values and of other streams.
+// values and of rotated streams, and split MNIST padded alike.
 func TestPad(t *testing.T) {
 	d := realMNIST(t)
 	spec := runspec.Spec{Stream: "permuted-mnist", Scenario: "domain", Tasks: 2, TrainLimit: 5, TestLimit: 5, Seed: 1, Pad: 2}
@@ -172,12 +172,32 @@ func TestPad(t *testing.T) {
 	if again.Tasks[0].Train.Data != st.Tasks[0].Train.Data {
 		t.Error("a second build padded the data again")
 	}
-	for _, bad := range []runspec.Spec{
-		{Stream: "split-mnist", Scenario: "task", Seed: 1, Pad: 2},
-		{Stream: "rotated-mnist", Scenario: "domain", Tasks: 2, Seed: 1, Pad: 2},
-	} {
-		if _, err := Build(d, bad); err == nil || !strings.Contains(err.Error(), "pad applies to permuted-mnist") {
-			t.Errorf("%s with pad: %v", bad.Stream, err)
+	if _, err := Build(d, runspec.Spec{Stream: "rotated-mnist", Scenario: "domain", Tasks: 2, Seed: 1, Pad: 2}); err == nil || !strings.Contains(err.Error(), "pad applies to permuted-mnist and split-mnist") {
+		t.Errorf("rotated-mnist with pad: %v", err)
+	}
+	// Split MNIST pads too (Hsu et al.'s setting): each task's images, border zero, inside the
+	// original.
+	split, err := Build(d, runspec.Spec{Stream: "split-mnist", Scenario: "class", TrainLimit: 5, TestLimit: 5, Seed: 1, Pad: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if split.InputDim != 1024 {
+		t.Fatalf("padded split-mnist: InputDim %d, want 1024", split.InputDim)
+	}
+	for _, task := range split.Tasks {
+		b := stream.NewBatch(1, split.InputDim)
+		b.Add(task, &task.Train, 0)
+		orig := d.Train.Row(int(task.Train.Index[0]))
+		for y := range 32 {
+			for x := range 32 {
+				want := float32(0)
+				if y >= 2 && y < 30 && x >= 2 && x < 30 {
+					want = orig[(y-2)*28+x-2]
+				}
+				if b.X[y*32+x] != want {
+					t.Fatalf("split task %s pixel (%d, %d) is %v, want %v", task.Name, y, x, b.X[y*32+x], want)
+				}
+			}
 		}
 	}
 	if err := (runspec.Spec{Iterations: 1, Batch: 1, EvalBatch: 1, LR: 0.1, Hidden: []int{1}, Pad: -1}).Validate(); err == nil {
@@ -212,5 +232,53 @@ func TestConvModelDefaults(t *testing.T) {
 	}
 	if s := spec(map[string]string{"stream": "split-mnist"}); !reflect.DeepEqual(s.Hidden, []int{400, 400}) || s.Filters != nil {
 		t.Errorf("the MLP: hidden %v, filters %v", s.Hidden, s.Filters)
+	}
+}
+
+// TestHsuProtocol checks split MNIST's hsu preset: Hsu et al.'s 4 epochs of batch 128 (377 steps
+// a task, 1884 over the five tasks' sizes spread evenly), 32×32 padding, the digits in order, and
+// their strengths as the defaults in clgraph's conventions (EWC's lambda twice their coefficient,
+// SI's c equal to it).
+func TestHsuProtocol(t *testing.T) {
+	d := realMNIST(t)
+	spec, err := Preset("split-mnist", "hsu", "domain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.Iterations != 377 || spec.Batch != 128 || spec.Pad != 2 || spec.LR != 1e-3 || spec.ClassOrderMode == runspec.ClassOrderRandom {
+		t.Fatalf("hsu preset %+v", spec)
+	}
+	steps := 0
+	for c := 0; c < 10; c += 2 {
+		n := 0
+		for _, l := range d.Train.Labels {
+			if int(l) == c || int(l) == c+1 {
+				n++
+			}
+		}
+		steps += 4 * ((n + 127) / 128)
+	}
+	if steps != 1884 || (steps+4)/5 != spec.Iterations {
+		t.Errorf("4 epochs of batch 128 over split MNIST's tasks: %d steps, the preset %d a task", steps, spec.Iterations)
+	}
+	spec.Seed = 7
+	st, err := Build(d, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Tasks[4].Classes; len(got) != 2 || got[0] != 8 || got[1] != 9 {
+		t.Errorf("task 5's classes %v, want [8 9] (the digits in order whatever the seed)", got)
+	}
+	tun, ok := Default.TuningOf(spec)
+	if !ok {
+		t.Fatal("no defaults for the hsu protocol")
+	}
+	for key, want := range map[string]float64{"ewc.lambda/domain": 200, "ewc.lambda/class": 1200, "si.c/domain": 3000, "ewc_online.gamma/task/multi": 1, "l2.lambda/class": 200} {
+		if got := tun.Values[key]; got != want {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+	if tun.Values["lwf.alpha/domain"] != splitPaper.Values["lwf.alpha/domain"] {
+		t.Error("a method Hsu et al. did not run should keep the paper protocol's value")
 	}
 }

@@ -9,14 +9,17 @@ package published
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/streams"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -37,8 +40,64 @@ type Source struct {
 	Protocol string `yaml:"protocol"`
 	// Setting is the source's protocol, as the file describes it.
 	Setting string `yaml:"-"`
+	// Methods says how the source's methods run in clgraph where the default (Strategies)
+	// does not: a strategy spec with the source's settings (a memory size, a Fisher), and the
+	// optimiser of the source's runs of it.
+	Methods map[string]MethodRun `yaml:"-"`
 	// Rows are the published numbers.
 	Rows []Row `yaml:"-"`
+	// Explanations are the tested explanations of rows clgraph does not reproduce within two
+	// points.
+	Explanations []Explanation `yaml:"-"`
+}
+
+// MethodRun is how clgraph runs one of a source's methods.
+type MethodRun struct {
+	// Strategy is the strategy spec, as runs name it (e.g. "replay:budget=1100").
+	Strategy string `yaml:"strategy"`
+	// Optimizer, when set, is the optimiser the runs must train with (adam or sgd), for
+	// methods that differ only in it (Hsu et al.'s Adam and SGD baselines).
+	Optimizer string `yaml:"optimizer"`
+	// Protocol, when set, replaces the source's protocol for this method's rows (rows a source
+	// took over from another paper, in that paper's setting).
+	Protocol string `yaml:"protocol"`
+}
+
+// protocol returns the protocol runs of m must follow for src ("" any).
+func (m MethodRun) protocol(src *Source) string {
+	if m.Protocol != "" {
+		return m.Protocol
+	}
+	return src.Protocol
+}
+
+// Explanation is a cause proposed for rows that clgraph's runs miss by more than two points,
+// and the experiment that tests it: runs in the setting the cause names, whose mean should then
+// land within two points of the published one (or hold it in its 95% interval).
+type Explanation struct {
+	// Rows are the rows it explains: each names a scenario and a method (and a stream; empty:
+	// any).
+	Rows []RowKey `yaml:"rows"`
+	// Cause says what differs and why it moves the number.
+	Cause string `yaml:"cause"`
+	// Runs are the experiment's run or sweep folders; the seeds of every folder's matching runs
+	// are pooled (a seed counted once, from the first folder that has it).
+	Runs []string `yaml:"runs"`
+	// Methods says how the experiment runs the rows' methods where it differs from the
+	// source's (e.g. ewc: {strategy: "ewc:lambda=5000"}).
+	Methods map[string]MethodRun `yaml:"methods"`
+}
+
+// RowKey names published rows: a stream (empty: any), scenario and method.
+type RowKey struct {
+	Stream   string `yaml:"stream"`
+	Scenario string `yaml:"scenario"`
+	Method   string `yaml:"method"`
+}
+
+// covers reports whether k names row r.
+func (k RowKey) covers(r Row) bool {
+	return (k.Stream == "" || k.Stream == r.Stream) && k.Scenario == r.Scenario && k.Method == r.Method
 }
 
 // Row is one published number: a method's mean accuracy in a stream and scenario.
@@ -64,15 +123,27 @@ func Load(path string) (*Source, error) {
 		return nil, fmt.Errorf("published: %w", err)
 	}
 	var f struct {
-		Source  Source `yaml:"source"`
-		Setting string `yaml:"setting"`
-		Rows    []Row  `yaml:"rows"`
+		Source       Source               `yaml:"source"`
+		Setting      string               `yaml:"setting"`
+		Methods      map[string]MethodRun `yaml:"methods"`
+		Rows         []Row                `yaml:"rows"`
+		Explanations []Explanation        `yaml:"explanations"`
 	}
 	if err := yaml.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("published: %s: %w", path, err)
 	}
 	s := f.Source
-	s.File, s.Setting, s.Rows = path, strings.TrimSpace(f.Setting), f.Rows
+	s.File, s.Setting, s.Methods, s.Rows, s.Explanations = path, strings.TrimSpace(f.Setting), f.Methods, f.Rows, f.Explanations
+	for i, e := range s.Explanations {
+		if len(e.Rows) == 0 || len(e.Runs) == 0 || strings.TrimSpace(e.Cause) == "" {
+			return nil, fmt.Errorf("published: %s: explanation %d needs rows, a cause and the runs that test it", path, i+1)
+		}
+		for _, k := range e.Rows {
+			if k.Scenario == "" || k.Method == "" {
+				return nil, fmt.Errorf("published: %s: explanation %d: a row needs a scenario and a method", path, i+1)
+			}
+		}
+	}
 	for i, r := range s.Rows {
 		if r.ReadFrom == "" {
 			s.Rows[i].ReadFrom = s.ReadFrom
@@ -98,6 +169,37 @@ var Strategies = map[string]string{
 	"l2": "l2", "mas": "mas", "lwf": "lwf", "dgr": "dgr", "dgr_distill": "dgr:distill=true",
 	"rtf": "rtf", "icarl": "icarl", "gem": "gem", "agem": "agem", "replay": "replay", "xdg": "xdg",
 	"der": "der", "hat": "hat", "packnet": "packnet", "pnn": "pnn",
+}
+
+// Method returns how clgraph runs method for src: the source's Methods entry, else the default
+// strategy (Strategies) with any optimiser; ok is false when clgraph has none.
+func (src *Source) Method(method string) (m MethodRun, ok bool) {
+	if m, ok := src.Methods[method]; ok && m.Strategy != "" {
+		return m, true
+	}
+	st, ok := Strategies[method]
+	return MethodRun{Strategy: st}, ok
+}
+
+// Trains reports whether runs of spec train as m says (its optimiser, when it names one).
+func (m MethodRun) Trains(spec runspec.Spec) bool {
+	if m.Optimizer == "" {
+		return true
+	}
+	opt := spec.Optimizer
+	if opt == "" {
+		opt = "adam"
+	}
+	return opt == m.Optimizer
+}
+
+// Stands reports whether a run of spec with strategy strategy stands for row r of src in
+// tables and report markers: the row's stream and scenario on the MLP trunk (Matches), the
+// source's protocol when it names one, and the strategy and optimiser that run the row's method.
+func (src *Source) Stands(spec runspec.Spec, strategy string, r Row) bool {
+	m, ok := src.Method(r.Method)
+	p := m.protocol(src)
+	return ok && Matches(spec, r) && (p == "" || spec.Protocol == p) && m.Strategy == strategy && m.Trains(spec)
 }
 
 // Comparison is a published row beside clgraph's runs of it.
@@ -126,26 +228,21 @@ type Comparison struct {
 func Compare(src *Source, runs []*results.Run) []Comparison {
 	out := make([]Comparison, 0, len(src.Rows))
 	for _, r := range src.Rows {
-		c := Comparison{Row: r, Diff: math.NaN(), Strategy: Strategies[r.Method]}
-		if c.Strategy == "" {
+		c := Comparison{Row: r, Diff: math.NaN()}
+		m, ok := src.Method(r.Method)
+		if !ok {
 			c.Note = "no clgraph strategy"
 			out = append(out, c)
 			continue
 		}
+		c.Strategy = m.Strategy
 		c.Note = "no run folder of this stream and scenario"
 		for _, run := range runs {
 			sp := run.Config.Spec
-			if !Matches(sp, r) || (src.Protocol != "" && sp.Protocol != src.Protocol) {
+			if p := m.protocol(src); !Matches(sp, r) || (p != "" && sp.Protocol != p) || !m.Trains(sp) {
 				continue
 			}
-			var accs []float64
-			for _, res := range run.Results {
-				if res.Strategy == c.Strategy && res.Status == results.StatusOK && res.Metrics != nil {
-					if v, ok := res.Metrics.Lookup("acc"); ok {
-						accs = append(accs, 100*v)
-					}
-				}
-			}
+			accs := finalACCs(run, m.Strategy, nil)
 			if len(accs) == 0 {
 				if c.Run == "" {
 					c.Run, c.Protocol, c.Note = run.Dir, describe(sp), "no finished run yet"
@@ -153,15 +250,125 @@ func Compare(src *Source, runs []*results.Run) []Comparison {
 				continue
 			}
 			c.Run, c.Protocol, c.Note = run.Dir, describe(sp), ""
-			c.ACC = results.Summarize(accs)
-			c.Diff = c.ACC.Mean - r.Mean
-			c.Within2 = math.Abs(c.Diff) <= 2
-			c.Inside = c.ACC.HasCI() && r.Mean >= c.ACC.CILow && r.Mean <= c.ACC.CIHigh
+			c.set(accs)
 			break
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// set fills c's statistics from the final accuracies accs (in percent).
+func (c *Comparison) set(accs []float64) {
+	c.ACC = results.Summarize(accs)
+	c.Diff = c.ACC.Mean - c.Mean
+	c.Within2 = math.Abs(c.Diff) <= 2
+	c.Inside = c.ACC.HasCI() && c.Mean >= c.ACC.CILow && c.Mean <= c.ACC.CIHigh
+}
+
+// finalACCs returns the final ACC, in percent, of run's finished results of strategy, skipping
+// the seeds in seen and adding the others to it (when seen is not nil).
+func finalACCs(run *results.Run, strategy string, seen map[int64]bool) []float64 {
+	var accs []float64
+	for _, res := range run.Results {
+		if res.Strategy != strategy || res.Status != results.StatusOK || res.Metrics == nil {
+			continue
+		}
+		v, ok := res.Metrics.Lookup("acc")
+		if !ok || (seen != nil && seen[res.Seed]) {
+			continue
+		}
+		if seen != nil {
+			seen[res.Seed] = true
+		}
+		accs = append(accs, 100*v)
+	}
+	return accs
+}
+
+// Tested is an explained row: the comparison of the main runs, the explanation, and the
+// experiment's runs of the row (Experiment.Run lists its folders).
+type Tested struct {
+	Comparison
+	// Explanation is the first of the source's explanations that covers the row (nil: none),
+	// Index its position among them.
+	Explanation *Explanation
+	Index       int
+	Experiment  Comparison
+}
+
+// Verdict says what the experiment showed: "explained" when its runs land within two points
+// of the published mean or hold it in their 95% interval, "not explained" when they do not,
+// "no experiment run yet" before they have results, and "no explanation" for a row none covers.
+func (t Tested) Verdict() string {
+	switch {
+	case t.Explanation == nil:
+		return "no explanation"
+	case t.Experiment.ACC.N == 0 || t.Experiment.Note != "":
+		return "no experiment run yet"
+	case t.Experiment.Within2 || t.Experiment.Inside:
+		return "explained"
+	}
+	return "not explained"
+}
+
+// Explain pairs every compared row that misses the published mean by more than two points with
+// the first of src's explanations that covers it, and evaluates the explanation's experiment:
+// the rows' runs in the explanation's folders (any protocol: the experiment sets its own), seeds
+// pooled over the folders. load reads the folders (ReadRuns).
+func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results.Run, error)) ([]Tested, error) {
+	var out []Tested
+	cache := map[string][]*results.Run{}
+	for _, c := range cs {
+		if c.ACC.N == 0 || c.Within2 {
+			continue
+		}
+		t := Tested{Comparison: c, Experiment: Comparison{Row: c.Row, Diff: math.NaN()}}
+		for i := range src.Explanations {
+			e := &src.Explanations[i]
+			if !slices.ContainsFunc(e.Rows, func(k RowKey) bool { return k.covers(c.Row) }) {
+				continue
+			}
+			t.Explanation, t.Index = e, i
+			m, _ := src.Method(c.Method)
+			if em, ok := e.Methods[c.Method]; ok && em.Strategy != "" {
+				m = em
+			}
+			t.Experiment.Strategy = m.Strategy
+			t.Experiment.Run = strings.Join(e.Runs, ", ")
+			seen := map[int64]bool{}
+			var accs []float64
+			for _, dir := range e.Runs {
+				runs, ok := cache[dir]
+				if !ok {
+					var err error
+					if runs, err = load(dir); errors.Is(err, fs.ErrNotExist) {
+						runs = nil // not run yet: the verdict says so
+					} else if err != nil {
+						return nil, fmt.Errorf("published: %s: explanation of %s %s: %w", src.File, c.Scenario, c.Method, err)
+					}
+					cache[dir] = runs
+				}
+				if runs == nil {
+					t.Experiment.Note = "no folder " + dir
+				}
+				for _, run := range runs {
+					if sp := run.Config.Spec; Matches(sp, c.Row) && m.Trains(sp) {
+						if got := finalACCs(run, m.Strategy, seen); len(got) > 0 {
+							accs = append(accs, got...)
+							t.Experiment.Protocol = describe(sp)
+						}
+					}
+				}
+			}
+			if len(accs) > 0 {
+				t.Experiment.set(accs)
+			}
+			break
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // ReadRuns reads every run folder under the given folders: each one itself if it holds a
@@ -242,6 +449,56 @@ func Markdown(src *Source, cs []Comparison) string {
 	return b.String()
 }
 
+// ExplainedMarkdown writes the rows that miss the published mean by more than two points (ts,
+// from Explain): each with its explanation's number, the experiment's mean over its seeds and
+// 95% interval, and the verdict; then the explanations (cause and experiment) and a count of the
+// verdicts. It writes nothing for no rows.
+func ExplainedMarkdown(ts []Tested) string {
+	if len(ts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nRows more than 2 points off, and the experiment that tests each one's explanation (listed below the table: runs in the setting its cause names; \"explained\" when they land within 2 points of the published mean or hold it in their 95% interval):\n\n")
+	b.WriteString("| scenario | method | published | clgraph | Δ | explanation | experiment's clgraph | its 95% interval | seeds | its Δ | verdict |\n")
+	b.WriteString("|---|---|---:|---:|---:|---|---:|---|---:|---:|---|\n")
+	counts := map[string]int{}
+	var used []int
+	for _, t := range ts {
+		v := t.Verdict()
+		counts[v]++
+		exp, mean, ci, n, diff := "—", "—", "—", "—", "—"
+		if t.Explanation != nil {
+			exp = fmt.Sprintf("E%d (`%s`)", t.Index+1, t.Experiment.Strategy)
+			if !slices.Contains(used, t.Index) {
+				used = append(used, t.Index)
+			}
+			if t.Experiment.ACC.N > 0 {
+				mean, ci, n, diff = fmt.Sprintf("%.2f", t.Experiment.ACC.Mean), t.Experiment.ACC.FormatCI(2), fmt.Sprint(t.Experiment.ACC.N), fmt.Sprintf("%+.2f", t.Experiment.Diff)
+			}
+			if t.Experiment.Note != "" {
+				v += " (" + t.Experiment.Note + ")"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %+.2f | %s | %s | %s | %s | %s | %s |\n",
+			t.Scenario, t.Label, t.Mean, t.ACC.Mean, t.Diff, exp, mean, ci, n, diff, v)
+	}
+	slices.Sort(used)
+	if len(used) > 0 {
+		b.WriteString("\n")
+	}
+	for _, i := range used {
+		for _, t := range ts {
+			if t.Explanation != nil && t.Index == i {
+				fmt.Fprintf(&b, "- **E%d.** %s Experiment: %s.\n", i+1, strings.Join(strings.Fields(t.Explanation.Cause), " "), t.Experiment.Run)
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n%d rows more than 2 points off: %d explained, %d not explained, %d with the experiment not run yet, %d with no explanation.\n",
+		len(ts), counts["explained"], counts["not explained"], counts["no experiment run yet"], counts["no explanation"])
+	return b.String()
+}
+
 // Short names the source briefly: its first author ("et al." when there are more) and arXiv id,
 // e.g. "Yen-Chang Hsu et al., arXiv 1810.12488".
 func Short(s *Source) string {
@@ -303,11 +560,11 @@ func Matches(spec runspec.Spec, r Row) bool {
 	return spec.Stream == r.Stream && spec.Scenario == r.Scenario && spec.Model != runspec.ModelConv
 }
 
-// describe names a run's protocol and the settings that set it apart from the preset (padding,
-// task count).
+// describe names a run's protocol and the settings that set it apart from the preset (padding).
 func describe(sp runspec.Spec) string {
 	d := sp.Protocol
-	if sp.Pad > 0 {
+	preset, err := streams.Preset(sp.Stream, sp.Protocol, sp.Scenario)
+	if sp.Pad > 0 && (err != nil || preset.Pad != sp.Pad) {
 		d += fmt.Sprintf(", pad %d", sp.Pad)
 	}
 	return d

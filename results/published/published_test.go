@@ -128,3 +128,123 @@ func TestCompareSkipsConvAndPrefersProtocol(t *testing.T) {
 		t.Errorf("a source without a protocol: %v (%s), want the quick folder's 50", c.ACC.Mean, c.Protocol)
 	}
 }
+
+// TestMethodsOverride checks a source's own method table: its strategy spec, the optimiser its
+// runs must train with (Adam and SGD rows of one strategy go to different folders) and a
+// per-method protocol (rows taken over from another paper), in tables and for report markers.
+func TestMethodsOverride(t *testing.T) {
+	src := &Source{Protocol: "hsu",
+		Methods: map[string]MethodRun{
+			"naive":  {Strategy: "naive", Optimizer: "adam"},
+			"sgd":    {Strategy: "naive", Optimizer: "sgd"},
+			"replay": {Strategy: "replay:budget=1100"},
+			"dgr":    {Strategy: "dgr", Protocol: "paper"},
+		},
+		Rows: []Row{
+			{Stream: "split-mnist", Scenario: "task", Method: "naive", Label: "Adam", Mean: 90, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "task", Method: "sgd", Label: "SGD", Mean: 97, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "task", Method: "replay", Label: "Rehearsal", Mean: 99, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "task", Method: "dgr", Label: "DGR", Mean: 99, Unit: "percent"},
+		}}
+	sgd := run("split-mnist", "task", map[string][]float64{"naive": {0.97, 0.97}})
+	sgd.Config.Spec.Protocol, sgd.Config.Spec.Optimizer = "hsu", "sgd"
+	adam := run("split-mnist", "task", map[string][]float64{"naive": {0.91, 0.91}, "replay": {0.5}, "replay:budget=1100": {0.99, 0.99}})
+	adam.Config.Spec.Protocol = "hsu"
+	paper := run("split-mnist", "task", map[string][]float64{"dgr": {0.98, 0.98}, "naive": {0.1, 0.1}})
+	cs := Compare(src, []*results.Run{sgd, paper, adam})
+	for i, want := range []float64{91, 97, 99, 98} {
+		if cs[i].ACC.N != 2 || math.Abs(cs[i].ACC.Mean-want) > 1e-9 {
+			t.Errorf("%s: %v over %d seeds, want %v", cs[i].Label, cs[i].ACC.Mean, cs[i].ACC.N, want)
+		}
+	}
+	if !src.Stands(sgd.Config.Spec, "naive", src.Rows[1]) || src.Stands(sgd.Config.Spec, "naive", src.Rows[0]) {
+		t.Error("report markers: the SGD folder's naive should stand for the SGD row only")
+	}
+	if src.Stands(adam.Config.Spec, "replay", src.Rows[2]) {
+		t.Error("report markers: replay with its default budget stood for the 1100-example row")
+	}
+	if m, ok := src.Method("ewc_online"); !ok || m.Strategy != "ewc:online=true" {
+		t.Errorf("a method the source does not list: %+v, want the default strategy", m)
+	}
+}
+
+// TestExplain checks the explanations of rows more than two points off: the first explanation
+// that covers a row is tested on its folders' runs (seeds pooled, a seed counted once, the
+// explanation's own strategy), each verdict, and the Markdown's count.
+func TestExplain(t *testing.T) {
+	src := &Source{Protocol: "paper",
+		Rows: []Row{
+			{Stream: "split-mnist", Scenario: "domain", Method: "naive", Label: "None", Mean: 57, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "task", Method: "ewc", Label: "EWC", Mean: 85, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "task", Method: "si", Label: "SI", Mean: 90, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "task", Method: "naive", Label: "None", Mean: 88, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "domain", Method: "si", Label: "SI", Mean: 50, Unit: "percent"},
+			{Stream: "split-mnist", Scenario: "domain", Method: "ewc", Label: "EWC", Mean: 50, Unit: "percent"},
+		},
+		Explanations: []Explanation{
+			{Rows: []RowKey{{Scenario: "domain", Method: "naive"}, {Scenario: "domain", Method: "si"}}, Cause: "seed spread", Runs: []string{"main", "extra"}},
+			{Rows: []RowKey{{Scenario: "task", Method: "ewc"}}, Cause: "untuned lambda", Runs: []string{"untuned"}, Methods: map[string]MethodRun{"ewc": {Strategy: "ewc:lambda=5000"}}},
+			{Rows: []RowKey{{Scenario: "domain", Method: "ewc"}}, Cause: "not run yet", Runs: []string{"untuned"}},
+		}}
+	mainTask := run("split-mnist", "task", map[string][]float64{"naive": {0.88, 0.88}, "ewc": {0.99, 0.99}, "si": {0.99, 0.99}})
+	mainDomain := run("split-mnist", "domain", map[string][]float64{"naive": {0.64, 0.62}, "si": {0.70, 0.70}, "ewc": {0.65, 0.65}})
+	extra := run("split-mnist", "domain", map[string][]float64{"naive": {0.50, 0.50, 0.55, 0.50}, "si": {0.7, 0.7}})
+	untuned := run("split-mnist", "task", map[string][]float64{"ewc:lambda=5000": {0.86, 0.84, 0.85}, "ewc": {0.2}})
+	folders := map[string][]*results.Run{"main": {mainTask, mainDomain}, "extra": {extra}, "untuned": {untuned}}
+	load := func(dirs ...string) ([]*results.Run, error) { return folders[dirs[0]], nil }
+	cs := Compare(src, []*results.Run{mainTask, mainDomain})
+	ts, err := Explain(src, cs, load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Tested{}
+	for _, x := range ts {
+		got[x.Scenario+" "+x.Method] = x
+	}
+	if len(ts) != 5 {
+		t.Fatalf("%d rows off by more than 2 points, want 5 (task naive is within): %+v", len(ts), got)
+	}
+	// domain naive: main seeds 1,2 (64, 62) then extra's seeds 3,4 (55, 50; its 1,2 are dropped).
+	if n := got["domain naive"]; n.Verdict() != "explained" || n.Experiment.ACC.N != 4 || math.Abs(n.Experiment.ACC.Mean-57.75) > 1e-9 {
+		t.Errorf("domain naive: %s, %v over %d seeds, want explained, 57.75 over 4", n.Verdict(), n.Experiment.ACC.Mean, n.Experiment.ACC.N)
+	}
+	if e := got["task ewc"]; e.Verdict() != "explained" || math.Abs(e.Experiment.ACC.Mean-85) > 1e-9 || e.Experiment.Strategy != "ewc:lambda=5000" {
+		t.Errorf("task ewc: %s, %v (%s)", e.Verdict(), e.Experiment.ACC.Mean, e.Experiment.Strategy)
+	}
+	if s := got["domain si"]; s.Verdict() != "not explained" {
+		t.Errorf("domain si: %s, want not explained (70 against 50)", s.Verdict())
+	}
+	if s := got["task si"]; s.Verdict() != "no explanation" {
+		t.Errorf("task si: %s", s.Verdict())
+	}
+	if e := got["domain ewc"]; e.Verdict() != "no experiment run yet" {
+		t.Errorf("domain ewc: %s", e.Verdict())
+	}
+	md := ExplainedMarkdown(ts)
+	for _, want := range []string{"| domain | None | 57.00 | 63.00 | +6.00 | E1 (`naive`) | 57.75 |", "- **E1.** seed spread Experiment: main, extra.", "- **E2.** untuned lambda", "5 rows more than 2 points off: 2 explained, 1 not explained, 1 with the experiment not run yet, 1 with no explanation."} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if ExplainedMarkdown(nil) != "" {
+		t.Error("no rows off should write nothing")
+	}
+}
+
+// TestLoadChecksExplanations checks that an explanation without rows, a cause or runs is refused.
+func TestLoadChecksExplanations(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.yaml")
+	for _, bad := range []string{
+		"explanations:\n  - {cause: c, runs: [a]}\n",
+		"explanations:\n  - {rows: [{scenario: task, method: ewc}], runs: [a]}\n",
+		"explanations:\n  - {rows: [{scenario: task, method: ewc}], cause: c}\n",
+		"explanations:\n  - {rows: [{method: ewc}], cause: c, runs: [a]}\n",
+	} {
+		if err := os.WriteFile(p, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "explanation 1") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -271,15 +271,12 @@ type Options struct {
 func attachPublished(runs []*results.Run, ss []*series, srcs []*published.Source) {
 	for k, src := range srcs {
 		if src.Protocol == "" {
-			continue
+			continue // no preset follows the source: draw none
 		}
 		for _, s := range ss {
 			sp := runs[s.run].Config.Spec
-			if sp.Protocol != src.Protocol {
-				continue
-			}
 			for _, r := range src.Rows {
-				if published.Matches(sp, r) && published.Strategies[r.Method] == s.spec {
+				if src.Stands(sp, s.spec, r) {
 					s.pub = append(s.pub, pubMark{value: r.Mean / 100, source: k, cite: published.Cite(src), short: published.Short(src), label: r.Label})
 				}
 			}
