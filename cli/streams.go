@@ -40,6 +40,9 @@ func (a *App) cmdStreams(args []string) error {
 			if x.Pad > 0 {
 				line += fmt.Sprintf(", padded by %d", x.Pad)
 			}
+			if len(x.Normalize) == 2 {
+				line += fmt.Sprintf(", normalised (mean %g, std %g)", x.Normalize[0], x.Normalize[1])
+			}
 			if x.ClassOrderMode == runspec.ClassOrderRandom {
 				line += ", class order from the seed"
 			}

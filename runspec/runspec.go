@@ -63,6 +63,10 @@ type Spec struct {
 	// permutations move the padding too and the first layer's fan-in is the padded size; 0 (the
 	// default) pads nothing.
 	Pad int `json:"pad,omitempty" yaml:"pad,omitempty" key:"pad" label:"padding" doc:"permuted and split streams: zero-pad each image by N pixels on every side (before permuting; 2: 28x28 to 32x32, as van de Ven & Tolias' permuted MNIST and Hsu et al.'s split MNIST; 0: none)"`
+	// Normalize, when set, is a mean and a standard deviation: every pixel value v (in [0, 1],
+	// after any padding) becomes (v - mean) / std, as torchvision's Normalize does in Hsu et
+	// al.'s split MNIST (0.1, 0.2752); empty keeps the raw values.
+	Normalize []float64 `json:"normalize,omitempty" yaml:"normalize,omitempty" key:"normalize" label:"normalisation" doc:"permuted and split streams: mean,std to normalise every pixel value with, (v-mean)/std after any padding (e.g. 0.1,0.2752, Hsu et al.'s; empty: the raw values in [0, 1])"`
 	// Angles are a rotated stream's rotation of each task in degrees; nil draws one per task
 	// from the seed, uniformly within the task's bin of [0, 180) cut into as many bins as tasks
 	// (the GEM setting).
@@ -233,6 +237,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("filters %v are the conv trunk's: add --model conv, or drop --filters", s.Filters)
 	case s.Pad < 0 || s.Pad > 16:
 		return fmt.Errorf("pad must be between 0 and 16 pixels, got %d", s.Pad)
+	case len(s.Normalize) != 0 && (len(s.Normalize) != 2 || !(s.Normalize[1] > 0) || math.IsInf(s.Normalize[0], 0) || math.IsNaN(s.Normalize[0]) || math.IsInf(s.Normalize[1], 0)):
+		return fmt.Errorf("normalize takes a mean and a positive standard deviation, e.g. 0.1,0.2752; got %v", s.Normalize)
 	case s.CheckpointEvery < -1:
 		return fmt.Errorf("checkpoint_every %d: want a number of steps, 0 (checkpoints at task boundaries only) or -1 (no checkpoints)", s.CheckpointEvery)
 	}

@@ -284,3 +284,21 @@ func TestConvTrunkOptOut(t *testing.T) {
 		t.Error("xdg over naive does not run on a conv trunk")
 	}
 }
+
+// TestNormalizeRefusedForGenerators checks that dgr and rtf, whose generators reconstruct pixel
+// values in [0, 1], refuse normalised inputs with the reason, while naive takes them.
+func TestNormalizeRefusedForGenerators(t *testing.T) {
+	spec := runspec.Spec{Normalize: []float64{0.1, 0.2752}}
+	for _, name := range []string{"dgr", "rtf", "dgr:distill=true"} {
+		s, err := strategies.Default.New(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := loop.CheckSettings(spec, s, name); err == nil || !strings.Contains(err.Error(), "drop --normalize") {
+			t.Errorf("%s with normalised inputs: %v", name, err)
+		}
+	}
+	if err := loop.CheckSettings(spec, &strategies.Naive{}, "naive"); err != nil {
+		t.Errorf("naive with normalised inputs: %v", err)
+	}
+}

@@ -45,11 +45,9 @@ func buildPermuted(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.St
 	if T < 1 {
 		return nil, fmt.Errorf("streams: permuted-mnist needs at least 1 task, got %d", T)
 	}
-	if cfg.Pad > 0 {
-		var err error
-		if data, err = padded(data, cfg.Pad); err != nil {
-			return nil, err
-		}
+	data, err := prepared(data, cfg)
+	if err != nil {
+		return nil, err
 	}
 	s := digitsStream("permuted-mnist", data, sc, T)
 	rng := rand.New(rand.NewSource(cfg.Seed ^ 0x5eed9e7))
@@ -133,20 +131,35 @@ var (
 	}
 )
 
-// padCache keeps the last padded copy of a data set: the cells of a sweep build their streams
-// from the same data, and a padded MNIST is 290 MB.
+// padCache keeps the last transformed copy of a data set: the cells of a sweep build their
+// streams from the same data, and a padded MNIST is 290 MB.
 var padCache struct {
 	sync.Mutex
 	from *Data
 	pad  int
+	norm [2]float64
 	out  *Data
 }
 
-// padded returns data with every image zero-padded by pad pixels on each side (square images).
-func padded(data *Data, pad int) (*Data, error) {
+// prepared returns data as cfg asks for it: padded (cfg.Pad) and normalised (cfg.Normalize), or
+// data itself when neither is set.
+func prepared(data *Data, cfg runspec.Spec) (*Data, error) {
+	if cfg.Pad == 0 && len(cfg.Normalize) == 0 {
+		return data, nil
+	}
+	norm := [2]float64{0, 1}
+	if len(cfg.Normalize) == 2 {
+		norm = [2]float64{cfg.Normalize[0], cfg.Normalize[1]}
+	}
+	return padded(data, cfg.Pad, norm)
+}
+
+// padded returns data with every image zero-padded by pad pixels on each side (square images)
+// and then every value v mapped to (v - norm[0]) / norm[1].
+func padded(data *Data, pad int, norm [2]float64) (*Data, error) {
 	padCache.Lock()
 	defer padCache.Unlock()
-	if padCache.from == data && padCache.pad == pad {
+	if padCache.from == data && padCache.pad == pad && padCache.norm == norm {
 		return padCache.out, nil
 	}
 	side := int(math.Round(math.Sqrt(float64(data.Train.Dim))))
@@ -155,7 +168,15 @@ func padded(data *Data, pad int) (*Data, error) {
 	}
 	out := *data
 	out.Train, out.Test = padImages(data.Train, side, pad), padImages(data.Test, side, pad)
-	padCache.from, padCache.pad, padCache.out = data, pad, &out
+	if norm != [2]float64{0, 1} {
+		mean, inv := float32(norm[0]), float32(1/norm[1])
+		for _, d := range []*stream.Dataset{out.Train, out.Test} {
+			for i, v := range d.X {
+				d.X[i] = (v - mean) * inv
+			}
+		}
+	}
+	padCache.from, padCache.pad, padCache.norm, padCache.out = data, pad, norm, &out
 	return &out, nil
 }
 

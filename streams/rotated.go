@@ -57,8 +57,8 @@ func RotationAngles(spec runspec.Spec, T int) ([]float64, error) {
 }
 
 func buildRotated(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
-	if cfg.Pad != 0 {
-		return nil, fmt.Errorf("streams: pad applies to permuted-mnist and split-mnist, not rotated streams; drop --pad")
+	if cfg.Pad != 0 || len(cfg.Normalize) != 0 {
+		return nil, fmt.Errorf("streams: pad and normalize apply to permuted-mnist and split-mnist, not rotated streams; drop --pad and --normalize")
 	}
 	switch {
 	case cfg.ClassOrderMode == runspec.ClassOrderRandom || cfg.ClassOrder != nil:

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -172,7 +173,7 @@ func TestPad(t *testing.T) {
 	if again.Tasks[0].Train.Data != st.Tasks[0].Train.Data {
 		t.Error("a second build padded the data again")
 	}
-	if _, err := Build(d, runspec.Spec{Stream: "rotated-mnist", Scenario: "domain", Tasks: 2, Seed: 1, Pad: 2}); err == nil || !strings.Contains(err.Error(), "pad applies to permuted-mnist and split-mnist") {
+	if _, err := Build(d, runspec.Spec{Stream: "rotated-mnist", Scenario: "domain", Tasks: 2, Seed: 1, Pad: 2}); err == nil || !strings.Contains(err.Error(), "pad and normalize apply to permuted-mnist and split-mnist") {
 		t.Errorf("rotated-mnist with pad: %v", err)
 	}
 	// Split MNIST pads too (Hsu et al.'s setting): each task's images, border zero, inside the
@@ -277,6 +278,29 @@ func TestHsuProtocol(t *testing.T) {
 		if got := tun.Values[key]; got != want {
 			t.Errorf("%s = %v, want %v", key, got, want)
 		}
+	}
+	// Their inputs: padded, then normalised, so the border is (0 - 0.1) / 0.2752.
+	task := st.Tasks[0]
+	b := stream.NewBatch(1, st.InputDim)
+	b.Add(task, &task.Train, 0)
+	orig := d.Train.Row(int(task.Train.Index[0]))
+	for y := range 32 {
+		for x := range 32 {
+			want := float32(0)
+			if y >= 2 && y < 30 && x >= 2 && x < 30 {
+				want = orig[(y-2)*28+x-2]
+			}
+			want = (want - 0.1) * float32(1/0.2752)
+			if got := b.X[y*32+x]; math.Abs(float64(got-want)) > 1e-6 {
+				t.Fatalf("pixel (%d, %d) is %v, want %v", y, x, got, want)
+			}
+		}
+	}
+	if raw, err := Build(d, runspec.Spec{Stream: "split-mnist", Scenario: "domain", Seed: 7}); err != nil || raw.Tasks[0].Train.Data == task.Train.Data {
+		t.Errorf("the raw stream shares the normalised data (%v)", err)
+	}
+	if err := (runspec.Spec{Iterations: 1, Batch: 1, EvalBatch: 1, LR: 0.1, Hidden: []int{1}, Normalize: []float64{0.1, 0}}).Validate(); err == nil {
+		t.Error("normalize with std 0 accepted")
 	}
 	if tun.Values["lwf.alpha/domain"] != splitPaper.Values["lwf.alpha/domain"] {
 		t.Error("a method Hsu et al. did not run should keep the paper protocol's value")

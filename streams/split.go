@@ -27,8 +27,9 @@ func init() {
 			// Hsu et al. 2018 (arXiv 1810.12488; GT-RIPL/Continual-Learning-Benchmark's
 			// scripts/split_MNIST_*.sh): 4 epochs a task at batch 128 (their tasks hold 11263 to
 			// 12665 images: 352 to 396 steps, 1884 in all, here 377 each), Adam 1e-3, MLP 400-400
-			// over 32x32 zero-padded images, digits dealt in order {0,1},{2,3},...
-			"hsu": {Iterations: hsuIterations, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}, Pad: 2},
+			// over 32x32 zero-padded images normalised with mean 0.1 and std 0.2752 (their
+			// dataloaders/base.py), digits dealt in order {0,1},{2,3},...
+			"hsu": {Iterations: hsuIterations, Batch: 128, EvalBatch: 1000, LR: 1e-3, Hidden: []int{400, 400}, Pad: 2, Normalize: []float64{0.1, 0.2752}},
 		},
 		Defaults: map[string]Tuning{"quick": splitQuick, "paper": splitPaper, "hsu": splitHsu},
 	})
@@ -56,11 +57,9 @@ func ClassOrder(spec runspec.Spec, classes int) []int {
 }
 
 func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
-	if cfg.Pad > 0 {
-		var err error
-		if data, err = padded(data, cfg.Pad); err != nil {
-			return nil, err
-		}
+	data, err := prepared(data, cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.PermuteFirst {
 		return nil, fmt.Errorf("streams: permute_first applies to permuted streams, not split-mnist")
