@@ -133,6 +133,7 @@ func TestBlurryResume(t *testing.T) {
 	}
 }
 
+// quietLogger is a logger that writes nothing, for runs whose log the tests do not read.
 func quietLogger() logrus.FieldLogger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)

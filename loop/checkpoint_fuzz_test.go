@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clgraph/clgraph/runspec"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
@@ -53,8 +50,7 @@ func FuzzLoadCheckpoint(f *testing.F) {
 	f.Add([]byte(loop.CheckpointFormat+"\n{}\n{}\n"), true)
 	f.Add([]byte("clgraph.checkpoint/v2\n"), false)
 	f.Add([]byte{}, false)
-	discard := logrus.New()
-	discard.SetOutput(io.Discard)
+	discard := quietLogger()
 	quiet := &loop.Runner{Log: discard}
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		if fix {

@@ -2,13 +2,10 @@ package loop_test
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/clgraph/clgraph/runspec"
 
@@ -91,8 +88,7 @@ func TestMemoryFlatAcrossRuns(t *testing.T) {
 		t.Run(tc.spec, func(t *testing.T) {
 			st := strategytest.Synthetic(tc.sc, 3, 2, 32, 60, 4)
 			ckpt := filepath.Join(t.TempDir(), "ckpt")
-			quiet := logrus.New()
-			quiet.SetOutput(io.Discard)
+			quiet := quietLogger()
 			heap := make([]uint64, 0, runs)
 			for i := range runs {
 				set := loop.Settings{Spec: runspec.Spec{Protocol: "mem", Iterations: 20, Batch: 32, EvalBatch: 60, LR: 1e-3, Hidden: []int{128, 128}, Seed: int64(i + 1)}}
@@ -147,8 +143,7 @@ func TestCheckpointGarbageFree(t *testing.T) {
 		t.Run(spec, func(t *testing.T) {
 			st := strategytest.Synthetic(stream.DomainIL, 2, 2, 784, 20, 3)
 			set := loop.Settings{Spec: runspec.Spec{Protocol: "mem", Iterations: 6, Batch: 8, EvalBatch: 40, LR: 1e-3, Hidden: []int{400, 400}, Seed: 1}}
-			discard := logrus.New()
-			discard.SetOutput(io.Discard)
+			discard := quietLogger()
 			path := filepath.Join(t.TempDir(), "ckpt")
 			run := func(every int) (alloc uint64, saves int, size int64) {
 				set := set

@@ -113,26 +113,19 @@ func (e *StateEncoder) String(s string) {
 }
 
 // Float32s writes len(xs) and the bits of every value.
-func (e *StateEncoder) Float32s(xs []float32) {
-	e.Int(len(xs))
-	for len(xs) > 0 {
-		k := min(len(xs), chunk/4)
-		b := e.room(4 * k)
-		for i, v := range xs[:k] {
-			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-		}
-		xs = xs[k:]
-	}
-}
+func (e *StateEncoder) Float32s(xs []float32) { putWords(e, xs, math.Float32bits) }
 
 // Int32s writes len(xs) and every value.
-func (e *StateEncoder) Int32s(xs []int32) {
+func (e *StateEncoder) Int32s(xs []int32) { putWords(e, xs, func(v int32) uint32 { return uint32(v) }) }
+
+// putWords writes len(xs) and every value as the 4 little-endian bytes of bits(value).
+func putWords[T any](e *StateEncoder, xs []T, bits func(T) uint32) {
 	e.Int(len(xs))
 	for len(xs) > 0 {
 		k := min(len(xs), chunk/4)
 		b := e.room(4 * k)
 		for i, v := range xs[:k] {
-			binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
+			binary.LittleEndian.PutUint32(b[4*i:], bits(v))
 		}
 		xs = xs[k:]
 	}
@@ -263,15 +256,18 @@ func (d *StateDecoder) Bytes() []byte {
 func (d *StateDecoder) String() string { return string(d.take(d.length(1))) }
 
 // Float32s reads a tensor Float32s wrote.
-func (d *StateDecoder) Float32s() []float32 {
+func (d *StateDecoder) Float32s() []float32 { return words(d, math.Float32frombits) }
+
+// words reads a slice putWords wrote, each value from(its 4 bytes).
+func words[T any](d *StateDecoder, from func(uint32) T) []T {
 	n := d.length(4)
 	b := d.take(4 * n)
 	if b == nil {
 		return nil
 	}
-	out := make([]float32, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		out[i] = from(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out
 }
@@ -304,16 +300,7 @@ func (d *StateDecoder) Tensors() [][]float32 {
 
 // Int32s reads a slice Int32s wrote.
 func (d *StateDecoder) Int32s() []int32 {
-	n := d.length(4)
-	b := d.take(4 * n)
-	if b == nil {
-		return nil
-	}
-	out := make([]int32, n)
-	for i := range out {
-		out[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return out
+	return words(d, func(u uint32) int32 { return int32(u) })
 }
 
 // JSON decodes a value JSON wrote into v, rejecting unknown fields.
