@@ -13,8 +13,8 @@ import (
 // AGEM is Averaged Gradient Episodic Memory (Chaudhry et al. 2019, "Efficient Lifelong Learning
 // with A-GEM"). An episodic memory (Memory, class-balanced, filled at the end of each task) holds
 // examples of earlier tasks. From the second task on, each step first computes the reference
-// gradient g_ref of the loss on a memory batch (as many examples as the current batch, each
-// scored as the scenario scores its task, as replay does), then the gradient g of the current
+// gradient g_ref of the loss on a memory batch (as many examples as the current batch, or RefBatch
+// of them, each scored as the scenario scores its task, as replay does), then the gradient g of the current
 // batch's loss; when g·g_ref < 0 (the step would increase the memory's loss) g is projected,
 //
 //	g <- g - (g·g_ref / g_ref·g_ref) g_ref,
@@ -26,6 +26,11 @@ type AGEM struct {
 	Base
 	// Mem is the episodic memory; the factory creates it.
 	Mem *Memory
+	// RefBatch, when > 0, is the number of memory examples each reference gradient averages
+	// over (the whole memory while it holds fewer), as A-GEM's code draws 256 on MNIST; 0 draws
+	// as many as the current batch. The model's graph then takes max(RefBatch, batch) rows, so
+	// the current batch's pass costs as much as the memory's.
+	RefBatch int
 	// Ref is the reference gradient g_ref of the last step that used the memory, one buffer per
 	// parameter of Net.Trainable() (empty for a parameter without gradient), reused across steps.
 	Ref [][]float32
@@ -43,10 +48,14 @@ var (
 
 // Setup builds the model and the memory batch.
 func (a *AGEM) Setup(env *Env) error {
+	rows := max(env.Batch, a.RefBatch)
+	if rows > env.Batch {
+		a.Rows = rows
+	}
 	if err := a.Base.Setup(env); err != nil {
 		return fmt.Errorf("agem: %w", err)
 	}
-	a.rb = stream.NewBatch(env.Batch, env.Stream.InputDim)
+	a.rb = stream.NewBatch(rows, env.Stream.InputDim)
 	return nil
 }
 
@@ -55,7 +64,11 @@ func (a *AGEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if a.Mem.Len() == 0 {
 		return a.Base.Step(cur, bt)
 	}
-	a.Mem.Sample(a.rb, bt.N, a.Env.Rng)
+	n := bt.N
+	if a.RefBatch > 0 {
+		n = min(a.RefBatch, a.Mem.Len())
+	}
+	a.Mem.Sample(a.rb, n, a.Env.Rng)
 	if err := a.Fill(cur, Part{Batch: a.rb, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("agem: %w", err)
 	}
@@ -165,14 +178,17 @@ func init() {
 		Options: []Option{
 			{Name: "per_class", Default: "100", Doc: "examples kept per class (task, unit), drawn at random at each task's end (100: van de Ven et al. 2022's split-MNIST budget)"},
 			{Name: "budget", Default: "0", Doc: "if > 0, keep this many examples in total, shared evenly by the classes seen, instead of per_class"},
+			{Name: "ref", Default: "0", Doc: "memory examples per reference gradient (the whole memory while it holds fewer; 256 in A-GEM's MNIST code); 0: as many as the current batch"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
 		a := &AGEM{}
 		a.ParseHeads(o)
 		per, budget := o.Int("per_class"), o.Int("budget")
+		a.RefBatch = o.Int("ref")
 		o.Check("per_class", per >= 0, "a non-negative integer")
 		o.Check("budget", budget >= 0, "a non-negative integer")
+		o.Check("ref", a.RefBatch >= 0, "a non-negative integer")
 		if o.Err() != nil {
 			return nil, o.Err()
 		}

@@ -222,3 +222,49 @@ func BenchmarkNaiveStep(b *testing.B) { benchStep(b, "naive") }
 
 // BenchmarkAGEMStep is a step of A-GEM: a reference and a current forward and backward pass.
 func BenchmarkAGEMStep(b *testing.B) { benchStep(b, "agem") }
+
+// TestAGEMRefBatch checks ref: the reference gradient averages over ref memory examples, or the
+// whole memory while it holds fewer (A-GEM's code), in a graph of max(ref, batch) rows; a step
+// on exactly the memory's examples then has the reference gradient's direction (nothing
+// projected), and a smaller ref draws that many.
+func TestAGEMRefBatch(t *testing.T) {
+	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 8, 5)
+	for _, tc := range []struct {
+		spec string
+		want int // memory examples per reference gradient
+	}{{"agem:per_class=8,ref=64", 16}, {"agem:per_class=8,ref=8", 8}} {
+		a := newStrategy(t, tc.spec).(*strategies.AGEM)
+		if err := a.Setup(regEnv(st, 1)); err != nil {
+			t.Fatal(err)
+		}
+		regTrain(t, a, st, 0, 10, 1)
+		if err := a.EndTask(0); err != nil {
+			t.Fatal(err)
+		}
+		b := stream.NewBatch(16, st.InputDim)
+		for k := 0; k < 16; k++ {
+			b.Add(st.Tasks[0], &st.Tasks[0].Train, k)
+		}
+		b.HideTasks()
+		info, err := a.Step(1, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Samples != 16+tc.want {
+			t.Errorf("%s: %d samples, want 16 current + %d from memory", tc.spec, info.Samples, tc.want)
+		}
+		if tc.want < 16 {
+			continue
+		}
+		var dot, rr float64
+		for i, p := range a.Net.Trainable() {
+			for k, g := range a.Net.Grad(p) {
+				dot += float64(g) * float64(a.Ref[i][k])
+				rr += float64(a.Ref[i][k]) * float64(a.Ref[i][k])
+			}
+		}
+		if math.Abs(dot/rr-1) > 1e-4 {
+			t.Errorf("%s: the memory's own examples give g·ref/|ref|² = %v, want 1 (g_ref over the whole memory)", tc.spec, dot/rr)
+		}
+	}
+}

@@ -61,6 +61,13 @@ type MethodRun struct {
 	// Protocol, when set, replaces the source's protocol for this method's rows (rows a source
 	// took over from another paper, in that paper's setting).
 	Protocol string `yaml:"protocol"`
+	// LR, when set, is the learning rate the runs must train with (sources that set one per
+	// method).
+	LR float64 `yaml:"lr"`
+	// Scenario, when set, is the scenario of the runs that stand for the method's rows, when
+	// clgraph files the method under another one (a method that picks its network by task
+	// identity, as progressive networks, runs in task-IL).
+	Scenario string `yaml:"scenario"`
 }
 
 // protocol returns the protocol runs of m must follow for src ("" any).
@@ -181,8 +188,12 @@ func (src *Source) Method(method string) (m MethodRun, ok bool) {
 	return MethodRun{Strategy: st}, ok
 }
 
-// Trains reports whether runs of spec train as m says (its optimiser, when it names one).
+// Trains reports whether runs of spec train as m says: its optimiser and learning rate, when
+// it names them.
 func (m MethodRun) Trains(spec runspec.Spec) bool {
+	if m.LR != 0 && spec.LR != m.LR {
+		return false
+	}
 	if m.Optimizer == "" {
 		return true
 	}
@@ -193,13 +204,21 @@ func (m MethodRun) Trains(spec runspec.Spec) bool {
 	return opt == m.Optimizer
 }
 
+// row returns r as m's runs file it: under m's scenario when it names one.
+func (m MethodRun) row(r Row) Row {
+	if m.Scenario != "" {
+		r.Scenario = m.Scenario
+	}
+	return r
+}
+
 // Stands reports whether a run of spec with strategy strategy stands for row r of src in
 // tables and report markers: the row's stream and scenario on the MLP trunk (Matches), the
 // source's protocol when it names one, and the strategy and optimiser that run the row's method.
 func (src *Source) Stands(spec runspec.Spec, strategy string, r Row) bool {
 	m, ok := src.Method(r.Method)
 	p := m.protocol(src)
-	return ok && Matches(spec, r) && (p == "" || spec.Protocol == p) && m.Strategy == strategy && m.Trains(spec)
+	return ok && Matches(spec, m.row(r)) && (p == "" || spec.Protocol == p) && m.Strategy == strategy && m.Trains(spec)
 }
 
 // Comparison is a published row beside clgraph's runs of it.
@@ -239,7 +258,7 @@ func Compare(src *Source, runs []*results.Run) []Comparison {
 		c.Note = "no run folder of this stream and scenario"
 		for _, run := range runs {
 			sp := run.Config.Spec
-			if p := m.protocol(src); !Matches(sp, r) || (p != "" && sp.Protocol != p) || !m.Trains(sp) {
+			if p := m.protocol(src); !Matches(sp, m.row(r)) || (p != "" && sp.Protocol != p) || !m.Trains(sp) {
 				continue
 			}
 			accs := finalACCs(run, m.Strategy, nil)
@@ -353,7 +372,7 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 					t.Experiment.Note = "no folder " + dir
 				}
 				for _, run := range runs {
-					if sp := run.Config.Spec; Matches(sp, c.Row) && m.Trains(sp) {
+					if sp := run.Config.Spec; Matches(sp, m.row(c.Row)) && m.Trains(sp) {
 						if got := finalACCs(run, m.Strategy, seen); len(got) > 0 {
 							accs = append(accs, got...)
 							t.Experiment.Protocol = describe(sp)

@@ -163,6 +163,25 @@ func TestMethodsOverride(t *testing.T) {
 	if src.Stands(adam.Config.Spec, "replay", src.Rows[2]) {
 		t.Error("report markers: replay with its default budget stood for the 1100-example row")
 	}
+	// A learning rate per method, and a method filed under another scenario (PNN's rows are
+	// domain-IL in A-GEM's table, its runs task-IL).
+	agem := &Source{Protocol: "agem", Methods: map[string]MethodRun{
+		"naive": {Strategy: "naive", LR: 0.03},
+		"pnn":   {Strategy: "pnn", LR: 0.1, Scenario: "task"},
+	}, Rows: []Row{
+		{Stream: "permuted-mnist", Scenario: "domain", Method: "naive", Label: "VAN", Mean: 48, Unit: "percent"},
+		{Stream: "permuted-mnist", Scenario: "domain", Method: "pnn", Label: "PROG-NN", Mean: 93, Unit: "percent"},
+	}}
+	fast := run("permuted-mnist", "domain", map[string][]float64{"naive": {0.2, 0.2}})
+	fast.Config.Spec.Protocol, fast.Config.Spec.LR = "agem", 0.1
+	slow := run("permuted-mnist", "domain", map[string][]float64{"naive": {0.5, 0.5}})
+	slow.Config.Spec.Protocol, slow.Config.Spec.LR = "agem", 0.03
+	cols := run("permuted-mnist", "task", map[string][]float64{"pnn": {0.93, 0.93}})
+	cols.Config.Spec.Protocol, cols.Config.Spec.LR = "agem", 0.1
+	ac := Compare(agem, []*results.Run{fast, cols, slow})
+	if ac[0].ACC.Mean != 50 || ac[1].ACC.Mean != 93 {
+		t.Errorf("lr and scenario per method: VAN %v (want the lr 0.03 folder's 50), PROG-NN %v (want the task-IL folder's 93)", ac[0].ACC.Mean, ac[1].ACC.Mean)
+	}
 	if m, ok := src.Method("ewc_online"); !ok || m.Strategy != "ewc:online=true" {
 		t.Errorf("a method the source does not list: %+v, want the default strategy", m)
 	}
