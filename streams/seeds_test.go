@@ -134,22 +134,7 @@ func TestPad(t *testing.T) {
 	if st.InputDim != 1024 {
 		t.Fatalf("InputDim %d, want 1024", st.InputDim)
 	}
-	b := stream.NewBatch(1, st.InputDim)
-	task := st.Tasks[0]
-	b.Add(task, &task.Train, 0)
-	orig := d.Train.Row(int(task.Train.Index[0]))
-	for y := range 32 {
-		for x := range 32 {
-			v := b.X[y*32+x]
-			if y < 2 || y >= 30 || x < 2 || x >= 30 {
-				if v != 0 {
-					t.Fatalf("border pixel (%d, %d) is %v", y, x, v)
-				}
-			} else if v != orig[(y-2)*28+x-2] {
-				t.Fatalf("pixel (%d, %d) is %v, the original's %v", y, x, v, orig[(y-2)*28+x-2])
-			}
-		}
-	}
+	checkPadded(t, d, st.Tasks[0], 0, 1)
 	p := st.Tasks[1].Perm
 	if len(p) != 1024 {
 		t.Fatalf("permutation of %d pixels, want 1024", len(p))
@@ -186,20 +171,7 @@ func TestPad(t *testing.T) {
 		t.Fatalf("padded split-mnist: InputDim %d, want 1024", split.InputDim)
 	}
 	for _, task := range split.Tasks {
-		b := stream.NewBatch(1, split.InputDim)
-		b.Add(task, &task.Train, 0)
-		orig := d.Train.Row(int(task.Train.Index[0]))
-		for y := range 32 {
-			for x := range 32 {
-				want := float32(0)
-				if y >= 2 && y < 30 && x >= 2 && x < 30 {
-					want = orig[(y-2)*28+x-2]
-				}
-				if b.X[y*32+x] != want {
-					t.Fatalf("split task %s pixel (%d, %d) is %v, want %v", task.Name, y, x, b.X[y*32+x], want)
-				}
-			}
-		}
+		checkPadded(t, d, task, 0, 1)
 	}
 	if err := (runspec.Spec{Iterations: 1, Batch: 1, EvalBatch: 1, LR: 0.1, Hidden: []int{1}, Pad: -1}).Validate(); err == nil {
 		t.Error("pad -1 accepted")
@@ -280,8 +252,23 @@ func TestHsuProtocol(t *testing.T) {
 		}
 	}
 	// Their inputs: padded, then normalised, so the border is (0 - 0.1) / 0.2752.
-	task := st.Tasks[0]
-	b := stream.NewBatch(1, st.InputDim)
+	checkPadded(t, d, st.Tasks[0], 0.1, 0.2752)
+	if raw, err := Build(d, runspec.Spec{Stream: "split-mnist", Scenario: "domain", Seed: 7}); err != nil || raw.Tasks[0].Train.Data == st.Tasks[0].Train.Data {
+		t.Errorf("the raw stream shares the normalised data (%v)", err)
+	}
+	if err := (runspec.Spec{Iterations: 1, Batch: 1, EvalBatch: 1, LR: 0.1, Hidden: []int{1}, Normalize: []float64{0.1, 0}}).Validate(); err == nil {
+		t.Error("normalize with std 0 accepted")
+	}
+	if tun.Values["lwf.alpha/domain"] != splitPaper.Values["lwf.alpha/domain"] {
+		t.Error("a method Hsu et al. did not run should keep the paper protocol's value")
+	}
+}
+
+// checkPadded checks the first training image of task: 32×32, MNIST's 28×28 image inside a
+// border of zeros, every value then normalised as (v - mean) / std.
+func checkPadded(t *testing.T, d *Data, task *stream.Task, mean, std float64) {
+	t.Helper()
+	b := stream.NewBatch(1, 32*32)
 	b.Add(task, &task.Train, 0)
 	orig := d.Train.Row(int(task.Train.Index[0]))
 	for y := range 32 {
@@ -290,19 +277,10 @@ func TestHsuProtocol(t *testing.T) {
 			if y >= 2 && y < 30 && x >= 2 && x < 30 {
 				want = orig[(y-2)*28+x-2]
 			}
-			want = (want - 0.1) * float32(1/0.2752)
+			want = (want - float32(mean)) * float32(1/std)
 			if got := b.X[y*32+x]; math.Abs(float64(got-want)) > 1e-6 {
-				t.Fatalf("pixel (%d, %d) is %v, want %v", y, x, got, want)
+				t.Fatalf("task %s pixel (%d, %d) is %v, want %v", task.Name, y, x, got, want)
 			}
 		}
-	}
-	if raw, err := Build(d, runspec.Spec{Stream: "split-mnist", Scenario: "domain", Seed: 7}); err != nil || raw.Tasks[0].Train.Data == task.Train.Data {
-		t.Errorf("the raw stream shares the normalised data (%v)", err)
-	}
-	if err := (runspec.Spec{Iterations: 1, Batch: 1, EvalBatch: 1, LR: 0.1, Hidden: []int{1}, Normalize: []float64{0.1, 0}}).Validate(); err == nil {
-		t.Error("normalize with std 0 accepted")
-	}
-	if tun.Values["lwf.alpha/domain"] != splitPaper.Values["lwf.alpha/domain"] {
-		t.Error("a method Hsu et al. did not run should keep the paper protocol's value")
 	}
 }
