@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/clgraph/clgraph/results"
-	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/streams"
 )
 
 // TestPublishedInto runs 'clgraph published' on a run folder with one finished naive result
@@ -26,7 +26,11 @@ func TestPublishedInto(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := filepath.Join(dir, "run")
-	cfg := results.Config{Spec: runspec.Spec{Stream: "split-mnist", Scenario: "task", Protocol: "paper"}, Seeds: []int64{1}, Strategies: []string{"naive"}, Tasks: []string{"0/1"}}
+	spec, err := streams.Preset("split-mnist", "paper", "task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := results.Config{Spec: spec, Seeds: []int64{1}, Strategies: []string{"naive"}, Tasks: []string{"0/1"}}
 	if err := results.WriteConfig(run, cfg); err != nil {
 		t.Fatal(err)
 	}

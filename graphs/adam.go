@@ -5,12 +5,16 @@ import "math"
 // Adam is the Adam optimizer (Kingma & Ba 2015) updating parameters in place, with its moments
 // allocated once per parameter: no tensor is allocated or cloned per step, unlike Gorgonia's own
 // solver. With SGD set it is plain stochastic gradient descent instead (w -= LR g, in place, no
-// moments: the online protocol's optimiser), so that every strategy takes either through one
-// type.
+// moments: the online protocol's optimiser), and with Adagrad set Adagrad (Duchi et al. 2011, as
+// PyTorch's: V accumulates g², w -= LR g / (sqrt(V) + Eps)), so that every strategy takes any of
+// them through one type.
 type Adam struct {
 	LR, Beta1, Beta2, Eps float64
 	// SGD makes Update plain SGD: no moments are kept or used.
 	SGD bool
+	// Adagrad makes Update Adagrad: V holds each weight's sum of squared gradients (M is kept
+	// at zero, so a checkpoint's moments pair up as Adam's do); SGD takes precedence.
+	Adagrad bool
 	// State per parameter name: first and second moments and the parameter's step count.
 	M, V  map[string][]float32
 	Steps map[string]int
@@ -60,6 +64,18 @@ func (a *Adam) Update(params []*Param, grad func(*Param) []float32) {
 		}
 		v := a.V[p.Name]
 		a.Steps[p.Name]++
+		if a.Adagrad {
+			lr := float32(a.LR)
+			if p.LRScale != 0 {
+				lr *= p.LRScale
+			}
+			eps := float32(a.Eps)
+			for i, gi := range g[:len(w)] {
+				v[i] += gi * gi
+				w[i] -= lr * gi / (sqrt32(v[i]) + eps)
+			}
+			continue
+		}
 		t := float64(a.Steps[p.Name])
 		lr := a.LR
 		if p.LRScale != 0 {

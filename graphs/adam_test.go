@@ -89,6 +89,32 @@ func TestSGD(t *testing.T) {
 	}
 }
 
+// TestAdagrad: with Adagrad set V sums the squared gradients and w -= lr · LRScale · g /
+// (sqrt(V) + eps), two steps by hand.
+func TestAdagrad(t *testing.T) {
+	ps := NewParamSet()
+	p := ps.Add("w", "g", 1, 2)
+	copy(p.Data(), []float32{1, 2})
+	p.LRScale = 0.5
+	a := NewAdam(0.1)
+	a.Adagrad, a.Eps = true, 1e-10
+	grads := [][]float32{{3, -4}, {4, 3}}
+	for _, g := range grads {
+		a.Update(ps.All(), func(*Param) []float32 { return g })
+	}
+	// Step 1: V = (9, 16), w -= 0.05·(3/3, -4/4) → (0.95, 2.05). Step 2: V = (25, 25),
+	// w -= 0.05·(4/5, 3/5) → (0.91, 2.02).
+	want := []float32{0.91, 2.02}
+	for i, v := range p.Data() {
+		if d := v - want[i]; d > 1e-6 || d < -1e-6 {
+			t.Errorf("w[%d] = %v, want %v", i, v, want[i])
+		}
+	}
+	if v := a.V["w"]; v[0] != 25 || v[1] != 25 || a.M["w"][0] != 0 || a.Steps["w"] != 2 {
+		t.Errorf("state V %v, M %v, steps %d", v, a.M["w"], a.Steps["w"])
+	}
+}
+
 // TestAdamSubnormalFlush follows moments whose gradient has become zero: they decay to exactly
 // zero, and neither they nor step·m ever pass through subnormal numbers (slow on x86), in the
 // kernel and the reference alike.

@@ -49,11 +49,23 @@ func TestResumeBuiltins(t *testing.T) {
 		{"pnn:adapter=true,width=8", stream.TaskIL},
 		{"layerwise:freeze=1,decay=0.5", stream.DomainIL},
 		{"layerwise:decay=0.7,heads=multi", stream.TaskIL},
+		{"agem:per_class=4,ref=48", stream.ClassIL}, // a reference batch larger than the batch
 	} {
 		t.Run(tc.spec+"/"+tc.sc.String(), func(t *testing.T) {
 			st := strategytest.Synthetic(tc.sc, 3, 2, 12, 40, 9)
 			err := loop.VerifyResume(context.Background(), t.TempDir(), st, builder(t, tc.spec), named(smallSettings(5), tc.spec), 7, 6)
 			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// The other optimisers' state (Adagrad's sums of squares) resumes too.
+	for _, opt := range []string{runspec.OptimizerSGD, runspec.OptimizerAdagrad} {
+		t.Run("naive/"+opt, func(t *testing.T) {
+			st := strategytest.Synthetic(stream.ClassIL, 3, 2, 12, 40, 9)
+			set := named(smallSettings(5), "naive")
+			set.Optimizer, set.LR = opt, 0.05
+			if err := loop.VerifyResume(context.Background(), t.TempDir(), st, builder(t, "naive"), set, 7, 6); err != nil {
 				t.Fatal(err)
 			}
 		})

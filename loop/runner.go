@@ -146,7 +146,7 @@ func CheckSettings(spec runspec.Spec, s strategies.Strategy, name string) error 
 	if spec.Model == runspec.ModelConv && !strategies.RunsOnConv(s) {
 		return fmt.Errorf("%s has no conv-trunk version (strategies.RunsOnConv is false: its network is its own, not only Base's trunk, as pnn's columns of dense layers): drop --model conv, or use one that has (%s)", name, strings.Join(ConvStrategies(), ", "))
 	}
-	if _, gen := s.(*strategies.DGR); gen && len(spec.Normalize) != 0 {
+	if _, gen := s.(strategies.Generative); gen && len(spec.Normalize) != 0 {
 		return fmt.Errorf("%s's generator reconstructs pixel values in [0, 1] (a sigmoid and binary cross-entropy), which normalised inputs leave: drop --normalize for it", name)
 	}
 	if _, own := s.(strategies.Sampler); own && spec.Blurry > 0 {

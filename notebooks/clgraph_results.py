@@ -44,6 +44,14 @@ COSTS = ["train_seconds", "eval_seconds", "steps_per_second", "params", "peak_rs
 # The settings two runs must share to be compared (as in results/report).
 MATCH_FIELDS = ["stream", "scenario", "protocol", "tasks", "iterations", "batch_size", "learning_rate", "hidden"]
 
+# Settings of config.json's "spec" that do not make runs incomparable (runspec's free fields,
+# the per-run strategy and seed) or that MATCH_FIELDS already compares.
+SPEC_SKIP = {
+    "eval_batch", "init_from", "pretrain_classes", "pretrain_iterations", "step_log", "save_model",
+    "data_dir", "checkpoint_every", "strategy", "seed",
+    "stream", "scenario", "protocol", "tasks", "iterations", "batch", "lr", "hidden",
+}
+
 
 def num(x):
     """Decode a float of the schema: numbers, "NaN"/"Inf"/"-Inf" strings, null."""
@@ -820,6 +828,14 @@ def mismatches(a, b):
         ea, eb = (a.config.get("extra") or {}), (b.config.get("extra") or {})
         if k in ea and k in eb and ea[k] != eb[k]:
             out.append(f"extra.{k}: {eb[k]!r} vs {ea[k]!r}")
+    # Every other setting of the run spec (padding, normalisation, optimiser, model, ...); a
+    # setting left out of a spec is its zero value (Go's omitempty).
+    sa, sb = a.config.get("spec") or {}, b.config.get("spec") or {}
+    if sa and sb:
+        for k in sorted((set(sa) | set(sb)) - SPEC_SKIP):
+            va, vb = sa.get(k), sb.get(k)
+            if (va or None) != (vb or None):
+                out.append(f"spec.{k}: {b.label or b.dir} has {vb!r}, {a.label or a.dir} has {va!r}")
     fa, fb = (a.config.get("data") or {}).get("files") or {}, (b.config.get("data") or {}).get("files") or {}
     for name in sorted(set(fa) & set(fb)):
         if fa[name].lower() != fb[name].lower():

@@ -92,9 +92,9 @@ type Spec struct {
 	// TestLimit keeps the first TestLimit test examples of each task; 0 keeps all.
 	TestLimit int `json:"test_limit" yaml:"test_limit" key:"test_limit" doc:"test examples per task (0: all)"`
 
-	// Protocol names the preset the settings below started from: paper, quick, online or hsu
-	// (the stream's presets: clgraph streams lists them).
-	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings), quick (same shapes, fewer iterations), on permuted and rotated MNIST online (one pass, batch 10, SGD), on split MNIST hsu (Hsu et al. 2018: 4 epochs a task, 32x32 padded, fixed class order, their strengths)"`
+	// Protocol names the preset the settings below started from: paper, quick, online, hsu or
+	// agem (the stream's presets: clgraph streams lists them).
+	Protocol string `json:"protocol" yaml:"protocol" key:"protocol" doc:"protocol preset: paper (the literature's settings), quick (same shapes, fewer iterations), on permuted and rotated MNIST online (one pass, batch 10, SGD), on split MNIST hsu (Hsu et al. 2018: 4 epochs a task, 32x32 padded and normalised, fixed class order, their strengths), on permuted MNIST agem (A-GEM's 17 tasks, one pass of 55000 images, SGD batch 10)"`
 	// Iterations is the number of training steps per task.
 	Iterations int `json:"iterations" yaml:"iterations" key:"iterations" doc:"training steps per task"`
 	// Batch is the mini-batch size of the current task.
@@ -105,7 +105,7 @@ type Spec struct {
 	LR float64 `json:"lr" yaml:"lr" key:"lr" label:"learning rate" doc:"learning rate"`
 	// Optimizer is adam (the default, also when empty) or sgd (plain SGD, the online
 	// protocol's).
-	Optimizer string `json:"optimizer,omitempty" yaml:"optimizer,omitempty" key:"optimizer" doc:"optimiser: adam (0.9, 0.999, 1e-8; the default) or sgd (plain, no momentum)"`
+	Optimizer string `json:"optimizer,omitempty" yaml:"optimizer,omitempty" key:"optimizer" doc:"optimiser: adam (0.9, 0.999, 1e-8; the default), sgd (plain, no momentum) or adagrad (eps 1e-10)"`
 	// Hidden are the hidden layer sizes of the MLP trunk (with Model conv: of the dense layers
 	// after the conv layers).
 	Hidden []int `json:"hidden" yaml:"hidden" key:"hidden" doc:"hidden layer sizes, e.g. 400,400 (with --model conv: the dense layers after the conv layers)"`
@@ -179,6 +179,9 @@ func (s Spec) ConvFilters() []int {
 const (
 	OptimizerAdam = "adam"
 	OptimizerSGD  = "sgd"
+	// OptimizerAdagrad is Adagrad (PyTorch's: eps 1e-10, no decay), Hsu et al.'s third
+	// optimiser baseline.
+	OptimizerAdagrad = "adagrad"
 )
 
 // The values of Spec.ClassOrderMode (empty reads as ClassOrderFixed).
@@ -215,8 +218,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("class_order_mode must be %s or %s, got %q", ClassOrderFixed, ClassOrderRandom, s.ClassOrderMode)
 	case s.ClassOrderMode == ClassOrderRandom && len(s.ClassOrder) > 0:
 		return fmt.Errorf("class_order %v and class_order_mode %s exclude each other: give one", s.ClassOrder, ClassOrderRandom)
-	case s.Optimizer != "" && s.Optimizer != OptimizerAdam && s.Optimizer != OptimizerSGD:
-		return fmt.Errorf("optimizer must be %s or %s, got %q", OptimizerAdam, OptimizerSGD, s.Optimizer)
+	case s.Optimizer != "" && s.Optimizer != OptimizerAdam && s.Optimizer != OptimizerSGD && s.Optimizer != OptimizerAdagrad:
+		return fmt.Errorf("optimizer must be %s, %s or %s, got %q", OptimizerAdam, OptimizerSGD, OptimizerAdagrad, s.Optimizer)
 	case s.StepLog < 0:
 		return fmt.Errorf("step_log must be 0 (none) or a number of steps, got %d", s.StepLog)
 	case s.PretrainIterations < 0:

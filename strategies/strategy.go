@@ -25,7 +25,8 @@ type Env struct {
 	LR        float64 // learning rate
 	Batch     int     // examples of the current task per step
 	EvalBatch int     // rows per evaluation-graph run
-	// Optimizer is the run's optimiser, runspec's adam (or empty) or sgd: NewOptimizer builds it.
+	// Optimizer is the run's optimiser, runspec's adam (or empty), sgd or adagrad: NewOptimizer
+	// builds it.
 	Optimizer string
 	// Iterations is the number of Step calls per task (the protocol's), for strategies that
 	// schedule work within a task (PackNet prunes part-way through); 0 when unknown.
@@ -223,10 +224,13 @@ type Generative interface {
 	Generator() *graphs.Generator
 }
 
-// NewOptimizer returns the run's optimiser at its learning rate: Adam, or plain SGD when
-// Optimizer is "sgd" (graphs.Adam with SGD set).
+// NewOptimizer returns the run's optimiser at its learning rate: Adam, plain SGD when Optimizer
+// is "sgd" (graphs.Adam with SGD set), or Adagrad (eps 1e-10, PyTorch's) when it is "adagrad".
 func (e *Env) NewOptimizer() *graphs.Adam {
 	a := graphs.NewAdam(e.LR)
 	a.SGD = e.Optimizer == "sgd"
+	if e.Optimizer == "adagrad" {
+		a.Adagrad, a.Eps = true, 1e-10
+	}
 	return a
 }

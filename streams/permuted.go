@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"sync"
 
 	"github.com/clgraph/clgraph/runspec"
@@ -169,7 +170,7 @@ func padded(data *Data, pad int, norm [2]float64) (*Data, error) {
 		return padCache.out, nil
 	}
 	side := int(math.Round(math.Sqrt(float64(data.Train.Dim))))
-	if side*side != data.Train.Dim {
+	if side*side != data.Train.Dim && pad > 0 {
 		return nil, fmt.Errorf("streams: pad needs square images; this data has %d values per image", data.Train.Dim)
 	}
 	out := *data
@@ -188,6 +189,9 @@ func padded(data *Data, pad int, norm [2]float64) (*Data, error) {
 
 // padImages copies d's side×side images into (side+2·pad)² images with a zero border.
 func padImages(d *stream.Dataset, side, pad int) *stream.Dataset {
+	if pad == 0 { // a copy to normalise
+		return &stream.Dataset{N: d.N, Dim: d.Dim, X: slices.Clone(d.X), Labels: d.Labels}
+	}
 	ps := side + 2*pad
 	out := &stream.Dataset{N: d.N, Dim: ps * ps, X: make([]float32, d.N*ps*ps), Labels: d.Labels}
 	for i := range d.N {

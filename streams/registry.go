@@ -296,8 +296,16 @@ func (r *Registry) Build(data *Data, spec runspec.Spec) (*stream.Stream, error) 
 		}
 	}
 	if len(spec.PretrainClasses) > 0 {
-		if s.Pretrain, err = pretrainTask(data, spec.PretrainClasses); err != nil {
+		// The pre-training images are padded and normalised as the stream's are.
+		pd, err := prepared(data, spec)
+		if err != nil {
 			return nil, err
+		}
+		if s.Pretrain, err = pretrainTask(pd, spec.PretrainClasses); err != nil {
+			return nil, err
+		}
+		if dim := s.Pretrain.Train.Data.Dim; dim != s.InputDim {
+			return nil, fmt.Errorf("streams: the pre-training images have %d values, the stream's %d", dim, s.InputDim)
 		}
 	}
 	if spec.ValPerTask > 0 {

@@ -284,3 +284,22 @@ func checkPadded(t *testing.T, d *Data, task *stream.Task, mean, std float64) {
 		}
 	}
 }
+
+// TestPretrainPrepared checks that pre-training images are padded and normalised as the stream's
+// (the hsu protocol with pretrain_classes).
+func TestPretrainPrepared(t *testing.T) {
+	d := realMNIST(t)
+	spec, err := Preset("split-mnist", "hsu", "class")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Seed, spec.Tasks, spec.ClassOrder, spec.PretrainClasses, spec.TrainLimit = 1, 2, []int{0, 1, 2, 3}, []int{5, 6}, 10
+	st, err := Build(d, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pretrain.Train.Data.Dim != st.InputDim {
+		t.Fatalf("pre-training images of %d values, the stream's %d", st.Pretrain.Train.Data.Dim, st.InputDim)
+	}
+	checkPadded(t, d, st.Pretrain, 0.1, 0.2752)
+}

@@ -57,10 +57,6 @@ func ClassOrder(spec runspec.Spec, classes int) []int {
 }
 
 func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Stream, error) {
-	data, err := prepared(data, cfg)
-	if err != nil {
-		return nil, err
-	}
 	if cfg.PermuteFirst {
 		return nil, fmt.Errorf("streams: permute_first applies to permuted streams, not split-mnist")
 	}
@@ -101,6 +97,10 @@ func buildSplit(data *Data, cfg runspec.Spec, sc stream.Scenario) (*stream.Strea
 	k := 0 // the largest task
 	for _, n := range sizes {
 		k = max(k, n)
+	}
+	data, err := prepared(data, cfg) // after the cheap checks: a padded copy is 290 MB
+	if err != nil {
+		return nil, err
 	}
 	s := &stream.Stream{Name: "split-mnist", Scenario: sc, InputDim: data.Train.Dim, ClassOrder: order}
 	pos := map[int]int{} // class -> position in the order

@@ -84,6 +84,9 @@ type Report struct {
 // Prepare creates the sweep folder, writes the manifest and each group's config.json (or
 // checks the existing ones), and checks that no cell folder holds results of other settings.
 func (e *Executor) Prepare() error {
+	if err := e.Plan.Check(e.Dir); err != nil { // before anything is written
+		return err
+	}
 	if err := WriteManifest(e.Dir, e.Plan.Manifest(e.Source)); err != nil {
 		return err
 	}

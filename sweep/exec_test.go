@@ -431,3 +431,37 @@ func TestInterruptedCellsResume(t *testing.T) {
 		t.Error("the interrupted and resumed sweep's matrices differ from the uninterrupted sweep's")
 	}
 }
+
+// TestConflictingPreset: a group folder made when the protocol's preset filled in other settings
+// (the group id, from the sweep file's own settings, is the same) is refused with the setting
+// named, before the manifest is rewritten.
+func TestConflictingPreset(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := executor(t, dir, tinySweep, Shard{}).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "split-mnist-task", results.ConfigFile)
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["spec"].(map[string]any)["normalize"] = []float64{0.1, 0.2752}
+	data, _ = json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "sweep.json")
+	before, _ := os.ReadFile(manifest)
+	_, err = executor(t, dir, strings.Replace(tinySweep, "seeds: [1, 2]", "seeds: [1, 2, 3]", 1), Shard{}).Run(context.Background())
+	var ce *ConflictError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "normalize") {
+		t.Fatalf("want a conflict naming normalize, got %v", err)
+	}
+	if after, _ := os.ReadFile(manifest); string(after) != string(before) {
+		t.Error("the manifest was rewritten before the conflict was found")
+	}
+}

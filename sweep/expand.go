@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/strategies"
@@ -269,10 +270,15 @@ func TrySetup(reg *strategies.Registry, spec string, st *stream.Stream, rs runsp
 	if err != nil {
 		return err
 	}
+	// What the runner refuses before training (a conv trunk for pnn, normalised inputs for a
+	// generator, a blurry stream for a strategy that draws its own batches).
+	if err := loop.CheckSettings(rs, s, spec); err != nil {
+		return err
+	}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	rng, _ := strategies.NewRand(0, 0)
-	env := &strategies.Env{Stream: st, Hidden: slices.Clone(rs.Hidden), LR: rs.LR, Batch: rs.Batch, EvalBatch: rs.EvalBatch, Iterations: rs.Iterations, Optimizer: rs.Optimizer, Rng: rng, Log: log}
+	env := &strategies.Env{Stream: st, Hidden: slices.Clone(rs.Hidden), Filters: rs.ConvFilters(), LR: rs.LR, Batch: rs.Batch, EvalBatch: rs.EvalBatch, Iterations: rs.Iterations, Optimizer: rs.Optimizer, Rng: rng, Log: log}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("setup panicked: %v", r)

@@ -263,6 +263,19 @@ func (p *Plan) CheckGroup(dir string, g *Group) error {
 		}
 		return &ConflictError{path, fmt.Sprintf("holds results of other settings (%s); use another sweep folder (--out), or restore the file's settings", what)}
 	}
+	// The group id hashes the settings a sweep file names, not every field a preset fills in:
+	// a preset that changed (a protocol that gained a setting) keeps the id, so the specs are
+	// compared too.
+	var cfg results.Config
+	if err := json.Unmarshal(data, &cfg); err == nil {
+		if ds := runspec.Diff(cfg.Spec, g.Spec, runspec.Results); len(ds) > 0 {
+			parts := make([]string, len(ds))
+			for i, d := range ds {
+				parts[i] = fmt.Sprintf("%s: %s there, %s here", d.Key, d.Show(d.A), d.Show(d.B))
+			}
+			return &ConflictError{path, fmt.Sprintf("holds results of other settings (%s: the protocol's preset or the defaults changed since it was made); use another sweep folder (--out)", strings.Join(parts, "; "))}
+		}
+	}
 	return nil
 }
 

@@ -70,6 +70,9 @@ type MethodRun struct {
 	Scenario string `yaml:"scenario"`
 }
 
+// ProtocolOf returns the protocol runs of m must follow to stand for src's rows ("" any).
+func (m MethodRun) ProtocolOf(src *Source) string { return m.protocol(src) }
+
 // protocol returns the protocol runs of m must follow for src ("" any).
 func (m MethodRun) protocol(src *Source) string {
 	if m.Protocol != "" {
@@ -97,7 +100,9 @@ type Explanation struct {
 
 // RowKey names published rows: a stream (empty: any), scenario and method.
 type RowKey struct {
-	Stream   string `yaml:"stream"`
+	// Stream is the row's stream; empty matches any.
+	Stream string `yaml:"stream"`
+	// Scenario and Method name the row, as Row's fields do.
 	Scenario string `yaml:"scenario"`
 	Method   string `yaml:"method"`
 }
@@ -181,11 +186,34 @@ var Strategies = map[string]string{
 // Method returns how clgraph runs method for src: the source's Methods entry, else the default
 // strategy (Strategies) with any optimiser; ok is false when clgraph has none.
 func (src *Source) Method(method string) (m MethodRun, ok bool) {
-	if m, ok := src.Methods[method]; ok && m.Strategy != "" {
-		return m, true
+	m = src.Methods[method]
+	if m.Strategy == "" { // an entry may constrain the runs of the default strategy only
+		if m.Strategy, ok = Strategies[method]; !ok {
+			return m, false
+		}
 	}
-	st, ok := Strategies[method]
-	return MethodRun{Strategy: st}, ok
+	return m, true
+}
+
+// over returns m with base's fields where m leaves them empty (an explanation's entry over
+// the source's).
+func (m MethodRun) over(base MethodRun) MethodRun {
+	if m.Strategy == "" {
+		m.Strategy = base.Strategy
+	}
+	if m.Optimizer == "" {
+		m.Optimizer = base.Optimizer
+	}
+	if m.Protocol == "" {
+		m.Protocol = base.Protocol
+	}
+	if m.LR == 0 {
+		m.LR = base.LR
+	}
+	if m.Scenario == "" {
+		m.Scenario = base.Scenario
+	}
+	return m
 }
 
 // Trains reports whether runs of spec train as m says: its optimiser and learning rate, when
@@ -313,7 +341,9 @@ type Tested struct {
 	// Index its position among them.
 	Explanation *Explanation
 	Index       int
-	Experiment  Comparison
+	// Experiment is the explanation's runs of the row: Run lists its folders, Strategy the spec
+	// they were read for, Note why the verdict is open (a folder with nothing run).
+	Experiment Comparison
 }
 
 // Verdict says what the experiment showed: "explained" when its runs land within two points
@@ -350,18 +380,19 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 			}
 			t.Explanation, t.Index = e, i
 			m, _ := src.Method(c.Method)
-			if em, ok := e.Methods[c.Method]; ok && em.Strategy != "" {
-				m = em
+			if em, ok := e.Methods[c.Method]; ok {
+				m = em.over(m)
 			}
 			t.Experiment.Strategy = m.Strategy
 			t.Experiment.Run = strings.Join(e.Runs, ", ")
 			seen := map[int64]bool{}
 			var accs []float64
+			var ref *results.Run // the first run pooled: the others must share its settings
 			for _, dir := range e.Runs {
 				runs, ok := cache[dir]
 				if !ok {
 					var err error
-					if runs, err = load(dir); errors.Is(err, fs.ErrNotExist) {
+					if runs, err = load(dir); errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNoRuns) {
 						runs = nil // not run yet: the verdict says so
 					} else if err != nil {
 						return nil, fmt.Errorf("published: %s: explanation of %s %s: %w", src.File, c.Scenario, c.Method, err)
@@ -369,19 +400,31 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 					cache[dir] = runs
 				}
 				if runs == nil {
-					t.Experiment.Note = "no folder " + dir
+					t.Experiment.Note = "nothing run in " + dir
 				}
 				for _, run := range runs {
-					if sp := run.Config.Spec; Matches(sp, m.row(c.Row)) && m.Trains(sp) {
-						if got := finalACCs(run, m.Strategy, seen); len(got) > 0 {
-							accs = append(accs, got...)
-							t.Experiment.Protocol = describe(sp)
-						}
+					sp := run.Config.Spec
+					if !Matches(sp, m.row(c.Row)) || !m.Trains(sp) {
+						continue
 					}
+					got := finalACCs(run, m.Strategy, seen)
+					if len(got) == 0 {
+						continue
+					}
+					if ref == nil {
+						ref = run
+					} else if ds := runspec.Diff(ref.Config.Spec, sp, runspec.Results); len(ds) > 0 {
+						d := ds[0]
+						return nil, fmt.Errorf("published: %s: the explanation of %s %s pools runs of different settings (%s: %s in %s, %s in %s): give it folders of one setting", src.File, c.Scenario, c.Method, d.Key, d.Show(d.A), ref.Dir, d.Show(d.B), run.Dir)
+					}
+					accs = append(accs, got...)
+					t.Experiment.Protocol = describe(sp)
 				}
 			}
 			if len(accs) > 0 {
 				t.Experiment.set(accs)
+			} else if t.Experiment.Note == "" {
+				t.Experiment.Note = "no finished run of `" + m.Strategy + "` there"
 			}
 			break
 		}
@@ -389,6 +432,9 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 	}
 	return out, nil
 }
+
+// ErrNoRuns says that a folder holds no run folder (no config.json in it or its subfolders).
+var ErrNoRuns = errors.New("holds no run folder (no config.json in it or its subfolders)")
 
 // ReadRuns reads every run folder under the given folders: each one itself if it holds a
 // config.json, else its subfolders that do (a sweep's groups).
@@ -410,7 +456,7 @@ func ReadRuns(dirs ...string) ([]*results.Run, error) {
 				}
 			}
 			if len(cands) == 0 {
-				return nil, fmt.Errorf("published: %s holds no run folder (no config.json in it or its subfolders)", d)
+				return nil, fmt.Errorf("published: %s: %w", d, ErrNoRuns)
 			}
 		}
 		for _, c := range cands {
@@ -579,12 +625,21 @@ func Matches(spec runspec.Spec, r Row) bool {
 	return spec.Stream == r.Stream && spec.Scenario == r.Scenario && spec.Model != runspec.ModelConv
 }
 
-// describe names a run's protocol and the settings that set it apart from the preset (padding).
+// describe names a run's protocol and the settings that set it apart from the preset (padding,
+// normalisation, the optimiser, the learning rate, ...: describedKeys).
 func describe(sp runspec.Spec) string {
 	d := sp.Protocol
 	preset, err := streams.Preset(sp.Stream, sp.Protocol, sp.Scenario)
-	if sp.Pad > 0 && (err != nil || preset.Pad != sp.Pad) {
-		d += fmt.Sprintf(", pad %d", sp.Pad)
+	if err != nil {
+		return d
+	}
+	for _, x := range runspec.Diff(preset, sp, runspec.Results) {
+		if slices.Contains(describedKeys, x.Key) {
+			d += ", " + x.Key + " " + x.Show(x.B)
+		}
 	}
 	return d
 }
+
+// describedKeys are the settings describe names when a run's differ from its preset's.
+var describedKeys = []string{"pad", "normalize", "permute_first", "class_order_mode", "optimizer", "lr", "iterations", "batch", "hidden", "tasks", "train_limit"}

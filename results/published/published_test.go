@@ -9,10 +9,11 @@ import (
 
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/runspec"
+	"github.com/clgraph/clgraph/streams"
 )
 
 func run(stream, scenario string, accs map[string][]float64) *results.Run {
-	r := &results.Run{Dir: stream + "-" + scenario, Config: results.Config{Spec: runspec.Spec{Stream: stream, Scenario: scenario, Protocol: "paper"}}}
+	r := &results.Run{Dir: stream + "-" + scenario, Config: results.Config{Spec: preset(stream, "paper", scenario)}}
 	for strategy, xs := range accs {
 		for i, a := range xs {
 			res := &results.Result{Strategy: strategy, Seed: int64(i + 1), Status: results.StatusOK, Metrics: &results.Metrics{}}
@@ -24,6 +25,21 @@ func run(stream, scenario string, accs map[string][]float64) *results.Run {
 	bad := &results.Result{Strategy: "naive", Seed: 99, Status: results.StatusFailed, Metrics: &results.Metrics{}}
 	bad.Metrics.Set("acc", 0.01)
 	r.Results = append(r.Results, bad)
+	return r
+}
+
+// preset is the spec of a run of protocol's preset, as runs record it.
+func preset(stream, protocol, scenario string) runspec.Spec {
+	sp, err := streams.Preset(stream, protocol, scenario)
+	if err != nil {
+		panic(err)
+	}
+	return sp
+}
+
+// under makes r's runs ones of protocol's preset.
+func under(r *results.Run, protocol string) *results.Run {
+	r.Config.Spec = preset(r.Config.Spec.Stream, protocol, r.Config.Spec.Scenario)
 	return r
 }
 
@@ -108,7 +124,7 @@ func TestLoadChecksRows(t *testing.T) {
 func TestCompareSkipsConvAndPrefersProtocol(t *testing.T) {
 	src := &Source{Protocol: "paper", Rows: []Row{{Stream: "split-mnist", Scenario: "task", Method: "naive", Label: "None", Mean: 90, Unit: "percent"}}}
 	quick := run("split-mnist", "task", map[string][]float64{"naive": {0.5, 0.5}})
-	quick.Config.Spec.Protocol = "quick"
+	under(quick, "quick")
 	conv := run("split-mnist", "task", map[string][]float64{"naive": {0.6, 0.6}})
 	conv.Config.Spec.Model = runspec.ModelConv
 	paper := run("split-mnist", "task", map[string][]float64{"naive": {0.9, 0.9}})
@@ -147,9 +163,9 @@ func TestMethodsOverride(t *testing.T) {
 			{Stream: "split-mnist", Scenario: "task", Method: "dgr", Label: "DGR", Mean: 99, Unit: "percent"},
 		}}
 	sgd := run("split-mnist", "task", map[string][]float64{"naive": {0.97, 0.97}})
-	sgd.Config.Spec.Protocol, sgd.Config.Spec.Optimizer = "hsu", "sgd"
+	under(sgd, "hsu").Config.Spec.Optimizer = "sgd"
 	adam := run("split-mnist", "task", map[string][]float64{"naive": {0.91, 0.91}, "replay": {0.5}, "replay:budget=1100": {0.99, 0.99}})
-	adam.Config.Spec.Protocol = "hsu"
+	under(adam, "hsu")
 	paper := run("split-mnist", "task", map[string][]float64{"dgr": {0.98, 0.98}, "naive": {0.1, 0.1}})
 	cs := Compare(src, []*results.Run{sgd, paper, adam})
 	for i, want := range []float64{91, 97, 99, 98} {
@@ -173,11 +189,11 @@ func TestMethodsOverride(t *testing.T) {
 		{Stream: "permuted-mnist", Scenario: "domain", Method: "pnn", Label: "PROG-NN", Mean: 93, Unit: "percent"},
 	}}
 	fast := run("permuted-mnist", "domain", map[string][]float64{"naive": {0.2, 0.2}})
-	fast.Config.Spec.Protocol, fast.Config.Spec.LR = "agem", 0.1
+	under(fast, "agem").Config.Spec.LR = 0.1
 	slow := run("permuted-mnist", "domain", map[string][]float64{"naive": {0.5, 0.5}})
-	slow.Config.Spec.Protocol, slow.Config.Spec.LR = "agem", 0.03
+	under(slow, "agem").Config.Spec.LR = 0.03
 	cols := run("permuted-mnist", "task", map[string][]float64{"pnn": {0.93, 0.93}})
-	cols.Config.Spec.Protocol, cols.Config.Spec.LR = "agem", 0.1
+	under(cols, "agem").Config.Spec.LR = 0.1
 	ac := Compare(agem, []*results.Run{fast, cols, slow})
 	if ac[0].ACC.Mean != 50 || ac[1].ACC.Mean != 93 {
 		t.Errorf("lr and scenario per method: VAN %v (want the lr 0.03 folder's 50), PROG-NN %v (want the task-IL folder's 93)", ac[0].ACC.Mean, ac[1].ACC.Mean)
@@ -247,6 +263,27 @@ func TestExplain(t *testing.T) {
 	}
 	if ExplainedMarkdown(nil) != "" {
 		t.Error("no rows off should write nothing")
+	}
+	// A folder not made yet leaves the verdict open and says so, even with runs elsewhere.
+	src.Explanations[0].Runs = []string{"main", "missing"}
+	if ts, err := Explain(src, cs, load); err != nil || ts[0].Verdict() != "no experiment run yet" || !strings.Contains(ts[0].Experiment.Note, "missing") {
+		t.Errorf("missing folder: %v, %+v", err, ts[0].Experiment)
+	}
+	// Pooling runs of different settings is refused.
+	other := run("split-mnist", "domain", map[string][]float64{"naive": {0.5, 0.5, 0.5, 0.5}})
+	other.Config.Spec.LR = 0.5
+	folders["other"] = []*results.Run{other}
+	src.Explanations[0].Runs = []string{"main", "other"}
+	if _, err := Explain(src, cs, load); err == nil || !strings.Contains(err.Error(), "lr") {
+		t.Errorf("pooling two learning rates: %v", err)
+	}
+	// An explanation's entry keeps the source's constraints it does not set.
+	base := MethodRun{Strategy: "pnn", LR: 0.1, Scenario: "task", Optimizer: "sgd"}
+	if got := (MethodRun{Strategy: "pnn:adapter=true"}).over(base); got.LR != 0.1 || got.Scenario != "task" || got.Optimizer != "sgd" || got.Strategy != "pnn:adapter=true" {
+		t.Errorf("over: %+v", got)
+	}
+	if m, ok := (&Source{Methods: map[string]MethodRun{"l2": {LR: 0.03}}}).Method("l2"); !ok || m.Strategy != "l2" || m.LR != 0.03 {
+		t.Errorf("an entry without a strategy: %+v, %v", m, ok)
 	}
 }
 

@@ -270,13 +270,12 @@ type Options struct {
 // attachPublished sets each series' published marks.
 func attachPublished(runs []*results.Run, ss []*series, srcs []*published.Source) {
 	for k, src := range srcs {
-		if src.Protocol == "" {
-			continue // no preset follows the source: draw none
-		}
 		for _, s := range ss {
 			sp := runs[s.run].Config.Spec
 			for _, r := range src.Rows {
-				if src.Stands(sp, s.spec, r) {
+				// A row is drawn only beside runs of a protocol that follows its setting (the
+				// source's, or its method's).
+				if m, ok := src.Method(r.Method); ok && m.ProtocolOf(src) != "" && src.Stands(sp, s.spec, r) {
 					s.pub = append(s.pub, pubMark{value: r.Mean / 100, source: k, cite: published.Cite(src), short: published.Short(src), label: r.Label})
 				}
 			}
