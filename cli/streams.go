@@ -49,6 +49,9 @@ func (a *App) cmdStreams(args []string) error {
 			if x.PermuteFirst {
 				line += ", task 1 permuted"
 			}
+			if x.Init != "" {
+				line += ", init " + x.Init
+			}
 			protos = append(protos, line)
 		}
 		fmt.Fprintf(a.Stdout, "\n  %s (%d tasks by default)\n      %s\n      scenarios: %s\n      protocols: %s\n", name, s.DefaultTasks, s.Doc, strings.Join(sc, ", "), strings.Join(protos, "; "))

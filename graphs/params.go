@@ -114,6 +114,19 @@ func InitUniform(p *Param, bound float64, rng *rand.Rand) {
 	}
 }
 
+// InitTruncNormal fills p with N(0, std²) draws from rng, each redrawn until it lies within two
+// standard deviations (TensorFlow's truncated_normal_initializer).
+func InitTruncNormal(p *Param, std float64, rng *rand.Rand) {
+	d := p.Data()
+	for i := range d {
+		x := rng.NormFloat64()
+		for math.Abs(x) > 2 {
+			x = rng.NormFloat64()
+		}
+		d[i] = float32(x * std)
+	}
+}
+
 // InitLinear initialises a dense layer's weight [in,out] and bias [1,out] as PyTorch's nn.Linear
 // does (U(-1/sqrt(in), 1/sqrt(in)) for both), the initialisation of the reference implementations.
 func InitLinear(w, b *Param, rng *rand.Rand) {

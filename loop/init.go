@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand"
 	"strings"
 	"time"
 
+	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/results"
+	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/sirupsen/logrus"
@@ -22,7 +25,15 @@ func trunkOnly(name string) bool { return strings.HasPrefix(name, "trunk/") }
 // Pretrain task (which starts from InitFrom's trunk too). It returns what was done (nil when
 // nothing was asked) and tells s (strategies.Initialized) that its parameters changed.
 func initialise(ctx context.Context, log logrus.FieldLogger, st *stream.Stream, s strategies.Strategy, name string, set Settings) (*results.Init, error) {
+	if set.Init == runspec.InitTNormal {
+		rng, _ := rngFor(set.Seed, 5)
+		n := reinitTNormal(s.Params(), rng)
+		log.WithFields(logrus.Fields{"strategy": name, "tensors": n}).Debug("weights initialised: truncated normal, std 0.1, biases 0.1")
+	}
 	if set.InitFrom == "" && st.Pretrain == nil {
+		if i, ok := s.(strategies.Initialized); ok && set.Init != "" {
+			i.ParamsInitialized()
+		}
 		return nil, nil
 	}
 	in := &results.Init{}
@@ -61,6 +72,28 @@ func initialise(ctx context.Context, log logrus.FieldLogger, st *stream.Stream, 
 		i.ParamsInitialized()
 	}
 	return in, nil
+}
+
+// reinitTNormal sets every weight of ps ("/W", and a progressive network's laterals "/U<k>")
+// to truncated normal draws of std 0.1 and every bias ("/b") to 0.1, in ps's order, and returns
+// how many tensors it set.
+func reinitTNormal(ps *graphs.ParamSet, rng *rand.Rand) int {
+	n := 0
+	for _, p := range ps.All() {
+		base := p.Name[strings.LastIndex(p.Name, "/")+1:]
+		switch {
+		case base == "W" || (strings.HasPrefix(base, "U") && strings.Trim(base[1:], "0123456789") == ""):
+			graphs.InitTruncNormal(p, 0.1, rng)
+		case base == "b":
+			for i := range p.Data() {
+				p.Data()[i] = 0.1
+			}
+		default:
+			continue
+		}
+		n++
+	}
+	return n
 }
 
 // pretrain trains a plain model (the run's trunk, one head over the pre-training classes) on

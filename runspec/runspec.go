@@ -117,6 +117,11 @@ type Spec struct {
 	// Only with Model conv.
 	Filters []int `json:"filters,omitempty" yaml:"filters,omitempty" key:"filters" label:"conv filters" doc:"conv trunk: output channels of each conv layer (default 16,32; --model conv only)"`
 
+	// Init is the weights' initialisation: "" (PyTorch's nn.Linear: U(±1/sqrt(fan_in)) for
+	// weights and biases) or tnormal (TensorFlow code's, as A-GEM's: weights truncated normal of
+	// std 0.1, biases 0.1), applied after a strategy's setup to every weight ("/W", a
+	// progressive network's laterals "/U") and bias ("/b") of its parameters.
+	Init string `json:"init,omitempty" yaml:"init,omitempty" key:"init" label:"initialisation" doc:"weight initialisation: empty for PyTorch's (U(±1/sqrt(fan_in))), or tnormal (weights truncated normal of std 0.1, biases 0.1: A-GEM's TensorFlow code)"`
 	// InitFrom is a model file (model.json, written by a run with SaveModel) every run starts
 	// from: after the strategy's setup, each of its parameters with a name and shape in the file
 	// takes the file's values; the others keep their initialisation. Empty: none.
@@ -179,6 +184,8 @@ func (s Spec) ConvFilters() []int {
 const (
 	OptimizerAdam = "adam"
 	OptimizerSGD  = "sgd"
+	// InitTNormal is the tnormal initialisation (Spec.Init).
+	InitTNormal = "tnormal"
 	// OptimizerAdagrad is Adagrad (PyTorch's: eps 1e-10, no decay), Hsu et al.'s third
 	// optimiser baseline.
 	OptimizerAdagrad = "adagrad"
@@ -238,6 +245,8 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("model must be %s or %s, got %q", ModelMLP, ModelConv, s.Model)
 	case len(s.Filters) > 0 && s.Model != ModelConv:
 		return fmt.Errorf("filters %v are the conv trunk's: add --model conv, or drop --filters", s.Filters)
+	case s.Init != "" && s.Init != InitTNormal:
+		return fmt.Errorf("init must be empty (PyTorch's initialisation) or %s, got %q", InitTNormal, s.Init)
 	case s.Pad < 0 || s.Pad > 16:
 		return fmt.Errorf("pad must be between 0 and 16 pixels, got %d", s.Pad)
 	case len(s.Normalize) != 0 && (len(s.Normalize) != 2 || !(s.Normalize[1] > 0) || math.IsInf(s.Normalize[0], 0) || math.IsNaN(s.Normalize[0]) || math.IsInf(s.Normalize[1], 0)):

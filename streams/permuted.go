@@ -34,8 +34,9 @@ func init() {
 			// and fc_permute_mnist.py): the 17 reported tasks (3 more are for cross-validation),
 			// every task permuted, one pass over 55000 training images a task (TensorFlow's loader
 			// keeps 5000 for validation) in 5500 steps of plain SGD with batch 10, MLP 256-256
-			// with one shared head; lr 0.03 (their VAN and EWC; 0.1 for the others).
-			"agem": {Tasks: 17, TrainLimit: 55000, Iterations: 5500, Batch: 10, EvalBatch: 1000, LR: 0.03, Optimizer: runspec.OptimizerSGD, Hidden: []int{256, 256}, PermuteFirst: true},
+			// with one shared head, weights truncated normal of std 0.1 and biases 0.1 (their
+			// model/model.py); lr 0.03 (their VAN and EWC; 0.1 for the others).
+			"agem": {Tasks: 17, TrainLimit: 55000, Iterations: 5500, Batch: 10, EvalBatch: 1000, LR: 0.03, Optimizer: runspec.OptimizerSGD, Hidden: []int{256, 256}, PermuteFirst: true, Init: runspec.InitTNormal},
 		},
 		Defaults: map[string]Tuning{"quick": permutedQuick, "paper": permutedPaper},
 	})
