@@ -246,3 +246,39 @@ func named(set loop.Settings, spec string) loop.Settings {
 	set.Strategy = spec
 	return set
 }
+
+// goldenCheckpoint is a checkpoint of format v3 written by the code of its commit (naive on a
+// small synthetic class-IL stream, task 1, step 11); CLGRAPH_UPDATE_GOLDEN=1 rewrites it, which
+// a change of the format must not need.
+const goldenCheckpoint = "testdata/checkpoint-v3.ckpt"
+
+// TestCheckpointGolden checks that a committed v3 checkpoint still decodes to the state it holds
+// and encodes back to the same bytes: the format (header, JSON part, tensors, checksum) is stable
+// across changes of the code that reads and writes it.
+func TestCheckpointGolden(t *testing.T) {
+	if os.Getenv("CLGRAPH_UPDATE_GOLDEN") == "1" {
+		st := strategytest.Synthetic(stream.ClassIL, 2, 2, 8, 20, 3)
+		data := writeCheckpoint(t, st, smallSettings(1))
+		if err := os.WriteFile(goldenCheckpoint, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(goldenCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := loop.DecodeCheckpoint(data)
+	if err != nil {
+		t.Fatalf("the committed v3 checkpoint does not decode: %v", err)
+	}
+	if c.Header.Format != loop.CheckpointFormat || c.Header.Task != 0 || c.Header.Step != 11 || len(c.State.Params) == 0 || c.State.Adam == nil {
+		t.Fatalf("decoded header %+v, %d parameters", c.Header, len(c.State.Params))
+	}
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b.Bytes(), data) {
+		t.Errorf("re-encoding the committed checkpoint gives other bytes (%d against %d): the format changed", b.Len(), len(data))
+	}
+}
