@@ -348,7 +348,9 @@ type Tested struct {
 
 // Verdict says what the experiment showed: "explained" when its runs land within two points
 // of the published mean or hold it in their 95% interval, "not explained" when they do not,
-// "no experiment run yet" before they have results, and "no explanation" for a row none covers.
+// "no experiment run yet" while one of its folders has no finished run of the row (a test
+// must add runs of its own, not only reread the main comparison's), and "no explanation" for a
+// row none covers.
 func (t Tested) Verdict() string {
 	switch {
 	case t.Explanation == nil:
@@ -402,6 +404,7 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 				if runs == nil {
 					t.Experiment.Note = "nothing run in " + dir
 				}
+				ran := false // this folder adds runs of the row: every folder of the test must
 				for _, run := range runs {
 					sp := run.Config.Spec
 					if !Matches(sp, m.row(c.Row)) || !m.Trains(sp) {
@@ -411,6 +414,7 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 					if len(got) == 0 {
 						continue
 					}
+					ran = true
 					if ref == nil {
 						ref = run
 					} else if ds := runspec.Diff(ref.Config.Spec, sp, runspec.Results); len(ds) > 0 {
@@ -420,11 +424,12 @@ func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results
 					accs = append(accs, got...)
 					t.Experiment.Protocol = describe(sp)
 				}
+				if !ran && t.Experiment.Note == "" {
+					t.Experiment.Note = "no finished run of `" + m.Strategy + "` in " + dir
+				}
 			}
 			if len(accs) > 0 {
 				t.Experiment.set(accs)
-			} else if t.Experiment.Note == "" {
-				t.Experiment.Note = "no finished run of `" + m.Strategy + "` there"
 			}
 			break
 		}

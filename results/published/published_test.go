@@ -223,7 +223,7 @@ func TestExplain(t *testing.T) {
 		}}
 	mainTask := run("split-mnist", "task", map[string][]float64{"naive": {0.88, 0.88}, "ewc": {0.99, 0.99}, "si": {0.99, 0.99}})
 	mainDomain := run("split-mnist", "domain", map[string][]float64{"naive": {0.64, 0.62}, "si": {0.70, 0.70}, "ewc": {0.65, 0.65}})
-	extra := run("split-mnist", "domain", map[string][]float64{"naive": {0.50, 0.50, 0.55, 0.50}, "si": {0.7, 0.7}})
+	extra := run("split-mnist", "domain", map[string][]float64{"naive": {0.50, 0.50, 0.55, 0.50}, "si": {0.7, 0.7, 0.7, 0.7}})
 	untuned := run("split-mnist", "task", map[string][]float64{"ewc:lambda=5000": {0.86, 0.84, 0.85}, "ewc": {0.2}})
 	folders := map[string][]*results.Run{"main": {mainTask, mainDomain}, "extra": {extra}, "untuned": {untuned}}
 	load := func(dirs ...string) ([]*results.Run, error) { return folders[dirs[0]], nil }
@@ -263,6 +263,13 @@ func TestExplain(t *testing.T) {
 	}
 	if ExplainedMarkdown(nil) != "" {
 		t.Error("no rows off should write nothing")
+	}
+	// A folder that adds no run of the row (only seeds the main comparison has) leaves the
+	// verdict open: the test must add runs.
+	folders["stale"] = []*results.Run{run("split-mnist", "domain", map[string][]float64{"naive": {0.57, 0.57}})}
+	src.Explanations[0].Runs = []string{"main", "stale"}
+	if ts, err := Explain(src, cs, load); err != nil || ts[0].Verdict() != "no experiment run yet" || !strings.Contains(ts[0].Experiment.Note, "stale") {
+		t.Errorf("a folder adding nothing: %v, %+v", err, ts[0].Experiment)
 	}
 	// A folder not made yet leaves the verdict open and says so, even with runs elsewhere.
 	src.Explanations[0].Runs = []string{"main", "missing"}
