@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/sirupsen/logrus"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -28,14 +29,20 @@ type AGEM struct {
 	Mem *Memory
 	// RefBatch, when > 0, is the number of memory examples each reference gradient averages
 	// over (the whole memory while it holds fewer), as A-GEM's code draws 256 on MNIST; 0 draws
-	// as many as the current batch. The model's graph then takes max(RefBatch, batch) rows, so
-	// the current batch's pass costs as much as the memory's.
+	// as many as the current batch. A RefBatch larger than the batch gets its own training
+	// graph of RefBatch rows over the same parameters (RefNet), so the current batch's pass
+	// stays the batch's size.
 	RefBatch int
+	// RefNet is the model of the memory's pass when RefBatch exceeds the batch (nil otherwise:
+	// Net serves both passes). It is built at the first step that uses the memory, and again
+	// whenever Net was rebuilt.
+	RefNet *graphs.Model
 	// Ref is the reference gradient g_ref of the last step that used the memory, one buffer per
 	// parameter of Net.Trainable() (empty for a parameter without gradient), reused across steps.
-	Ref [][]float32
-	g   [][]float32 // the current gradient's buffers (Model.Grad's), per trainable parameter
-	rb  *stream.Batch
+	Ref    [][]float32
+	g      [][]float32   // the current gradient's buffers (Model.Grad's), per trainable parameter
+	refFor *graphs.Model // the Net that RefNet was built beside
+	rb     *stream.Batch
 }
 
 // Compile-time interface checks.
@@ -48,15 +55,27 @@ var (
 
 // Setup builds the model and the memory batch.
 func (a *AGEM) Setup(env *Env) error {
-	rows := max(env.Batch, a.RefBatch)
-	if rows > env.Batch {
-		a.Rows = rows
-	}
 	if err := a.Base.Setup(env); err != nil {
 		return fmt.Errorf("agem: %w", err)
 	}
-	a.rb = stream.NewBatch(rows, env.Stream.InputDim)
+	a.rb = stream.NewBatch(max(env.Batch, a.RefBatch), env.Stream.InputDim)
 	return nil
+}
+
+// refModel returns the model of the memory's pass: Net, or RefNet when RefBatch exceeds Net's
+// rows, (re)built beside the current Net. Its evaluation graph, never run, takes one row.
+func (a *AGEM) refModel() (*graphs.Model, error) {
+	if a.RefBatch <= a.Net.Batch() {
+		return a.Net, nil
+	}
+	if a.RefNet == nil || a.refFor != a.Net {
+		m, err := a.NewModel(a.RefBatch, 1)
+		if err != nil {
+			return nil, fmt.Errorf("agem: the reference batch's graph: %w", err)
+		}
+		a.RefNet, a.refFor = m, a.Net
+	}
+	return a.RefNet, nil
 }
 
 // Step trains on bt with the current gradient, projected when it conflicts with the memory's.
@@ -69,17 +88,21 @@ func (a *AGEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		n = min(a.RefBatch, a.Mem.Len())
 	}
 	a.Mem.Sample(a.rb, n, a.Env.Rng)
-	if err := a.Fill(cur, Part{Batch: a.rb, Weight: 1}); err != nil {
+	ref, err := a.refModel()
+	if err != nil {
+		return StepInfo{}, err
+	}
+	if err := a.FillModel(ref, cur, Part{Batch: a.rb, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("agem: %w", err)
 	}
-	refLoss, _, err := a.Net.Step()
+	refLoss, _, err := ref.Step()
 	if err != nil {
 		return StepInfo{}, err
 	}
 	if l := float64(refLoss); math.IsNaN(l) || math.IsInf(l, 0) {
 		return StepInfo{}, fmt.Errorf("agem: the memory batch's loss: %w", Diverged(refLoss, 0))
 	}
-	a.keepRef()
+	a.keepRef(ref)
 	if err := a.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("agem: %w", err)
 	}
@@ -101,14 +124,15 @@ func (a *AGEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	return info, nil
 }
 
-// keepRef copies the gradients of the last Step into Ref, allocating its buffers once.
-func (a *AGEM) keepRef() {
+// keepRef copies the gradients of ref's last Step into Ref, in the order of Net.Trainable(),
+// allocating its buffers once.
+func (a *AGEM) keepRef(ref *graphs.Model) {
 	ps := a.Net.Trainable()
 	if len(a.Ref) != len(ps) {
 		a.Ref = make([][]float32, len(ps))
 	}
 	for i, p := range ps {
-		g := a.Net.Grad(p)
+		g := ref.Grad(p)
 		if g == nil {
 			a.Ref[i] = a.Ref[i][:0]
 			continue

@@ -224,9 +224,10 @@ func BenchmarkNaiveStep(b *testing.B) { benchStep(b, "naive") }
 func BenchmarkAGEMStep(b *testing.B) { benchStep(b, "agem") }
 
 // TestAGEMRefBatch checks ref: the reference gradient averages over ref memory examples, or the
-// whole memory while it holds fewer (A-GEM's code), in a graph of max(ref, batch) rows; a step
-// on exactly the memory's examples then has the reference gradient's direction (nothing
-// projected), and a smaller ref draws that many.
+// whole memory while it holds fewer (A-GEM's code), in a graph of its own when ref exceeds the
+// batch (the current batch's graph keeps the batch's rows); a step on exactly the memory's
+// examples then has the reference gradient's direction (nothing projected), and a smaller ref
+// draws that many through the model's own graph.
 func TestAGEMRefBatch(t *testing.T) {
 	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 8, 5)
 	for _, tc := range []struct {
@@ -253,6 +254,11 @@ func TestAGEMRefBatch(t *testing.T) {
 		if info.Samples != 16+tc.want {
 			t.Errorf("%s: %d samples, want 16 current + %d from memory", tc.spec, info.Samples, tc.want)
 		}
+		if big := a.RefBatch > a.Env.Batch; (a.RefNet != nil) != big || a.Net.Batch() != a.Env.Batch {
+			t.Errorf("%s: step graph of %d rows (batch %d), own reference graph %v, want %v", tc.spec, a.Net.Batch(), a.Env.Batch, a.RefNet != nil, big)
+		} else if big && a.RefNet.Batch() != a.RefBatch {
+			t.Errorf("%s: reference graph of %d rows, want %d", tc.spec, a.RefNet.Batch(), a.RefBatch)
+		}
 		if tc.want < 16 {
 			continue
 		}
@@ -267,4 +273,10 @@ func TestAGEMRefBatch(t *testing.T) {
 			t.Errorf("%s: the memory's own examples give g·ref/|ref|² = %v, want 1 (g_ref over the whole memory)", tc.spec, dot/rr)
 		}
 	}
+}
+
+// BenchmarkAGEMRefStep is A-GEM's step in A-GEM's own MNIST setting: batches of 10 and reference
+// gradients over 256 memory examples, the memory's pass in a graph of its own.
+func BenchmarkAGEMRefStep(b *testing.B) {
+	benchStepBatch(b, "agem:ref=256", stream.ClassIL, 10)
 }

@@ -201,20 +201,27 @@ func (b *Base) Forward(bd *graphs.Binder, x *G.Node) (*G.Node, error) {
 
 // Build (re)builds the model's graphs from the current parameters, Penalty and Frozen flags.
 func (b *Base) Build() error {
-	fwd := b.Forward
-	if b.ForwardFunc != nil {
-		fwd = b.ForwardFunc
-	}
-	m, err := graphs.NewModel(graphs.Config{
-		Params: b.PS, Forward: fwd, Penalty: b.Penalty,
-		InputDim: b.Env.Stream.InputDim, Outputs: b.Env.Stream.ModelOutputs(b.Heads),
-		Batch: b.Rows, EvalBatch: b.Env.EvalBatch,
-	})
+	m, err := b.NewModel(b.Rows, b.Env.EvalBatch)
 	if err != nil {
 		return err
 	}
 	b.Net = m
 	return nil
+}
+
+// NewModel builds a model of the strategy's forward pass and Penalty over its parameters (the
+// same tensors as Net's), with training steps of rows rows and an evaluation graph of evalRows
+// (0: graphs.Config's default): Build's, or a second training graph of another batch size.
+func (b *Base) NewModel(rows, evalRows int) (*graphs.Model, error) {
+	fwd := b.Forward
+	if b.ForwardFunc != nil {
+		fwd = b.ForwardFunc
+	}
+	return graphs.NewModel(graphs.Config{
+		Params: b.PS, Forward: fwd, Penalty: b.Penalty,
+		InputDim: b.Env.Stream.InputDim, Outputs: b.Env.Stream.ModelOutputs(b.Heads),
+		Batch: rows, EvalBatch: evalRows,
+	})
 }
 
 // Part is a batch and its share of the step's loss: each of its examples weighs Weight/N.
@@ -247,10 +254,14 @@ func (b *Base) mask(cur, j int) []float32 {
 // Fill copies the parts into the model's bound inputs for a step on task cur: inputs, one-hot
 // targets weighted by each part's share, and the scenario's mask of active units. Rows left over
 // get zero weight and so do not count.
-func (b *Base) Fill(cur int, parts ...Part) error {
+func (b *Base) Fill(cur int, parts ...Part) error { return b.FillModel(b.Net, cur, parts...) }
+
+// FillModel is Fill for another model over the same parameters and outputs (A-GEM's graph of
+// reference-batch rows), whose rows are net.Batch().
+func (b *Base) FillModel(net *graphs.Model, cur int, parts ...Part) error {
 	s := b.Env.Stream
-	x, w, mask := b.Net.Inputs()
-	D, M := s.InputDim, b.Net.Outputs()
+	x, w, mask := net.Inputs()
+	D, M, rows := s.InputDim, net.Outputs(), net.Batch()
 	clear(w)
 	row := 0
 	for _, p := range parts {
@@ -258,8 +269,8 @@ func (b *Base) Fill(cur int, parts ...Part) error {
 			continue
 		}
 		bt := p.Batch
-		if row+bt.N > b.Rows {
-			return fmt.Errorf("strategies: %d rows do not fit a step of %d", row+bt.N, b.Rows)
+		if row+bt.N > rows {
+			return fmt.Errorf("strategies: %d rows do not fit a step of %d", row+bt.N, rows)
 		}
 		copy(x[row*D:], bt.X[:bt.N*D])
 		wt := float32(p.Weight / float64(bt.N))

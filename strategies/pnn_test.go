@@ -2,11 +2,12 @@ package strategies_test
 
 import (
 	"context"
-	"github.com/clgraph/clgraph/runspec"
 	"math/rand"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/loop"

@@ -2,10 +2,11 @@ package strategies_test
 
 import (
 	"context"
-	"github.com/clgraph/clgraph/runspec"
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/datasets/mnist"
 	"github.com/clgraph/clgraph/graphs/blas"

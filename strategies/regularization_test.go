@@ -2,8 +2,9 @@ package strategies_test
 
 import (
 	"context"
-	"github.com/clgraph/clgraph/runspec"
 	"testing"
+
+	"github.com/clgraph/clgraph/runspec"
 
 	"github.com/clgraph/clgraph/loop"
 	"github.com/clgraph/clgraph/strategies"
