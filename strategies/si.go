@@ -9,8 +9,9 @@ import (
 // SI is Synaptic Intelligence (Zenke, Poole & Ganguli 2017), built on the toolkit's Regularizer
 // (it began as the plugin example and uses the exported API only). During each task it accumulates every shared parameter's
 // path integral omega += -g * delta_theta per step, g being the gradient of the data loss (the
-// surrogate penalty's own gradient taken out, as in the paper's code) and delta_theta the
-// optimizer's update. At the task's end it adds omega / (Delta^2 + xi) to the importance Omega,
+// surrogate penalty's own gradient taken out, as in the paper's code; with TotalGrad, the
+// gradient of loss plus penalty, as van de Ven & Tolias' reference code has it) and delta_theta
+// the optimizer's update. At the task's end it adds omega / (Delta^2 + xi) to the importance Omega,
 // Delta being how far the parameter moved over the task, and moves the anchor to the current
 // parameters. The training loss is L + c sum Omega (theta - theta*)^2: Regularizer's
 // penalty Q, whose weights are Omega, with Strength c. The Regularizer also resolves c=auto,
@@ -22,6 +23,11 @@ type SI struct {
 	// Clip drops negative path integrals at the end of a task (si:clip=true). The paper and its
 	// reference code add them as they are, which is the default.
 	Clip bool
+	// TotalGrad makes the path integral use the gradient of the whole training loss, the
+	// surrogate penalty's included (si:grad=total), as GMvandeVen/continual-learning does: the
+	// penalty's pull towards the anchor then lowers omega. The default (grad=data) is Zenke et
+	// al.'s data-loss gradient.
+	TotalGrad bool
 	// Omega is the path integral of the current task per penalised parameter (term order).
 	Omega [][]float32
 	prev  [][]float32 // parameters before the current step
@@ -50,10 +56,14 @@ func (s *SI) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if err != nil {
 		return info, fmt.Errorf("si: %w", err)
 	}
+	k := 2 * s.Q.Scale
+	if s.TotalGrad {
+		k = 0
+	}
 	for i := range s.Q.Terms {
 		t := &s.Q.Terms[i]
 		if g := s.Net.Grad(t.Param); g != nil {
-			SIAccumulate(s.Omega[i], g, s.prev[i], t.Param.Data(), t.Weights(), t.Anchors(), 2*s.Q.Scale)
+			SIAccumulate(s.Omega[i], g, s.prev[i], t.Param.Data(), t.Weights(), t.Anchors(), k)
 		}
 	}
 	return info, nil
@@ -73,7 +83,7 @@ func (s *SI) EndTask(cur int) error {
 // SIAccumulate adds one step's path integral to omega: omega += -g_data * (after - before), where
 // g_data = gTotal - k * weight * (before - anchor) is the data loss's gradient at the step's
 // parameters before (gTotal includes the penalty k/2 * sum weight (theta - anchor)^2, whose
-// gradient is taken out).
+// gradient is taken out; k = 0 keeps gTotal as it is).
 func SIAccumulate(omega, gTotal, before, after, weight, anchor []float32, k float64) {
 	kk := float32(k)
 	for j := range omega {
@@ -105,6 +115,7 @@ func init() {
 			{Name: "c", Default: "auto", Doc: "surrogate penalty strength", Auto: &SICs},
 			{Name: "xi", Default: "0.1", Doc: "damping of Omega = omega / (Delta^2 + xi)"},
 			{Name: "clip", Default: "false", Doc: "drop negative path integrals (the paper keeps them)"},
+			{Name: "grad", Default: "data", Doc: "the gradient of the path integral: data (the data loss's, Zenke et al.'s code) or total (loss plus the surrogate penalty, van de Ven & Tolias' reference code)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
@@ -113,6 +124,12 @@ func init() {
 		s.Xi = o.Float("xi")
 		o.Check("xi", s.Xi > 0, "a positive number")
 		s.Clip = o.Bool("clip")
+		g := o.String("grad")
+		o.Check("grad", g == "data" || g == "total", "data or total")
+		s.TotalGrad = g == "total"
+		if o.Err() != nil {
+			return nil, o.Err()
+		}
 		return s, nil
 	})
 }

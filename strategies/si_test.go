@@ -15,7 +15,7 @@ import (
 )
 
 func TestSIConformance(t *testing.T) {
-	for _, spec := range []string{"si", "si:c=0.5,xi=0.01", "si:clip=true", "si:heads=multi"} {
+	for _, spec := range []string{"si", "si:c=0.5,xi=0.01", "si:clip=true", "si:grad=total", "si:heads=multi"} {
 		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
 	}
 }
@@ -75,14 +75,20 @@ func TestImportanceHandComputed(t *testing.T) {
 // -sum g (theta_after - theta_before) with g the gradient the graph computed, minus the
 // penalty's, and that the penalty anchors at the end of each task.
 func TestPathIntegralDuringTraining(t *testing.T) {
-	for _, clip := range []bool{false, true} {
-		t.Run(fmt.Sprintf("clip=%v", clip), func(t *testing.T) { testPathIntegral(t, clip) })
+	for _, tc := range []struct {
+		clip bool
+		grad string
+	}{{false, "data"}, {true, "data"}, {false, "total"}} {
+		t.Run(fmt.Sprintf("clip=%v,grad=%s", tc.clip, tc.grad), func(t *testing.T) { testPathIntegral(t, tc.clip, tc.grad) })
 	}
 }
 
-func testPathIntegral(t *testing.T, clip bool) {
+// testPathIntegral recomputes omega step by step from the gradients the model reports: the data
+// loss's (the penalty's gradient taken out) with grad=data, the total one with grad=total; in
+// the second task the penalty's gradient is non-zero, so the two differ.
+func testPathIntegral(t *testing.T, clip bool, grad string) {
 	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 6, 20, 5)
-	s, err := strategies.Default.New(fmt.Sprintf("si:c=0.3,clip=%v", clip))
+	s, err := strategies.Default.New(fmt.Sprintf("si:c=0.3,clip=%v,grad=%s", clip, grad))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +121,9 @@ func testPathIntegral(t *testing.T, clip bool) {
 				tm := si.Q.Term(p)
 				for j, v := range p.Data() {
 					pen := 2 * 0.3 * float64(tm.Weights()[j]) * (float64(before[i][j]) - float64(tm.Anchors()[j]))
+					if grad == "total" {
+						pen = 0
+					}
 					want[i][j] -= (float64(g[j]) - pen) * (float64(v) - float64(before[i][j]))
 				}
 			}
