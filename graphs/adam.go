@@ -9,20 +9,28 @@ import "math"
 // PyTorch's: V accumulates g², w -= LR g / (sqrt(V) + Eps)), so that every strategy takes any of
 // them through one type.
 type Adam struct {
-	LR, Beta1, Beta2, Eps float64
-	// SGD makes Update plain SGD: no moments are kept or used.
-	SGD bool
-	// Adagrad makes Update Adagrad: V holds each weight's sum of squared gradients (M is kept
-	// at zero, so a checkpoint's moments pair up as Adam's do); SGD takes precedence.
-	Adagrad bool
+	OptimizerSettings
 	// State per parameter name: first and second moments and the parameter's step count.
 	M, V  map[string][]float32
 	Steps map[string]int
 }
 
+// OptimizerSettings are Adam's settings, with the JSON names checkpoints record them under.
+type OptimizerSettings struct {
+	LR    float64 `json:"lr"`
+	Beta1 float64 `json:"beta1"`
+	Beta2 float64 `json:"beta2"`
+	Eps   float64 `json:"eps"`
+	// SGD makes Update plain SGD: no moments are kept or used.
+	SGD bool `json:"sgd,omitempty"`
+	// Adagrad makes Update Adagrad: V holds each weight's sum of squared gradients (M is kept
+	// at zero, so a checkpoint's moments pair up as Adam's do); SGD takes precedence.
+	Adagrad bool `json:"adagrad,omitempty"`
+}
+
 // NewAdam returns Adam with the given learning rate and the usual betas (0.9, 0.999), eps 1e-8.
 func NewAdam(lr float64) *Adam {
-	return &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, M: map[string][]float32{}, V: map[string][]float32{}, Steps: map[string]int{}}
+	return &Adam{OptimizerSettings: OptimizerSettings{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}, M: map[string][]float32{}, V: map[string][]float32{}, Steps: map[string]int{}}
 }
 
 // Reset forgets every moment and step count, as a new optimiser would (a strategy that starts

@@ -26,6 +26,7 @@ import (
 	"unsafe"
 	"weak"
 
+	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/results"
 	"github.com/clgraph/clgraph/runspec"
 	"github.com/clgraph/clgraph/strategies"
@@ -196,16 +197,13 @@ type paramMeta struct {
 	LRScale float32 `json:"lr_scale,omitempty"`
 }
 
+// adamMeta is the optimiser's settings, the names of the moments that follow in binary and the
+// step counts.
 type adamMeta struct {
-	LR      float64        `json:"lr"`
-	Beta1   float64        `json:"beta1"`
-	Beta2   float64        `json:"beta2"`
-	Eps     float64        `json:"eps"`
-	SGD     bool           `json:"sgd,omitempty"`
-	Adagrad bool           `json:"adagrad,omitempty"`
-	MNames  []string       `json:"m"`
-	VNames  []string       `json:"v"`
-	Steps   map[string]int `json:"steps"`
+	graphs.OptimizerSettings
+	MNames []string       `json:"m"`
+	VNames []string       `json:"v"`
+	Steps  map[string]int `json:"steps"`
 }
 
 // hashWriter writes to w and hashes what it writes.
@@ -260,7 +258,7 @@ func (c *Checkpoint) WriteTo(w io.Writer) (int64, error) {
 		m.Params = append(m.Params, paramMeta{Name: p.Name, Group: p.Group, Shape: p.Shape, Frozen: p.Frozen, LRScale: p.LRScale})
 	}
 	if a := s.Adam; a != nil {
-		m.Adam = &adamMeta{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, Adagrad: a.Adagrad,
+		m.Adam = &adamMeta{OptimizerSettings: a.OptimizerSettings,
 			MNames: slices.Sorted(maps.Keys(a.M)), VNames: slices.Sorted(maps.Keys(a.V)), Steps: a.Steps}
 	}
 	if s.Sampler != nil {
@@ -382,7 +380,7 @@ func DecodeCheckpoint(data []byte) (*Checkpoint, error) {
 		s.Params = append(s.Params, strategies.ParamState{Name: p.Name, Group: p.Group, Shape: p.Shape, Frozen: p.Frozen, LRScale: p.LRScale, Data: d.Float32s()})
 	}
 	if a := m.Adam; a != nil {
-		s.Adam = &strategies.AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, Adagrad: a.Adagrad, M: map[string]strategies.F32{}, V: map[string]strategies.F32{}, Steps: a.Steps}
+		s.Adam = &strategies.AdamState{OptimizerSettings: a.OptimizerSettings, M: map[string]strategies.F32{}, V: map[string]strategies.F32{}, Steps: a.Steps}
 		if s.Adam.Steps == nil {
 			s.Adam.Steps = map[string]int{}
 		}

@@ -363,21 +363,15 @@ func LoadParams(ps *graphs.ParamSet, saved []ParamState) error {
 // AdamState is a saved graphs.Adam: its settings and, per parameter name, its moments and step
 // count.
 type AdamState struct {
-	LR    float64 `json:"lr"`
-	Beta1 float64 `json:"beta1"`
-	Beta2 float64 `json:"beta2"`
-	Eps   float64 `json:"eps"`
-	SGD   bool    `json:"sgd,omitempty"`
-	// Adagrad is graphs.Adam's Adagrad (V its sums of squared gradients).
-	Adagrad bool           `json:"adagrad,omitempty"`
-	M       map[string]F32 `json:"m"`
-	V       map[string]F32 `json:"v"`
-	Steps   map[string]int `json:"steps"`
+	graphs.OptimizerSettings
+	M     map[string]F32 `json:"m"`
+	V     map[string]F32 `json:"v"`
+	Steps map[string]int `json:"steps"`
 }
 
 // SaveAdam copies a's state.
 func SaveAdam(a *graphs.Adam) *AdamState {
-	s := &AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, Adagrad: a.Adagrad, M: map[string]F32{}, V: map[string]F32{}, Steps: map[string]int{}}
+	s := &AdamState{OptimizerSettings: a.OptimizerSettings, M: map[string]F32{}, V: map[string]F32{}, Steps: map[string]int{}}
 	for k, v := range a.M {
 		s.M[k] = append(F32(nil), v...)
 	}
@@ -391,7 +385,7 @@ func SaveAdam(a *graphs.Adam) *AdamState {
 // ViewAdam is SaveAdam without the copies: the moments are a's own slices, valid until a's next
 // step (for writing a checkpoint at once).
 func ViewAdam(a *graphs.Adam) *AdamState {
-	s := &AdamState{LR: a.LR, Beta1: a.Beta1, Beta2: a.Beta2, Eps: a.Eps, SGD: a.SGD, Adagrad: a.Adagrad, M: make(map[string]F32, len(a.M)), V: make(map[string]F32, len(a.V)), Steps: a.Steps}
+	s := &AdamState{OptimizerSettings: a.OptimizerSettings, M: make(map[string]F32, len(a.M)), V: make(map[string]F32, len(a.V)), Steps: a.Steps}
 	for k, v := range a.M {
 		s.M[k] = v
 	}
@@ -428,7 +422,7 @@ func LoadAdam(a *graphs.Adam, s *AdamState, ps *graphs.ParamSet) error {
 			return fmt.Errorf("strategies: optimizer step count %d for parameter %q", n, name)
 		}
 	}
-	a.LR, a.Beta1, a.Beta2, a.Eps, a.SGD, a.Adagrad = s.LR, s.Beta1, s.Beta2, s.Eps, s.SGD, s.Adagrad
+	a.OptimizerSettings = s.OptimizerSettings
 	a.M, a.V, a.Steps = map[string][]float32{}, map[string][]float32{}, map[string]int{}
 	for k, v := range s.M {
 		a.M[k] = append([]float32(nil), v...)

@@ -2,8 +2,10 @@ package strategies
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/clgraph/clgraph/graphs"
+	"github.com/clgraph/clgraph/stream"
 	"github.com/sirupsen/logrus"
 )
 
@@ -20,6 +22,14 @@ import (
 // The penalty is Regularizer's: one fused op in the training graph (graphs.Quadratic) reading
 // the Fisher and the anchors from tensors updated in place at each task's end, so the graph is
 // built once, and saved with checkpoints. Strength is lambda.
+//
+// With fisher=running the Fisher is A-GEM's code's (facebookresearch/agem, model/model.py, after
+// RWalk): during training it adds each step's squared gradient of the batch's data loss to a
+// window, and every Every steps folds the window's mean into a running average, F <- (1 - Decay)
+// F + Decay mean; a task's end takes that average as the task's Fisher, optionally rescaled to
+// [0, 1] by its minimum and maximum over every penalised parameter (normalize=minmax). A-GEM's
+// EWC is ewc:fisher=running,normalize=minmax,online=true,gamma=0 (one anchor, the Fisher
+// replaced at each task) with lambda twice their strength (their penalty has no 1/2).
 type EWC struct {
 	Regularizer
 	// Gamma decays the accumulated Fisher in online EWC (an auto option: EWCOnlineGammas).
@@ -29,6 +39,19 @@ type EWC struct {
 	// Fisher and Samples say how the Fisher is estimated (see DiagonalFisher).
 	Fisher  FisherKind
 	Samples int
+	// Decay and Every are the running Fisher's (fisher=running): the weight of a window's mean
+	// and the window's length in steps.
+	Decay float64
+	Every int
+	// MinMax rescales each task's Fisher to [0, 1]: (F - min) / (max - min), over every
+	// penalised parameter (normalize=minmax).
+	MinMax bool
+
+	// The running Fisher's state (fisher=running): the average, the current window's sum of
+	// squared gradients (both named Buffers), the steps in the window, and the parameters
+	// before a step (scratch).
+	fRun, fWin, prev [][]float32
+	win              *ewcWindow
 
 	// LastFisher is the Fisher estimated at the end of the latest task, per penalised parameter.
 	// It is a diagnostic, not saved: nil after a resume.
@@ -69,6 +92,11 @@ func (e *EWC) Setup(env *Env) error {
 	if err := e.Regularizer.Setup(env); err != nil {
 		return err
 	}
+	if e.Fisher == FisherRunning {
+		e.fRun, e.fWin, e.prev = e.Buffer("fisher_running"), e.Buffer("fisher_window"), e.Buffer("")
+		e.win = &ewcWindow{}
+		e.State = e.win
+	}
 	if env.Log != nil {
 		env.Log.WithFields(logrus.Fields{"lambda": e.Strength.Value, "gamma": e.Gamma.Value, "online": e.Online, "fisher": e.Fisher.String(), "samples": e.Samples}).Debug("ewc: set up")
 	}
@@ -86,11 +114,106 @@ func (e *EWC) Resolved() map[string]string {
 	return m
 }
 
+// ewcWindow is the running Fisher's count of the task's steps, saved with checkpoints.
+type ewcWindow struct {
+	Steps int `json:"steps"`
+}
+
+// Step trains on one batch; with the running Fisher it then adds the batch's squared data-loss
+// gradient (the penalty's gradient taken out) to the window. In A-GEM's order, the window is
+// folded into the average before the task's steps 10, 20, ... (counting from 1, for Every 10):
+// a task's first window holds 9 steps and the others 10, each divided by 10.
+func (e *EWC) Step(cur int, bt *stream.Batch) (StepInfo, error) {
+	if e.Fisher != FisherRunning {
+		return e.Base.Step(cur, bt)
+	}
+	if (e.win.Steps+1)%e.Every == 0 {
+		e.foldWindow()
+	}
+	for i := range e.Q.Terms {
+		copy(e.prev[i], e.Q.Terms[i].Param.Data())
+	}
+	info, err := e.Base.Step(cur, bt)
+	if err != nil {
+		return info, fmt.Errorf("ewc: %w", err)
+	}
+	k := float32(2 * e.Q.Scale)
+	for i := range e.Q.Terms {
+		t := &e.Q.Terms[i]
+		g := e.Net.Grad(t.Param)
+		if g == nil {
+			continue
+		}
+		w, a, prev, win := t.Weights(), t.Anchors(), e.prev[i], e.fWin[i]
+		for j, gj := range g {
+			d := gj - k*w[j]*(prev[j]-a[j])
+			win[j] += d * d
+		}
+	}
+	e.win.Steps++
+	return info, nil
+}
+
+// foldWindow folds the window's mean into the running Fisher and empties the window (A-GEM's
+// code divides by Every, the window's full length).
+func (e *EWC) foldWindow() {
+	keep, add := float32(1-e.Decay), float32(e.Decay/float64(e.Every))
+	for i := range e.fRun {
+		r, w := e.fRun[i], e.fWin[i]
+		for j := range r {
+			r[j] = keep*r[j] + add*w[j]
+		}
+		clear(w)
+	}
+}
+
+// taskFisher returns task cur's Fisher: the running average (a copy, its partial window
+// dropped as A-GEM's code drops it) or DiagonalFisher's estimate, min-max rescaled with MinMax.
+func (e *EWC) taskFisher(cur int) (map[*graphs.Param][]float32, error) {
+	var f map[*graphs.Param][]float32
+	if e.Fisher == FisherRunning {
+		f = make(map[*graphs.Param][]float32, len(e.Q.Terms))
+		for i := range e.Q.Terms {
+			f[e.Q.Terms[i].Param] = append([]float32(nil), e.fRun[i]...)
+			clear(e.fWin[i])
+		}
+		e.win.Steps = 0
+	} else {
+		var err error
+		if f, err = DiagonalFisher(&e.Base, cur, cur, FisherConfig{Kind: e.Fisher, Samples: e.Samples, Rng: e.Env.Rng}, e.Q.Params()); err != nil {
+			return nil, err
+		}
+	}
+	if e.MinMax {
+		MinMaxScale(f)
+	}
+	return f, nil
+}
+
+// MinMaxScale rescales every value of f to (v - min) / (max - min + 1e-32), min and max over all
+// of f's slices (A-GEM's code's normalisation of the Fisher).
+func MinMaxScale(f map[*graphs.Param][]float32) {
+	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range f {
+		for _, x := range v {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+	}
+	if lo > hi {
+		return
+	}
+	span := float64(hi) - float64(lo) + 1e-32
+	for _, v := range f {
+		for j, x := range v {
+			v[j] = float32((float64(x) - float64(lo)) / span)
+		}
+	}
+}
+
 // EndTask estimates the Fisher of task cur and folds it, with the current parameters as anchor,
 // into the penalty.
 func (e *EWC) EndTask(cur int) error {
-	params := e.Q.Params()
-	f, err := DiagonalFisher(&e.Base, cur, cur, FisherConfig{Kind: e.Fisher, Samples: e.Samples, Rng: e.Env.Rng}, params)
+	f, err := e.taskFisher(cur)
 	if err != nil {
 		return fmt.Errorf("ewc: %w", err)
 	}
@@ -136,8 +259,11 @@ func init() {
 			{Name: "lambda", Default: "auto", Doc: "penalty strength", Auto: &EWCLambdas},
 			{Name: "online", Default: "false", Doc: "online EWC: one anchor (the latest parameters) and F <- gamma F + F_new, instead of one penalty per task"},
 			{Name: "gamma", Default: "auto", Doc: "online EWC's decay of the accumulated Fisher, in [0, 1] (classic EWC ignores it)", Auto: &EWCOnlineGammas},
-			{Name: "fisher", Default: "exact", Doc: "Fisher labels: exact (expectation over the model's prediction), sampled (y ~ p(y|x)), empirical (true label), predicted (argmax)"},
-			{Name: "samples", Default: "1000", Doc: "training examples of the task the Fisher averages over (0 = all)"},
+			{Name: "fisher", Default: "exact", Doc: "Fisher labels: exact (expectation over the model's prediction), sampled (y ~ p(y|x)), empirical (true label), predicted (argmax); or running: a running average of the training batches' squared gradients (A-GEM's code)"},
+			{Name: "samples", Default: "1000", Doc: "training examples of the task the Fisher averages over (0 = all; not the running Fisher's)"},
+			{Name: "decay", Default: "0.9", Doc: "the running Fisher's weight of each window's mean: F <- (1 - decay) F + decay mean (A-GEM's 0.9)"},
+			{Name: "every", Default: "10", Doc: "the running Fisher's window, in steps (A-GEM's 10)"},
+			{Name: "normalize", Default: "none", Doc: "none, or minmax: rescale each task's Fisher to [0, 1] by its minimum and maximum (A-GEM's code)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
@@ -150,10 +276,16 @@ func init() {
 		e.Gamma = o.FloatOrAuto("gamma")
 		o.Check("gamma", e.Gamma.Auto || e.Gamma.Value <= 1, "a number in [0, 1] or auto")
 		k, err := ParseFisherKind(o.String("fisher"))
-		o.Check("fisher", err == nil, "exact, sampled, empirical or predicted")
+		o.Check("fisher", err == nil, "exact, sampled, empirical, predicted or running")
 		e.Fisher = k
 		e.Samples = o.Int("samples")
 		o.Check("samples", e.Samples >= 0, "a non-negative integer")
+		e.Decay, e.Every = o.Float("decay"), o.Int("every")
+		o.Check("decay", e.Decay > 0 && e.Decay <= 1, "a number in (0, 1]")
+		o.Check("every", e.Every >= 1, "a positive integer")
+		norm := o.String("normalize")
+		o.Check("normalize", norm == "none" || norm == "minmax", "none or minmax")
+		e.MinMax = norm == "minmax"
 		return e, nil
 	})
 }

@@ -24,10 +24,20 @@ import (
 // mini-batch (the absolute value of a batch's summed gradient, never larger). The penalty,
 // lambda and not lambda/2 times the weighted squares as in the authors' code, is Regularizer's:
 // Strength is lambda, and Regularizer saves Omega and theta* (Q) in checkpoints.
+//
+// Two options follow other codes: Batch > 0 takes the absolute value of each Batch examples'
+// summed gradient (the authors' code, and A-GEM's with batches of 10), and Replace makes each
+// task's importance replace Omega instead of adding to it (A-GEM's code resets it every task).
+// A-GEM's MAS is mas:batch=10,replace=true,samples=0.
 type MAS struct {
 	Regularizer
 	// Samples is the number of training examples of a task Omega averages over (0: all).
 	Samples int
+	// Batch, when > 0, is the number of examples whose summed gradient's absolute value counts
+	// once (0: every example's own, the paper's definition).
+	Batch int
+	// Replace sets Omega to the latest task's importance instead of adding it.
+	Replace bool
 }
 
 // MASLambdas is where mas:lambda=auto takes its value: the default the stream registers
@@ -44,13 +54,17 @@ var (
 
 // EndTask adds task cur's importance to Omega and anchors the penalty at the current parameters.
 func (m *MAS) EndTask(cur int) error {
-	om, err := MASImportance(&m.Base, cur, m.Samples, m.Env.Rng, m.Q.Params())
+	om, err := MASImportanceBatched(&m.Base, cur, m.Samples, m.Batch, m.Env.Rng, m.Q.Params())
 	if err != nil {
 		return fmt.Errorf("mas: %w", err)
 	}
 	for i := range m.Q.Terms {
 		t := &m.Q.Terms[i]
 		w, o := t.Weights(), om[t.Param]
+		if m.Replace {
+			copy(w, o)
+			continue
+		}
 		for k := range w {
 			w[k] += o[k]
 		}
@@ -73,6 +87,14 @@ func (m *MAS) EndTask(cur int) error {
 // trunk with conv layers goes through the model's own graph instead, one example at a time
 // (masGraph).
 func MASImportance(b *Base, t, samples int, rng *rand.Rand, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
+	return MASImportanceBatched(b, t, samples, 0, rng, params)
+}
+
+// MASImportanceBatched is MASImportance with the absolute value taken of each batch examples'
+// summed gradient when batch > 0 (consecutive examples of the sample; a last, shorter batch
+// counts as one), still divided by the number of examples: (1/n) sum over batches |sum over
+// the batch of d ||f(x)||^2 / d theta|. It needs a dense trunk when batch > 0.
+func MASImportanceBatched(b *Base, t, samples, batch int, rng *rand.Rand, params []*graphs.Param) (map[*graphs.Param][]float32, error) {
 	if b.Env == nil || b.PS == nil {
 		return nil, fmt.Errorf("strategies: MAS importance before Setup")
 	}
@@ -95,10 +117,13 @@ func MASImportance(b *Base, t, samples int, rng *rand.Rand, params []*graphs.Par
 		}
 		idx = rng.Perm(n)[:samples]
 	}
-	if len(b.Trunk.Convs) > 0 || masViaGraph {
+	if batch > 0 && len(b.Trunk.Convs) > 0 {
+		return nil, fmt.Errorf("strategies: MAS importance over batches (batch=%d) needs a dense trunk; use batch=0 with conv layers", batch)
+	}
+	if (len(b.Trunk.Convs) > 0 || masViaGraph) && batch == 0 {
 		return masGraph(b, t, task, idx, params)
 	}
-	w := &masWork{net: newPlainNet(b, false), mask: b.mask(t, t), alpha: float32(1 / float64(len(idx)))}
+	w := &masWork{net: newPlainNet(b, false), mask: b.mask(t, t), alpha: float32(1 / float64(len(idx))), batch: batch}
 	layers := w.net.layers()
 	all := make(map[*graphs.Param][]float32, 2*len(layers))
 	w.acc = make([][2][]float32, len(layers))
@@ -112,14 +137,17 @@ func MASImportance(b *Base, t, samples int, rng *rand.Rand, params []*graphs.Par
 			return nil, fmt.Errorf("strategies: MAS importance of %s: not a weight or bias of the trunk or heads", p.Name)
 		}
 	}
-	const chunk = 256
-	batch := stream.NewBatch(chunk, s.InputDim)
+	chunk := 256
+	if batch > 0 {
+		chunk = batch * max(1, 256/batch) // whole batches per chunk
+	}
+	bt := stream.NewBatch(chunk, s.InputDim)
 	for start := 0; start < len(idx); start += chunk {
-		batch.Reset()
+		bt.Reset()
 		for _, k := range idx[start:min(len(idx), start+chunk)] {
-			batch.Add(task, &task.Train, k)
+			bt.Add(task, &task.Train, k)
 		}
-		w.chunk(batch.X, batch.N)
+		w.chunk(bt.X, bt.N)
 	}
 	return out, nil
 }
@@ -129,9 +157,10 @@ type masWork struct {
 	net   *plainNet
 	mask  []float32
 	alpha float32
+	batch int            // > 0: the absolute value of each batch's summed gradient (addBatches)
 	acc   [][2][]float32 // per layer of net.layers(): the weight's and the bias's importance
 
-	d, absA, absG, g1, g2 []float32
+	d, absA, absG, g1, g2, sum []float32
 }
 
 // chunk adds the importance of the nb examples of x.
@@ -186,6 +215,10 @@ func (w *masWork) chunk(x []float32, nb int) {
 // of L.out values, row stride ld), alpha |A|^T |G| for the weight and alpha colsum |G| for the
 // bias.
 func (w *masWork) add(k int, L *netLayer, a, g []float32, ld, nb int) {
+	if w.batch > 0 {
+		w.addBatches(k, L, a, g, ld, nb)
+		return
+	}
 	w.absA, w.absG = grow(w.absA, nb*L.in), grow(w.absG, nb*L.out)
 	for i, v := range a[:nb*L.in] {
 		w.absA[i] = float32(math.Abs(float64(v)))
@@ -201,6 +234,27 @@ func (w *masWork) add(k int, L *netLayer, a, g []float32, ld, nb int) {
 	G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, L.in, L.out, nb, w.alpha, w.absA, L.in, w.absG, L.out, 1, w.acc[k][0], L.out)
 }
 
+// addBatches is add over batches of w.batch rows: alpha |A_b^T G_b| for the weight and alpha
+// |colsum G_b| for the bias, per batch b.
+func (w *masWork) addBatches(k int, L *netLayer, a, g []float32, ld, nb int) {
+	w.sum = grow(w.sum, L.in*L.out)
+	bw, bb := w.acc[k][0], w.acc[k][1]
+	for r := 0; r < nb; r += w.batch {
+		n := min(w.batch, nb-r)
+		G.WhichBLAS().Sgemm(blas.Trans, blas.NoTrans, L.in, L.out, n, 1, a[r*L.in:], L.in, g[r*ld:], ld, 0, w.sum, L.out)
+		for i, v := range w.sum[:L.in*L.out] {
+			bw[i] += w.alpha * float32(math.Abs(float64(v)))
+		}
+		for j := range L.out {
+			var c float32
+			for i := r; i < r+n; i++ {
+				c += g[i*ld+j]
+			}
+			bb[j] += w.alpha * float32(math.Abs(float64(c)))
+		}
+	}
+}
+
 func init() {
 	Register(Info{
 		Name: "mas",
@@ -208,6 +262,8 @@ func init() {
 		Options: []Option{
 			{Name: "lambda", Default: "auto", Doc: "penalty strength", Auto: &MASLambdas},
 			{Name: "samples", Default: "1000", Doc: "training examples of the task Omega averages over (0 = all)"},
+			{Name: "batch", Default: "0", Doc: "0: each example's absolute gradient (the paper); N: the absolute value of each N examples' summed gradient (the authors' and A-GEM's code; A-GEM's 10)"},
+			{Name: "replace", Default: "false", Doc: "each task's importance replaces Omega instead of adding to it (A-GEM's code)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
@@ -215,6 +271,9 @@ func init() {
 		m.ParseRegularizer(o, "lambda", 1)
 		m.Samples = o.Int("samples")
 		o.Check("samples", m.Samples >= 0, "a non-negative integer")
+		m.Batch = o.Int("batch")
+		o.Check("batch", m.Batch >= 0, "a non-negative integer")
+		m.Replace = o.Bool("replace")
 		return m, nil
 	})
 }

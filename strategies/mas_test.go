@@ -12,7 +12,7 @@ import (
 )
 
 func TestMASConformance(t *testing.T) {
-	for _, spec := range []string{"mas", "mas:heads=single,lambda=3,samples=0"} {
+	for _, spec := range []string{"mas", "mas:heads=single,lambda=3,samples=0", "mas:batch=10,replace=true,samples=0"} {
 		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
 	}
 }
@@ -61,8 +61,15 @@ func (n masNet) norm2(x []float32, mask []float32) float64 {
 // TestMASImportanceFiniteDifferences compares MASImportance with central differences of
 // ||f(x)||^2 on a tiny MLP (2 inputs, hidden 3 and 2, heads of 2) over a task's 2 examples: in
 // task-IL (head 2 only: head 1 is unimportant) and class-IL (a shared head, the classes of
-// task 1 only when t = 0).
+// task 1 only when t = 0); per example (batch 0: the mean of |gradient|) and over one batch of
+// both (batch 2: |the summed gradient| / 2).
 func TestMASImportanceFiniteDifferences(t *testing.T) {
+	for _, batch := range []int{0, 2} {
+		testMASFiniteDifferences(t, batch)
+	}
+}
+
+func testMASFiniteDifferences(t *testing.T, batch int) {
 	for _, sc := range []stream.Scenario{stream.TaskIL, stream.ClassIL} {
 		for task := range 2 {
 			st := strategytest.Synthetic(sc, 2, 2, 2, 1, 5)
@@ -72,7 +79,7 @@ func TestMASImportanceFiniteDifferences(t *testing.T) {
 			if err := m.Setup(env); err != nil {
 				t.Fatal(err)
 			}
-			omega, err := strategies.MASImportance(&m.Base, task, 0, nil, m.PS.All())
+			omega, err := strategies.MASImportanceBatched(&m.Base, task, 0, batch, nil, m.PS.All())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +105,7 @@ func TestMASImportanceFiniteDifferences(t *testing.T) {
 				d := p.Data()
 				for i := range d {
 					v := d[i]
-					var want float64
+					var want, summed float64
 					for e := range b.N {
 						x := b.X[e*st.InputDim : (e+1)*st.InputDim]
 						d[i] = v + h
@@ -107,10 +114,14 @@ func TestMASImportanceFiniteDifferences(t *testing.T) {
 						down := net.norm2(x, mask)
 						d[i] = v
 						want += math.Abs(up-down) / (2 * h) / float64(b.N)
+						summed += (up - down) / (2 * h) / float64(b.N)
+					}
+					if batch > 0 {
+						want = math.Abs(summed)
 					}
 					got := float64(omega[p][i])
 					if math.Abs(got-want) > 1e-3*math.Abs(want)+1e-6 {
-						t.Errorf("%s-IL task %d: Omega %s[%d] = %v, central difference %v", sc, task+1, p.Name, i, got, want)
+						t.Errorf("batch %d, %s-IL task %d: Omega %s[%d] = %v, central difference %v", batch, sc, task+1, p.Name, i, got, want)
 					}
 					if want > 1e-4 {
 						nonzero++
@@ -207,5 +218,62 @@ func TestMASGraphMatchesDense(t *testing.T) {
 	}
 	if !(sum > 0) {
 		t.Errorf("conv weight importance sums to %v", sum)
+	}
+}
+
+// TestMASBatches checks batch=1 against the per-example importance (the same sum, through
+// batches that cross the 256-example chunks), that a larger batch never exceeds it (|sum| <=
+// sum of ||), and that replace=true makes Omega the latest task's importance alone.
+func TestMASBatches(t *testing.T) {
+	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 8, 300, 6)
+	m := newStrategy(t, "mas:replace=true,batch=7,samples=0").(*strategies.MAS)
+	if err := m.Setup(regEnv(st, 3)); err != nil {
+		t.Fatal(err)
+	}
+	regTrain(t, m, st, 0, 10, 2)
+	per, err := strategies.MASImportanceBatched(&m.Base, 0, 0, 0, nil, m.PS.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := strategies.MASImportanceBatched(&m.Base, 0, 0, 1, nil, m.PS.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	regCompareFisher(t, one, widen(per))
+	seven, err := strategies.MASImportanceBatched(&m.Base, 0, 0, 7, nil, m.PS.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var less int
+	for p, v := range seven {
+		for i, x := range v {
+			if x > per[p][i]*(1+1e-5)+1e-7 {
+				t.Fatalf("%s[%d]: batched importance %v above the per-example %v", p.Name, i, x, per[p][i])
+			}
+			if x < per[p][i]*0.999 {
+				less++
+			}
+		}
+	}
+	if less == 0 {
+		t.Fatal("batches of 7 gave the per-example importance everywhere")
+	}
+	for task := range 2 {
+		regTrain(t, m, st, task, 5, int64(task))
+		want, err := strategies.MASImportanceBatched(&m.Base, task, 0, 7, nil, m.Q.Params())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.EndTask(task); err != nil {
+			t.Fatal(err)
+		}
+		for i := range m.Q.Terms {
+			tm := &m.Q.Terms[i]
+			for k, w := range tm.Weights() {
+				if w != want[tm.Param][k] {
+					t.Fatalf("task %d: Omega %s[%d] = %v, want the task's importance %v (replace=true)", task+1, tm.Param.Name, k, w, want[tm.Param][k])
+				}
+			}
+		}
 	}
 }

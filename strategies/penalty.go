@@ -77,9 +77,13 @@ const (
 	// FisherPredicted uses the model's most probable label (what van de Ven & Tolias' 2019 code
 	// does).
 	FisherPredicted
+	// FisherRunning is no estimate at a task's end but a running average, during training, of
+	// the squared gradients of the training batches' data loss (true labels), as A-GEM's and
+	// RWalk's code keep it (EWC's fisher=running; DiagonalFisher refuses it).
+	FisherRunning
 )
 
-var fisherNames = []string{"exact", "sampled", "empirical", "predicted"}
+var fisherNames = []string{"exact", "sampled", "empirical", "predicted", "running"}
 
 // String returns the variant's option value.
 func (k FisherKind) String() string {
@@ -89,7 +93,7 @@ func (k FisherKind) String() string {
 	return fmt.Sprintf("FisherKind(%d)", int(k))
 }
 
-// ParseFisherKind reads exact, sampled, empirical or predicted.
+// ParseFisherKind reads exact, sampled, empirical, predicted or running.
 func ParseFisherKind(s string) (FisherKind, error) {
 	for i, n := range fisherNames {
 		if s == n {
@@ -143,6 +147,9 @@ func DiagonalFisher(b *Base, cur, t int, cfg FisherConfig, params []*graphs.Para
 	s := b.Env.Stream
 	if t < 0 || t >= len(s.Tasks) || cur < 0 || cur >= len(s.Tasks) {
 		return nil, fmt.Errorf("strategies: fisher of task %d after task %d: stream has %d tasks", t, cur, len(s.Tasks))
+	}
+	if cfg.Kind == FisherRunning {
+		return nil, fmt.Errorf("strategies: the running Fisher is kept during training, not estimated at a task's end")
 	}
 	task := s.Tasks[t]
 	// Layers in forward order: the trunk, then the heads side by side.

@@ -569,3 +569,98 @@ func TestGraphFisher(t *testing.T) {
 		regCompareFisher(t, got, regBruteFisher(t, &nv.Base, 1, 1, true))
 	}
 }
+
+// TestRunningFisher recomputes fisher=running from the gradients the model reports: each step's
+// squared data-loss gradient (the total gradient less the penalty's, non-zero in the second
+// task) summed over a window, folded before steps every, 2·every, ... of the task into F <- (1 -
+// decay) F + decay·window/every; a task's end takes F (min-max rescaled with normalize=minmax),
+// and with online=true,gamma=0 it replaces the penalty's weights.
+func TestRunningFisher(t *testing.T) {
+	const every, decay, steps = 3, 0.6, 11
+	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 6, 30, 3)
+	for _, norm := range []string{"none", "minmax"} {
+		s, err := strategies.Default.New(fmt.Sprintf("ewc:fisher=running,every=%d,decay=%g,normalize=%s,online=true,gamma=0,lambda=5", every, decay, norm))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := s.(*strategies.EWC)
+		if err := e.Setup(regEnv(st, 2)); err != nil {
+			t.Fatal(err)
+		}
+		params := e.Q.Params()
+		run := make(map[*graphs.Param][]float64)
+		for _, p := range params {
+			run[p] = make([]float64, p.Size())
+		}
+		for task := 0; task < 2; task++ {
+			win := make(map[*graphs.Param][]float64)
+			for _, p := range params {
+				win[p] = make([]float64, p.Size())
+			}
+			smp := stream.NewSampler(rand.New(rand.NewSource(int64(task))), st.Tasks[task])
+			b := stream.NewBatch(16, st.InputDim)
+			var penSeen bool
+			for step := 0; step < steps; step++ {
+				if (step+1)%every == 0 {
+					for _, p := range params {
+						for j := range run[p] {
+							run[p][j] = (1-decay)*run[p][j] + decay*win[p][j]/every
+							win[p][j] = 0
+						}
+					}
+				}
+				smp.Fill(b, 16)
+				b.HideTasks()
+				before := make(map[*graphs.Param][]float32)
+				for _, p := range params {
+					before[p] = append([]float32(nil), p.Data()...)
+				}
+				if _, err := e.Step(task, b); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range params {
+					tm, g := e.Q.Term(p), e.Net.Grad(p)
+					for j := range g {
+						pen := 2 * e.Q.Scale * float64(tm.Weights()[j]) * (float64(before[p][j]) - float64(tm.Anchors()[j]))
+						penSeen = penSeen || pen != 0
+						d := float64(g[j]) - pen
+						win[p][j] += d * d
+					}
+				}
+			}
+			if penSeen != (task > 0) {
+				t.Fatalf("task %d: a penalty gradient seen %v", task+1, penSeen)
+			}
+			if err := e.EndTask(task); err != nil {
+				t.Fatal(err)
+			}
+			want := make(map[*graphs.Param][]float64)
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, p := range params {
+				want[p] = append([]float64(nil), run[p]...)
+				for _, v := range run[p] {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+			}
+			var sum float64
+			for _, p := range params {
+				tm := e.Q.Term(p)
+				for j, v := range want[p] {
+					if norm == "minmax" {
+						v = (v - lo) / (hi - lo)
+					}
+					sum += v
+					if got := float64(e.LastFisher[p][j]); math.Abs(got-v) > 1e-4*(math.Abs(v)+1e-6) && math.Abs(got-v) > 1e-9 {
+						t.Fatalf("%s task %d %s[%d]: Fisher %v, recomputed %v", norm, task+1, p.Name, j, got, v)
+					}
+					if tm.Weights()[j] != e.LastFisher[p][j] {
+						t.Fatalf("%s task %d: gamma=0 should replace the penalty's weights by the task's Fisher", norm, task+1)
+					}
+				}
+			}
+			if !(sum > 0) {
+				t.Fatalf("%s task %d: Fisher sums to %v", norm, task+1, sum)
+			}
+		}
+	}
+}

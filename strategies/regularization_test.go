@@ -15,6 +15,7 @@ import (
 func TestRegularizationConformance(t *testing.T) {
 	for _, spec := range []string{
 		"ewc", "ewc:online=true,gamma=0.9", "ewc:fisher=sampled", "ewc:fisher=empirical,samples=0", "ewc:heads=multi",
+		"ewc:fisher=running,normalize=minmax,online=true,gamma=0", "ewc:fisher=running,every=3",
 		"l2", "l2:heads=multi",
 		"replay", "replay:select=reservoir,budget=50", "replay:per_class=10", "replay:heads=multi",
 	} {
@@ -32,6 +33,7 @@ func TestRegularizationResumes(t *testing.T) {
 	}{
 		{"ewc:samples=50", stream.ClassIL},
 		{"ewc:online=true,gamma=0.8,fisher=sampled", stream.DomainIL},
+		{"ewc:fisher=running,every=4,normalize=minmax,online=true,gamma=0", stream.DomainIL},
 		{"l2", stream.DomainIL},
 		{"replay:budget=40", stream.ClassIL},
 		{"replay:select=reservoir,budget=30", stream.DomainIL},
