@@ -369,73 +369,99 @@ func (t Tested) Verdict() string {
 // pooled over the folders. load reads the folders (ReadRuns).
 func Explain(src *Source, cs []Comparison, load func(dirs ...string) ([]*results.Run, error)) ([]Tested, error) {
 	var out []Tested
-	cache := map[string][]*results.Run{}
+	f := &folders{load: load, cache: map[string][]*results.Run{}}
 	for _, c := range cs {
 		if c.ACC.N == 0 || c.Within2 {
 			continue
 		}
 		t := Tested{Comparison: c, Experiment: Comparison{Row: c.Row, Diff: math.NaN()}}
-		for i := range src.Explanations {
+		i := slices.IndexFunc(src.Explanations, func(e Explanation) bool {
+			return slices.ContainsFunc(e.Rows, func(k RowKey) bool { return k.covers(c.Row) })
+		})
+		if i >= 0 {
 			e := &src.Explanations[i]
-			if !slices.ContainsFunc(e.Rows, func(k RowKey) bool { return k.covers(c.Row) }) {
-				continue
-			}
 			t.Explanation, t.Index = e, i
 			m, _ := src.Method(c.Method)
 			if em, ok := e.Methods[c.Method]; ok {
 				m = em.over(m)
 			}
-			t.Experiment.Strategy = m.Strategy
-			t.Experiment.Run = strings.Join(e.Runs, ", ")
-			seen := map[int64]bool{}
-			var accs []float64
-			var ref *results.Run // the first run pooled: the others must share its settings
-			for _, dir := range e.Runs {
-				runs, ok := cache[dir]
-				if !ok {
-					var err error
-					if runs, err = load(dir); errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNoRuns) {
-						runs = nil // not run yet: the verdict says so
-					} else if err != nil {
-						return nil, fmt.Errorf("published: %s: explanation of %s %s: %w", src.File, c.Scenario, c.Method, err)
-					}
-					cache[dir] = runs
-				}
-				if runs == nil {
-					t.Experiment.Note = "nothing run in " + dir
-				}
-				ran := false // this folder adds runs of the row: every folder of the test must
-				for _, run := range runs {
-					sp := run.Config.Spec
-					if !Matches(sp, m.row(c.Row)) || !m.Trains(sp) {
-						continue
-					}
-					got := finalACCs(run, m.Strategy, seen)
-					if len(got) == 0 {
-						continue
-					}
-					ran = true
-					if ref == nil {
-						ref = run
-					} else if ds := runspec.Diff(ref.Config.Spec, sp, runspec.Results); len(ds) > 0 {
-						d := ds[0]
-						return nil, fmt.Errorf("published: %s: the explanation of %s %s pools runs of different settings (%s: %s in %s, %s in %s): give it folders of one setting", src.File, c.Scenario, c.Method, d.Key, d.Show(d.A), ref.Dir, d.Show(d.B), run.Dir)
-					}
-					accs = append(accs, got...)
-					t.Experiment.Protocol = describe(sp)
-				}
-				if !ran && t.Experiment.Note == "" {
-					t.Experiment.Note = "no finished run of `" + m.Strategy + "` in " + dir
-				}
+			t.Experiment.Strategy, t.Experiment.Run = m.Strategy, strings.Join(e.Runs, ", ")
+			accs, setting, open, err := f.pool(e, m, c.Row)
+			if err != nil {
+				return nil, fmt.Errorf("published: %s: the explanation of %s %s %w", src.File, c.Scenario, c.Method, err)
 			}
+			t.Experiment.Protocol, t.Experiment.Note = setting, open
 			if len(accs) > 0 {
 				t.Experiment.set(accs)
 			}
-			break
 		}
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// folders reads explanations' folders, each once.
+type folders struct {
+	load  func(dirs ...string) ([]*results.Run, error)
+	cache map[string][]*results.Run
+}
+
+// runs returns dir's runs: none, without error, for a folder not made or not run yet.
+func (f *folders) runs(dir string) ([]*results.Run, error) {
+	if runs, ok := f.cache[dir]; ok {
+		return runs, nil
+	}
+	runs, err := f.load(dir)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrNoRuns) {
+		runs, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.cache[dir] = runs
+	return runs, nil
+}
+
+// pool returns the final accuracies of row r's runs of method m in e's folders, seeds pooled
+// (a seed counts once), the pooled runs' setting (describe), and why the verdict stays open: a
+// folder that adds no run of the row ("" when every folder adds some). Runs of different
+// settings are refused.
+func (f *folders) pool(e *Explanation, m MethodRun, r Row) (accs []float64, setting, open string, err error) {
+	seen := map[int64]bool{}
+	var ref *results.Run // the first run pooled: the others must share its settings
+	for _, dir := range e.Runs {
+		runs, err := f.runs(dir)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("in %s: %w", dir, err)
+		}
+		if runs == nil && open == "" {
+			open = "nothing run in " + dir
+		}
+		ran := false // this folder adds runs of the row: every folder of the test must
+		for _, run := range runs {
+			sp := run.Config.Spec
+			if !Matches(sp, m.row(r)) || !m.Trains(sp) {
+				continue
+			}
+			got := finalACCs(run, m.Strategy, seen)
+			if len(got) == 0 {
+				continue
+			}
+			ran = true
+			if ref == nil {
+				ref = run
+			} else if ds := runspec.Diff(ref.Config.Spec, sp, runspec.Results); len(ds) > 0 {
+				d := ds[0]
+				return nil, "", "", fmt.Errorf("pools runs of different settings (%s: %s in %s, %s in %s): give it folders of one setting", d.Key, d.Show(d.A), ref.Dir, d.Show(d.B), run.Dir)
+			}
+			accs = append(accs, got...)
+			setting = describe(sp)
+		}
+		if !ran && open == "" {
+			open = "no finished run of `" + m.Strategy + "` in " + dir
+		}
+	}
+	return accs, setting, open, nil
 }
 
 // ErrNoRuns says that a folder holds no run folder (no config.json in it or its subfolders).
