@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -120,6 +121,17 @@ func TestExecutorRunResumeMerge(t *testing.T) {
 	if s.Cells != (Counts{Total: 10, OK: 10}) || len(s.Groups) != 2 || len(s.Skipped) != 1 {
 		t.Fatalf("summary %+v", s)
 	}
+	var secs float64
+	for _, c := range e.Plan.Cells {
+		ci, err := ReadCellInfo(e.Plan.CellDir(dir, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		secs += ci.Seconds
+	}
+	if !(secs > 0) || math.Abs(s.CellSeconds-secs) > 1e-9*secs {
+		t.Errorf("cell time %v s, the cells' cell.json say %v s", s.CellSeconds, secs)
+	}
 	g := s.Groups[0]
 	if len(g.Best) != 2 || g.Best[0].Base != "naive" || g.Best[1].Strategy != "joint" || !g.Best[0].Complete || g.Best[0].Settings != 2 {
 		t.Errorf("best %+v", g.Best)
@@ -141,7 +153,7 @@ func TestExecutorRunResumeMerge(t *testing.T) {
 		}
 	}
 	md, _ := os.ReadFile(filepath.Join(dir, SummaryMDFile))
-	for _, w := range []string{"# clgraph sweep: tiny", "10 of 10 complete", "| split-mnist | task | naive |", "naive:heads=multi in split-mnist-class"} {
+	for _, w := range []string{"# clgraph sweep: tiny", "10 of 10 complete", "- **Cell time:** ", "| split-mnist | task | naive |", "naive:heads=multi in split-mnist-class"} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("sweep-summary.md lacks %q:\n%s", w, md)
 		}

@@ -43,6 +43,9 @@ type Summary struct {
 	Name string `json:"name"`
 	// Cells counts every cell of the grid.
 	Cells Counts `json:"cells"`
+	// CellSeconds is the sum of the finished cells' wall times (each cell.json's last attempt),
+	// the grid's compute; cells run N at a time take about CellSeconds/N of wall time.
+	CellSeconds float64 `json:"cell_seconds,omitempty"`
 	// Groups summarise each stream and scenario.
 	Groups []GroupSummary `json:"groups"`
 	// Skipped are the combinations left out of the grid.
@@ -144,6 +147,9 @@ func (p *Plan) Summarize(dir string) (*Summary, []*results.Run, error) {
 					set.Cells.OK++
 				default:
 					set.Cells.Failed++
+				}
+				if ci, err := ReadCellInfo(results.ResultDir(GroupDir(dir, g), spec, seed)); err == nil {
+					s.CellSeconds += ci.Seconds
 				}
 				sub.Results = append(sub.Results, r)
 			}
@@ -368,6 +374,9 @@ func MarkdownSummary(s *Summary) string {
 	fmt.Fprintf(&b, "# clgraph sweep: %s\n\n", md(s.Name))
 	fmt.Fprintf(&b, "- **Cells:** %s\n", countsText(s.Cells))
 	fmt.Fprintf(&b, "- **Groups:** %d (each a run folder with its own summary.md)\n", len(s.Groups))
+	if s.CellSeconds > 0 {
+		fmt.Fprintf(&b, "- **Cell time:** %.2f h, the sum of the finished cells' wall times (each cell.json's last attempt); cells run N at a time take about this divided by N\n", s.CellSeconds/3600)
+	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "- **Left out:** %d combinations (see the end)\n", len(s.Skipped))
 	}
