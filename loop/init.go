@@ -74,12 +74,46 @@ func initialise(ctx context.Context, log logrus.FieldLogger, st *stream.Stream, 
 	return in, nil
 }
 
+// paramNames returns the names of ps's parameters.
+func paramNames(ps *graphs.ParamSet) map[string]bool {
+	known := map[string]bool{}
+	for _, p := range ps.All() {
+		known[p.Name] = true
+	}
+	return known
+}
+
+// initNewParams gives the parameters a strategy created at the start of task t (a progressive
+// network's new column and its laterals), those not in known, the initialisation initialise
+// gave the ones of its setup: with Init tnormal, truncated normal weights and biases of 0.1, from
+// a random source of their own per task, so that the draws do not depend on anything else the
+// run did (a resumed run restores them from its checkpoint). known gains them. It returns how
+// many tensors it set (none without Init tnormal, whose parameters keep their own
+// initialisation).
+func initNewParams(set Settings, ps *graphs.ParamSet, known map[string]bool, t int) int {
+	var fresh []*graphs.Param
+	for _, p := range ps.All() {
+		if !known[p.Name] {
+			fresh = append(fresh, p)
+			known[p.Name] = true
+		}
+	}
+	if set.Init != runspec.InitTNormal || len(fresh) == 0 {
+		return 0
+	}
+	rng, _ := rngFor(set.Seed, 64+uint64(t))
+	return tnormal(fresh, rng)
+}
+
 // reinitTNormal sets every weight of ps ("/W", and a progressive network's laterals "/U<k>")
 // to truncated normal draws of std 0.1 and every bias ("/b") to 0.1, in ps's order, and returns
 // how many tensors it set.
-func reinitTNormal(ps *graphs.ParamSet, rng *rand.Rand) int {
+func reinitTNormal(ps *graphs.ParamSet, rng *rand.Rand) int { return tnormal(ps.All(), rng) }
+
+// tnormal is reinitTNormal over params.
+func tnormal(params []*graphs.Param, rng *rand.Rand) int {
 	n := 0
-	for _, p := range ps.All() {
+	for _, p := range params {
 		base := p.Name[strings.LastIndex(p.Name, "/")+1:]
 		switch {
 		case base == "W" || (strings.HasPrefix(base, "U") && strings.Trim(base[1:], "0123456789") == ""):

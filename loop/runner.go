@@ -298,6 +298,7 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 	}
 	batch := stream.NewBatch(set.Batch, st.InputDim)
 	hidden := set.HiddenBoundaries()
+	known := paramNames(s.Params()) // what initialise set, or the checkpoint restored
 	for t := startTask; t < T; t++ {
 		i0 := 0
 		ev.Task, ev.Step, ev.Samples, ev.Elapsed = t, 0, 0, 0
@@ -312,6 +313,9 @@ func (r *Runner) Run(ctx context.Context, st *stream.Stream, s strategies.Strate
 			if ts, ok := s.(strategies.TaskStarter); ok && !hidden {
 				if err := ts.StartTask(t); err != nil {
 					return res, fmt.Errorf("%s: start of task %d: %w", name, t+1, err)
+				}
+				if n := initNewParams(set, s.Params(), known, t); n > 0 {
+					log.WithFields(logrus.Fields{"strategy": name, "task": t + 1, "tensors": n}).Debug("new parameters initialised: truncated normal, std 0.1, biases 0.1")
 				}
 			}
 			rs.sampler = nil
