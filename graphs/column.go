@@ -28,6 +28,11 @@ type Progressive struct {
 	In int
 	// Adapter selects the adapter form of the lateral connections for columns added afterwards.
 	Adapter bool
+	// FromInput, for columns added afterwards, adds lateral connections into the first layer
+	// from the input (one U per earlier column, as if column j's layer -1 were the input) and
+	// gives every lateral connection a bias: A-GEM's code's progressive network
+	// (facebookresearch/agem, model/model.py extensible_fc_column_progNN). Linear form only.
+	FromInput bool
 	// Columns are the columns in order; column k feeds every column after it.
 	Columns []*Column
 }
@@ -48,7 +53,7 @@ type Column struct {
 	Head Dense
 	// Laterals[i] feeds hidden layer i (i = 1..len(Hidden)-1) and, at i = len(Hidden), the head
 	// from layer i-1 of every earlier column. Laterals[0] is nil (the first layer reads only the
-	// input), and column 0 has no laterals at all.
+	// input) unless the column was added with FromInput, and column 0 has no laterals at all.
 	Laterals []*Lateral
 
 	params []*Param
@@ -59,6 +64,8 @@ type Column struct {
 type Lateral struct {
 	// U[j] is U^(k:j), [width of column j's layer i-1, width of layer i]; nil with an adapter.
 	U []*Param
+	// B[j] is U[j]'s bias [1, width of layer i] (FromInput's form); nil without biases.
+	B []*Param
 	// Adapter is the non-linear adapter; nil in the linear form.
 	Adapter *Adapter
 }
@@ -101,6 +108,9 @@ func (p *Progressive) AddColumn(ps *ParamSet, hidden []int, out int, rng *rand.R
 	if p.In <= 0 {
 		return nil, fmt.Errorf("graphs: progressive column: input width %d", p.In)
 	}
+	if p.FromInput && p.Adapter {
+		return nil, errors.New("graphs: progressive column: lateral connections from the input (FromInput) take the linear form, not adapters")
+	}
 	if len(hidden) == 0 || out <= 0 {
 		return nil, fmt.Errorf("graphs: progressive column: needs at least one hidden layer and an output, got hidden %v and %d outputs", hidden, out)
 	}
@@ -132,7 +142,7 @@ func (p *Progressive) AddColumn(ps *ParamSet, hidden []int, out int, rng *rand.R
 		} else {
 			c.Head = d
 		}
-		if i > 0 && k > 0 {
+		if k > 0 && (i > 0 || p.FromInput) {
 			c.Laterals[i] = p.newLateral(ps, prefix, c.Group, i, in, width, rng)
 		}
 		in = width
@@ -143,13 +153,24 @@ func (p *Progressive) AddColumn(ps *ParamSet, hidden []int, out int, rng *rand.R
 }
 
 // newLateral builds the lateral connections into layer i (of the given width) of the column being
-// added, from layer i-1 of every existing column; own is the width of the new column's layer i-1.
+// added, from layer i-1 of every existing column (the input for i = 0, FromInput); own is the
+// width of the new column's layer i-1.
 func (p *Progressive) newLateral(ps *ParamSet, prefix, group string, i, own, width int, rng *rand.Rand) *Lateral {
 	l := &Lateral{}
 	if !p.Adapter {
 		for j, src := range p.Columns {
-			u := ps.Add(fmt.Sprintf("%s/U%d", prefix, j), group, src.Hidden[i-1], width)
-			InitLinear(u, nil, rng)
+			from := p.In
+			if i > 0 {
+				from = src.Hidden[i-1]
+			}
+			name := fmt.Sprintf("%s/U%d", prefix, j)
+			u := ps.Add(name, group, from, width)
+			var b *Param
+			if p.FromInput {
+				b = ps.Add(name+"/b", group, 1, width)
+				l.B = append(l.B, b)
+			}
+			InitLinear(u, b, rng)
 			l.U = append(l.U, u)
 		}
 		return l
@@ -193,7 +214,10 @@ func (p *Progressive) Apply(b *Binder, x *G.Node, upto int) ([]*G.Node, error) {
 			if lat := c.Laterals[i]; lat != nil {
 				prev := make([]*G.Node, k)
 				for j := 0; j < k; j++ {
-					prev[j] = acts[j][i-1]
+					prev[j] = x
+					if i > 0 {
+						prev[j] = acts[j][i-1]
+					}
 				}
 				lz, err := lat.apply(b, prev)
 				if err != nil {
@@ -224,7 +248,13 @@ func (l *Lateral) apply(b *Binder, prev []*G.Node) (*G.Node, error) {
 		}
 		var sum *G.Node
 		for j, h := range prev {
-			t, err := G.Mul(h, b.Node(l.U[j]))
+			var t *G.Node
+			var err error
+			if l.B != nil {
+				t, err = Linear(b, h, Dense{W: l.U[j], B: l.B[j]})
+			} else {
+				t, err = G.Mul(h, b.Node(l.U[j]))
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", l.U[j].Name, err)
 			}

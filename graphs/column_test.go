@@ -1,7 +1,6 @@
 package graphs
 
 import (
-	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -9,13 +8,17 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
+// lateralForms are the forms of lateral connections progNet builds: linear, the paper's
+// adapters, and A-GEM's code's (linear, from the input too, with biases).
+var lateralForms = []string{"linear", "adapter", "input"}
+
 // progNet builds a 3-column progressive network over 5 inputs with hidden widths [4,3] and heads
-// of 2, 3 and 2 units.
-func progNet(t *testing.T, adapter bool) (*Progressive, *ParamSet) {
+// of 2, 3 and 2 units, with lateral connections of the given form (lateralForms).
+func progNet(t *testing.T, form string) (*Progressive, *ParamSet) {
 	t.Helper()
 	rng := rand.New(rand.NewSource(3))
 	ps := NewParamSet()
-	p := &Progressive{In: 5, Adapter: adapter}
+	p := &Progressive{In: 5, Adapter: form == "adapter", FromInput: form == "input"}
 	for _, out := range []int{2, 3, 2} {
 		if _, err := p.AddColumn(ps, []int{4, 3}, out, rng); err != nil {
 			t.Fatal(err)
@@ -109,7 +112,15 @@ func refForward(p *Progressive, x []float32, n int) [][]float64 {
 				} else {
 					lz = make([]float64, len(z))
 					for j := 0; j < k; j++ {
-						for q, v := range dense(acts[j][i-1], n, lat.U[j], nil) {
+						src := x64 // FromInput's laterals into the first layer
+						if i > 0 {
+							src = acts[j][i-1]
+						}
+						var bias *Param
+						if lat.B != nil {
+							bias = lat.B[j]
+						}
+						for q, v := range dense(src, n, lat.U[j], bias) {
 							lz[q] += v
 						}
 					}
@@ -138,9 +149,17 @@ func randomInput(rng *rand.Rand, n, d int) []float32 {
 }
 
 func TestProgressiveMatchesReference(t *testing.T) {
-	for _, adapter := range []bool{false, true} {
-		t.Run(fmt.Sprintf("adapter=%v", adapter), func(t *testing.T) {
-			p, ps := progNet(t, adapter)
+	for _, form := range lateralForms {
+		t.Run(form, func(t *testing.T) {
+			p, ps := progNet(t, form)
+			for k, c := range p.Columns[1:] {
+				if lat := c.Laterals[0]; (lat != nil) != (form == "input") || (form == "input" && (len(lat.U) != k+1 || len(lat.B) != k+1 || lat.U[0].Shape()[0] != p.In)) {
+					t.Fatalf("column %d: first layer's laterals %+v with form %s", k+1, lat, form)
+				}
+				if lat := c.Laterals[1]; (lat.B != nil) != (form == "input") {
+					t.Fatalf("column %d: lateral biases %v with form %s", k+1, lat.B, form)
+				}
+			}
 			const n = 6
 			m := progModel(t, p, ps, n)
 			x := randomInput(rand.New(rand.NewSource(9)), n, p.In)
@@ -168,9 +187,9 @@ func TestProgressiveMatchesReference(t *testing.T) {
 // TestProgressiveLateralsMatter fails if the lateral connections are dropped: changing a weight of
 // column 0 must change the logits of every later column, and never those of an earlier one.
 func TestProgressiveLateralsMatter(t *testing.T) {
-	for _, adapter := range []bool{false, true} {
-		t.Run(fmt.Sprintf("adapter=%v", adapter), func(t *testing.T) {
-			p, ps := progNet(t, adapter)
+	for _, form := range lateralForms {
+		t.Run(form, func(t *testing.T) {
+			p, ps := progNet(t, form)
 			const n = 4
 			m := progModel(t, p, ps, n)
 			x := randomInput(rand.New(rand.NewSource(2)), n, p.In)
@@ -211,9 +230,9 @@ func TestProgressiveLateralsMatter(t *testing.T) {
 // TestProgressiveGradients checks the gradients of the last column (its own weights and its
 // laterals) against finite differences of the hand-written reference, with earlier columns frozen.
 func TestProgressiveGradients(t *testing.T) {
-	for _, adapter := range []bool{false, true} {
-		t.Run(fmt.Sprintf("adapter=%v", adapter), func(t *testing.T) {
-			p, ps := progNet(t, adapter)
+	for _, form := range lateralForms {
+		t.Run(form, func(t *testing.T) {
+			p, ps := progNet(t, form)
 			for _, c := range p.Columns[:2] {
 				c.SetFrozen(true)
 			}
@@ -326,5 +345,9 @@ func TestProgressiveErrors(t *testing.T) {
 	}
 	if _, err := p.Apply(newBinder("t"), nil, 1); err == nil {
 		t.Error("applying a missing column did not fail")
+	}
+	both := &Progressive{In: 3, Adapter: true, FromInput: true}
+	if _, err := both.AddColumn(NewParamSet(), []int{4}, 2, rng); err == nil {
+		t.Error("adapters with laterals from the input were accepted")
 	}
 }

@@ -32,6 +32,10 @@ type PNN struct {
 	Width []int
 	// Adapter selects the paper's non-linear lateral adapters. Set it before Setup.
 	Adapter bool
+	// FromInput adds A-GEM's code's lateral connections (graphs.Progressive.FromInput): into
+	// the first layer from the input too, every one with a bias (pnn:laterals=agem). Set it
+	// before Setup.
+	FromInput bool
 
 	env    *Env
 	widths []int // hidden widths of every column
@@ -93,7 +97,7 @@ func (p *PNN) Setup(env *Env) error {
 	}
 	p.env = env
 	p.ps = graphs.NewParamSet()
-	p.net = &graphs.Progressive{In: s.InputDim, Adapter: p.Adapter}
+	p.net = &graphs.Progressive{In: s.InputDim, Adapter: p.Adapter, FromInput: p.FromInput}
 	p.opt = env.NewOptimizer()
 	p.offset, p.masks = nil, nil
 	if err := p.addColumn(); err != nil {
@@ -299,9 +303,14 @@ func init() {
 		Options: []Option{
 			{Name: "width", Default: "", Doc: "hidden widths of each column: one for every layer (256) or one per layer (400/200); empty: the protocol's --hidden"},
 			{Name: "adapter", Default: "false", Doc: "non-linear lateral adapters (learned scale, projection and ReLU before U), as in the paper"},
+			{Name: "laterals", Default: "hidden", Doc: "hidden: into every layer after the first from the layer below of each earlier column (the paper); agem: also into the first layer from the input, each with a bias (A-GEM's code; linear form only)"},
 		},
 	}, func(o *Options) (Strategy, error) {
 		s := &PNN{Adapter: o.Bool("adapter")}
+		lat := o.String("laterals")
+		o.Check("laterals", lat == "hidden" || lat == "agem", "hidden or agem")
+		s.FromInput = lat == "agem"
+		o.Check("laterals", !(s.FromInput && s.Adapter), "hidden with adapter=true (agem's laterals are linear)")
 		w, ok := parseWidths(o.String("width"))
 		o.Check("width", ok, "positive integers separated by '/', e.g. 256 or 400/200")
 		s.Width = w

@@ -18,7 +18,7 @@ import (
 )
 
 func TestPNNConformance(t *testing.T) {
-	for _, spec := range []string{"pnn", "pnn:adapter=true"} {
+	for _, spec := range []string{"pnn", "pnn:adapter=true", "pnn:laterals=agem"} {
 		t.Run(spec, func(t *testing.T) { strategytest.Run(t, strategies.Default, spec) })
 	}
 }
@@ -43,16 +43,21 @@ func newStrategy(t *testing.T, spec string) strategies.Strategy {
 //	linear laterals:         k * sum_(i=2..L+1) n_(i-1) n_i            (one U^(k:j) per earlier column)
 //	adapters (k >= 1):       sum_(i=2..L+1) (1 + k n_(i-1) n_(i-1) + n_(i-1) + n_(i-1) n_i)
 //	                         (alpha, V [k n_(i-1), n_(i-1)] with bias, U [n_(i-1), n_i])
-func pnnParams(D int, h, heads []int, t int, adapter bool) int {
+//	agem laterals:           k * sum_(i=1..L+1) (n_(i-1) n_i + n_i)   (from the input too, with biases)
+func pnnParams(D int, h, heads []int, t int, form string) int {
 	total := 0
 	for k := 0; k <= t; k++ {
 		n := append(append([]int{D}, h...), heads[k])
 		for i := 1; i < len(n); i++ {
 			total += n[i-1]*n[i] + n[i]
+			if form == "agem" && k > 0 {
+				total += k * (n[i-1]*n[i] + n[i])
+				continue
+			}
 			if i < 2 || k == 0 {
 				continue
 			}
-			if adapter {
+			if form == "adapter" {
 				total += 1 + k*n[i-1]*n[i-1] + n[i-1] + n[i-1]*n[i]
 			} else {
 				total += k * n[i-1] * n[i]
@@ -66,14 +71,15 @@ func TestPNNParameterGrowth(t *testing.T) {
 	st := strategytest.Synthetic(stream.TaskIL, 4, 2, 16, 30, 1)
 	heads := []int{2, 2, 2, 2}
 	for _, tc := range []struct {
-		spec    string
-		widths  []int
-		adapter bool
+		spec   string
+		widths []int
+		form   string
 	}{
-		{"pnn", []int{10, 10}, false},
-		{"pnn:width=8/6", []int{8, 6}, false},
-		{"pnn:width=7", []int{7, 7}, false},
-		{"pnn:adapter=true,width=8/6", []int{8, 6}, true},
+		{"pnn", []int{10, 10}, "linear"},
+		{"pnn:width=8/6", []int{8, 6}, "linear"},
+		{"pnn:width=7", []int{7, 7}, "linear"},
+		{"pnn:adapter=true,width=8/6", []int{8, 6}, "adapter"},
+		{"pnn:laterals=agem,width=8/6", []int{8, 6}, "agem"},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			s := newStrategy(t, tc.spec)
@@ -85,7 +91,7 @@ func TestPNNParameterGrowth(t *testing.T) {
 			}
 			var want []int
 			for k := range st.Tasks {
-				want = append(want, pnnParams(st.InputDim, tc.widths, heads, k, tc.adapter))
+				want = append(want, pnnParams(st.InputDim, tc.widths, heads, k, tc.form))
 			}
 			if !reflect.DeepEqual(res.Cost.ParamsPerTask, want) {
 				t.Fatalf("parameters after each task %v, formula gives %v", res.Cost.ParamsPerTask, want)
@@ -244,7 +250,7 @@ func TestPNNNeedsTaskIdentity(t *testing.T) {
 }
 
 func TestPNNOptions(t *testing.T) {
-	for _, spec := range []string{"pnn:width=abc", "pnn:width=0", "pnn:adapter=maybe", "pnn:depth=2"} {
+	for _, spec := range []string{"pnn:width=abc", "pnn:width=0", "pnn:adapter=maybe", "pnn:depth=2", "pnn:laterals=all", "pnn:adapter=true,laterals=agem"} {
 		if _, err := strategies.Default.New(spec); err == nil {
 			t.Errorf("%s accepted", spec)
 		}
