@@ -407,6 +407,9 @@ func (a *App) cmdMerge(ctx context.Context, args []string) error {
 		return err
 	}
 	printSweepSummary(a.Stdout, s)
+	if secs, n, err := p.CellTime(pos[0]); err == nil && n > 0 {
+		fmt.Fprintf(a.Stdout, "\nCell time: %.2f h over %d completed cells (the sum of their cell.json wall times, last attempts; cells run N at a time take about this divided by N)\n", secs/3600, n)
+	}
 	fmt.Fprintf(a.Stdout, "\nWrote %s and %s in %s\n", sweep.SummaryMDFile, sweep.SummaryJSONFile, pos[0])
 	if !s.Cells.Complete() {
 		fmt.Fprintf(a.Stdout, "%d of %d cells have no result yet: run the sweep (or its missing shards) again to complete it.\n", s.Cells.Missing, s.Cells.Total)

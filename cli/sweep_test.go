@@ -154,7 +154,7 @@ func testShardProcesses(t *testing.T, bin string) {
 		}
 	}
 	mout := runSweepCmd(t, bin, nil, "merge", many)
-	if !strings.Contains(mout, "cells 12 ok, 0 failed, 0 missing of 12") {
+	if !strings.Contains(mout, "cells 12 ok, 0 failed, 0 missing of 12") || !strings.Contains(mout, "over 12 completed cells") {
 		t.Errorf("merge output:\n%s", mout)
 	}
 

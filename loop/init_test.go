@@ -2,6 +2,7 @@ package loop_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,9 +194,9 @@ func (r *recorder) ParamsInitialized() {
 }
 
 // TestInitNewColumns checks that under Init tnormal a progressive network's columns added at
-// later tasks start as its first does (biases 0.1, weights within two standard deviations of
-// 0.1), seen at each task's start before training, that without Init they keep PNN's own
-// initialisation, and that such a run resumes bit for bit (the new columns' draws come from a
+// later tasks start as its first does (biases 0.1, weights and laterals within two standard
+// deviations of 0.1), seen at each task's start before training, that without Init they keep
+// PNN's own initialisation (uniform, some weights beyond 0.2), and that such a run resumes bit for bit (the new columns' draws come from a
 // source of their own per task).
 func TestInitNewColumns(t *testing.T) {
 	st := strategytest.Synthetic(stream.TaskIL, 3, 2, 12, 30, 4)
@@ -212,8 +213,15 @@ func TestInitNewColumns(t *testing.T) {
 				return
 			}
 			col := "col" + string(rune('0'+e.Task)) + "/"
+			wide := false // a weight beyond tnormal's two standard deviations
 			for _, p := range s.Params().All() {
-				if !strings.HasPrefix(p.Name, col) || !strings.HasSuffix(p.Name, "/b") {
+				if !strings.HasPrefix(p.Name, col) {
+					continue
+				}
+				if !strings.HasSuffix(p.Name, "/b") {
+					for _, v := range p.Data() {
+						wide = wide || math.Abs(float64(v)) > 0.2
+					}
 					continue
 				}
 				checked++
@@ -223,6 +231,9 @@ func TestInitNewColumns(t *testing.T) {
 						return
 					}
 				}
+			}
+			if wide == (init == runspec.InitTNormal) {
+				t.Errorf("init %q, task %d: a weight of the new column beyond 0.2: %v", init, e.Task+1, wide)
 			}
 		})
 		if _, err := (&loop.Runner{Log: quietLogger(), Hooks: []loop.Hook{hook}}).Run(context.Background(), st, s, set); err != nil {

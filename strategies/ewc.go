@@ -93,6 +93,9 @@ func (e *EWC) Setup(env *Env) error {
 		return err
 	}
 	if e.Fisher == FisherRunning {
+		if env.Iterations > 0 && e.Every > env.Iterations {
+			return fmt.Errorf("ewc: every=%d is more than a task's %d steps: no window would reach the running Fisher (lower every)", e.Every, env.Iterations)
+		}
 		e.fRun, e.fWin, e.prev = e.Buffer("fisher_running"), e.Buffer("fisher_window"), e.Buffer("")
 		e.win = &ewcWindow{}
 		e.State = e.win
@@ -191,7 +194,9 @@ func (e *EWC) taskFisher(cur int) (map[*graphs.Param][]float32, error) {
 }
 
 // MinMaxScale rescales every value of f to (v - min) / (max - min + 1e-32), min and max over all
-// of f's slices (A-GEM's code's normalisation of the Fisher).
+// of f's slices (A-GEM's code's normalisation of the Fisher). EWC passes the penalised
+// parameters: with heads=multi the heads are not among them, where A-GEM's code (one head)
+// takes every trainable variable.
 func MinMaxScale(f map[*graphs.Param][]float32) {
 	lo, hi := float32(math.Inf(1)), float32(math.Inf(-1))
 	for _, v := range f {
@@ -283,6 +288,8 @@ func init() {
 		e.Decay, e.Every = o.Float("decay"), o.Int("every")
 		o.Check("decay", e.Decay > 0 && e.Decay <= 1, "a number in (0, 1]")
 		o.Check("every", e.Every >= 1, "a positive integer")
+		o.Check("decay", e.Fisher == FisherRunning || e.Decay == 0.9, "left at its default unless fisher=running (the other Fisher estimates do not read it)")
+		o.Check("every", e.Fisher == FisherRunning || e.Every == 10, "left at its default unless fisher=running (the other Fisher estimates do not read it)")
 		norm := o.String("normalize")
 		o.Check("normalize", norm == "none" || norm == "minmax", "none or minmax")
 		e.MinMax = norm == "minmax"

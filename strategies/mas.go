@@ -28,7 +28,8 @@ import (
 // Two options follow other codes: Batch > 0 takes the absolute value of each Batch examples'
 // summed gradient (the authors' code, and A-GEM's with batches of 10), and Replace makes each
 // task's importance replace Omega instead of adding to it (A-GEM's code resets it every task).
-// A-GEM's MAS is mas:batch=10,replace=true,samples=0.
+// A-GEM's MAS is mas:batch=10,replace=true,samples=0 (A-GEM's code drops a last batch shorter
+// than 10, which this counts; their tasks of 55000 images have none).
 type MAS struct {
 	Regularizer
 	// Samples is the number of training examples of a task Omega averages over (0: all).
@@ -52,7 +53,8 @@ var (
 	_ Resolver     = (*MAS)(nil)
 )
 
-// EndTask adds task cur's importance to Omega and anchors the penalty at the current parameters.
+// EndTask adds task cur's importance to Omega (or, with Replace, puts it in Omega's place) and
+// anchors the penalty at the current parameters.
 func (m *MAS) EndTask(cur int) error {
 	om, err := MASImportanceBatched(&m.Base, cur, m.Samples, m.Batch, m.Env.Rng, m.Q.Params())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/clgraph/clgraph/graphs"
@@ -578,6 +579,20 @@ func TestGraphFisher(t *testing.T) {
 func TestRunningFisher(t *testing.T) {
 	const every, decay, steps = 3, 0.6, 11
 	st := strategytest.Synthetic(stream.DomainIL, 2, 2, 6, 30, 3)
+	for _, spec := range []string{"ewc:every=5", "ewc:decay=0.5", "ewc:fisher=running,every=0", "ewc:fisher=running,decay=1.5", "ewc:normalize=max"} {
+		if _, err := strategies.Default.New(spec); err == nil {
+			t.Errorf("%s accepted", spec)
+		}
+	}
+	long, err := strategies.Default.New("ewc:fisher=running,every=31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := regEnv(st, 1)
+	env.Iterations = 30
+	if err := long.Setup(env); err == nil || !strings.Contains(err.Error(), "every=31") {
+		t.Errorf("a window longer than a task: %v", err)
+	}
 	for _, norm := range []string{"none", "minmax"} {
 		s, err := strategies.Default.New(fmt.Sprintf("ewc:fisher=running,every=%d,decay=%g,normalize=%s,online=true,gamma=0,lambda=5", every, decay, norm))
 		if err != nil {

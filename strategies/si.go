@@ -127,9 +127,6 @@ func init() {
 		g := o.String("grad")
 		o.Check("grad", g == "data" || g == "total", "data or total")
 		s.TotalGrad = g == "total"
-		if o.Err() != nil {
-			return nil, o.Err()
-		}
 		return s, nil
 	})
 }

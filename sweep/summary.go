@@ -43,9 +43,6 @@ type Summary struct {
 	Name string `json:"name"`
 	// Cells counts every cell of the grid.
 	Cells Counts `json:"cells"`
-	// CellSeconds is the sum of the finished cells' wall times (each cell.json's last attempt),
-	// the grid's compute; cells run N at a time take about CellSeconds/N of wall time.
-	CellSeconds float64 `json:"cell_seconds,omitempty"`
 	// Groups summarise each stream and scenario.
 	Groups []GroupSummary `json:"groups"`
 	// Skipped are the combinations left out of the grid.
@@ -148,9 +145,6 @@ func (p *Plan) Summarize(dir string) (*Summary, []*results.Run, error) {
 				default:
 					set.Cells.Failed++
 				}
-				if ci, err := ReadCellInfo(results.ResultDir(GroupDir(dir, g), spec, seed)); err == nil {
-					s.CellSeconds += ci.Seconds
-				}
 				sub.Results = append(sub.Results, r)
 			}
 			sub.Config.Strategies = []string{spec}
@@ -163,6 +157,30 @@ func (p *Plan) Summarize(dir string) (*Summary, []*results.Run, error) {
 		s.Groups = append(s.Groups, gs)
 	}
 	return s, runs, nil
+}
+
+// CellTime sums the wall times of the plan's cells with status ok in the sweep folder dir,
+// each its cell.json's last attempt (a lower bound for a cell resumed after an interruption,
+// which counts only its last part), and counts them; cells run N at a time take about
+// seconds/N of wall time. It is kept out of the summaries, which depend on the results only
+// (a sharded sweep's equal an unsharded one's).
+func (p *Plan) CellTime(dir string) (seconds float64, cells int, err error) {
+	for _, c := range p.Cells {
+		st, err := p.StateOf(dir, c)
+		if err != nil {
+			return seconds, cells, err
+		}
+		if st != Done {
+			continue
+		}
+		ci, err := ReadCellInfo(p.CellDir(dir, c))
+		if err != nil {
+			return seconds, cells, err
+		}
+		seconds += ci.Seconds
+		cells++
+	}
+	return seconds, cells, nil
 }
 
 // Families maps each spec to its strategy family, the unit a best setting is chosen for: the
@@ -374,9 +392,6 @@ func MarkdownSummary(s *Summary) string {
 	fmt.Fprintf(&b, "# clgraph sweep: %s\n\n", md(s.Name))
 	fmt.Fprintf(&b, "- **Cells:** %s\n", countsText(s.Cells))
 	fmt.Fprintf(&b, "- **Groups:** %d (each a run folder with its own summary.md)\n", len(s.Groups))
-	if s.CellSeconds > 0 {
-		fmt.Fprintf(&b, "- **Cell time:** %.2f h, the sum of the finished cells' wall times (each cell.json's last attempt); cells run N at a time take about this divided by N\n", s.CellSeconds/3600)
-	}
 	if len(s.Skipped) > 0 {
 		fmt.Fprintf(&b, "- **Left out:** %d combinations (see the end)\n", len(s.Skipped))
 	}
