@@ -48,10 +48,9 @@ type EWC struct {
 	MinMax bool
 
 	// The running Fisher's state (fisher=running): the average, the current window's sum of
-	// squared gradients (both named Buffers), the steps in the window, and the parameters
-	// before a step (scratch).
-	fRun, fWin, prev [][]float32
-	win              *ewcWindow
+	// squared gradients (both named Buffers) and the task's step count.
+	fRun, fWin [][]float32
+	win        *ewcWindow
 
 	// LastFisher is the Fisher estimated at the end of the latest task, per penalised parameter.
 	// It is a diagnostic, not saved: nil after a resume.
@@ -96,7 +95,7 @@ func (e *EWC) Setup(env *Env) error {
 		if env.Iterations > 0 && e.Every > env.Iterations {
 			return fmt.Errorf("ewc: every=%d is more than a task's %d steps: no window would reach the running Fisher (lower every)", e.Every, env.Iterations)
 		}
-		e.fRun, e.fWin, e.prev = e.Buffer("fisher_running"), e.Buffer("fisher_window"), e.Buffer("")
+		e.fRun, e.fWin = e.Buffer("fisher_running"), e.Buffer("fisher_window")
 		e.win = &ewcWindow{}
 		e.State = e.win
 	}
@@ -133,12 +132,18 @@ func (e *EWC) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if (e.win.Steps+1)%e.Every == 0 {
 		e.foldWindow()
 	}
-	for i := range e.Q.Terms {
-		copy(e.prev[i], e.Q.Terms[i].Param.Data())
+	// The window reads the gradient between the step's backward pass and its update, where the
+	// parameters are still those the penalty's gradient was taken at (no copy of them).
+	if err := e.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
+		return StepInfo{}, fmt.Errorf("ewc: %w", err)
 	}
-	info, err := e.Base.Step(cur, bt)
+	loss, pen, err := e.Net.Step()
+	info := StepInfo{Loss: loss, Penalty: pen, Samples: bt.N}
 	if err != nil {
 		return info, fmt.Errorf("ewc: %w", err)
+	}
+	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
+		return info, fmt.Errorf("ewc: %w", Diverged(loss, pen))
 	}
 	k := float32(2 * e.Q.Scale)
 	for i := range e.Q.Terms {
@@ -147,12 +152,13 @@ func (e *EWC) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		if g == nil {
 			continue
 		}
-		w, a, prev, win := t.Weights(), t.Anchors(), e.prev[i], e.fWin[i]
+		w, a, theta, win := t.Weights(), t.Anchors(), t.Param.Data(), e.fWin[i]
 		for j, gj := range g {
-			d := gj - k*w[j]*(prev[j]-a[j])
+			d := gj - k*w[j]*(theta[j]-a[j])
 			win[j] += d * d
 		}
 	}
+	e.Opt.Update(e.Net.Trainable(), e.Net.Grad)
 	e.win.Steps++
 	return info, nil
 }
