@@ -106,22 +106,17 @@ func (a *AGEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if err := a.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("agem: %w", err)
 	}
-	loss, pen, err := a.Net.Step()
-	info := StepInfo{Loss: loss, Penalty: pen, Samples: bt.N + a.rb.N}
-	if err != nil {
-		return info, err
-	}
-	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return info, Diverged(loss, pen)
-	}
-	// Grad returns the gradient ops' own buffers, which Update reads: project them in place.
-	a.g = a.g[:0]
-	for _, p := range a.Net.Trainable() {
-		a.g = append(a.g, a.Net.Grad(p))
-	}
-	AGEMProject(a.g, a.Ref)
-	a.Opt.Update(a.Net.Trainable(), a.Net.Grad)
-	return info, nil
+	// Grad returns the buffers Update reads: project them in place.
+	info, err := a.TrainWith(func() error {
+		a.g = a.g[:0]
+		for _, p := range a.Net.Trainable() {
+			a.g = append(a.g, a.Net.Grad(p))
+		}
+		AGEMProject(a.g, a.Ref)
+		return nil
+	})
+	info.Samples = bt.N + a.rb.N
+	return info, err
 }
 
 // keepRef copies the gradients of ref's last Step into Ref, in the order of Net.Trainable(),

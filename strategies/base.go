@@ -319,16 +319,29 @@ func Diverged(loss, penalty float32) error {
 }
 
 // Train runs the filled step: forward, backward and an Adam update of the trainable parameters.
-func (b *Base) Train() (StepInfo, error) {
+func (b *Base) Train() (StepInfo, error) { return b.TrainWith(nil) }
+
+// TrainWith is Train with adjust (when not nil) run between the backward pass and the update,
+// once the loss is known to be finite: the parameters are still the step's own, and Net.Grad
+// returns the buffers the update reads, so adjust may read the gradient (EWC's running Fisher)
+// or rewrite it in place (A-GEM's and GEM's projections, PackNet's freezing). An error from
+// adjust skips the update.
+func (b *Base) TrainWith(adjust func() error) (StepInfo, error) {
 	loss, pen, err := b.Net.Step()
+	info := StepInfo{Loss: loss, Penalty: pen}
 	if err != nil {
-		return StepInfo{}, err
+		return info, err
 	}
 	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return StepInfo{Loss: loss, Penalty: pen}, Diverged(loss, pen)
+		return info, Diverged(loss, pen)
+	}
+	if adjust != nil {
+		if err := adjust(); err != nil {
+			return info, err
+		}
 	}
 	b.Opt.Update(b.Net.Trainable(), b.Net.Grad)
-	return StepInfo{Loss: loss, Penalty: pen}, nil
+	return info, nil
 }
 
 // Step trains on one batch of the current task with the plain averaged loss.

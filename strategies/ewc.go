@@ -137,28 +137,26 @@ func (e *EWC) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if err := e.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("ewc: %w", err)
 	}
-	loss, pen, err := e.Net.Step()
-	info := StepInfo{Loss: loss, Penalty: pen, Samples: bt.N}
+	info, err := e.TrainWith(func() error {
+		k := float32(2 * e.Q.Scale)
+		for i := range e.Q.Terms {
+			t := &e.Q.Terms[i]
+			g := e.Net.Grad(t.Param)
+			if g == nil {
+				continue
+			}
+			w, a, theta, win := t.Weights(), t.Anchors(), t.Param.Data(), e.fWin[i]
+			for j, gj := range g {
+				d := gj - k*w[j]*(theta[j]-a[j])
+				win[j] += d * d
+			}
+		}
+		return nil
+	})
+	info.Samples = bt.N
 	if err != nil {
 		return info, fmt.Errorf("ewc: %w", err)
 	}
-	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return info, fmt.Errorf("ewc: %w", Diverged(loss, pen))
-	}
-	k := float32(2 * e.Q.Scale)
-	for i := range e.Q.Terms {
-		t := &e.Q.Terms[i]
-		g := e.Net.Grad(t.Param)
-		if g == nil {
-			continue
-		}
-		w, a, theta, win := t.Weights(), t.Anchors(), t.Param.Data(), e.fWin[i]
-		for j, gj := range g {
-			d := gj - k*w[j]*(theta[j]-a[j])
-			win[j] += d * d
-		}
-	}
-	e.Opt.Update(e.Net.Trainable(), e.Net.Grad)
 	e.win.Steps++
 	return info, nil
 }

@@ -104,24 +104,20 @@ func (m *GEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if err := m.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("gem: %w", err)
 	}
-	loss, pen, err := m.Net.Step()
-	info := StepInfo{Loss: loss, Penalty: pen, Samples: samples}
-	if err != nil {
-		return info, err
-	}
-	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return info, Diverged(loss, pen)
-	}
-	// Grad returns the gradient ops' own buffers, which Update reads: project them in place.
-	m.g = m.g[:0]
-	for _, p := range m.Net.Trainable() {
-		m.g = append(m.g, m.Net.Grad(p))
-	}
-	if m.Dual, err = GEMProject(m.g, m.Ref, m.Margin, m.Eps); err != nil {
-		return info, fmt.Errorf("gem: %w", err)
-	}
-	m.Opt.Update(m.Net.Trainable(), m.Net.Grad)
-	return info, nil
+	// Grad returns the buffers Update reads: project them in place.
+	info, err := m.TrainWith(func() error {
+		m.g = m.g[:0]
+		for _, p := range m.Net.Trainable() {
+			m.g = append(m.g, m.Net.Grad(p))
+		}
+		var err error
+		if m.Dual, err = GEMProject(m.g, m.Ref, m.Margin, m.Eps); err != nil {
+			return fmt.Errorf("gem: %w", err)
+		}
+		return nil
+	})
+	info.Samples = samples
+	return info, err
 }
 
 // sample fills rb with the task's memory items: all of them when they fit a batch, else

@@ -25,6 +25,15 @@ import (
 // tasks and the current one over every class seen so far (the targets of the new classes are 0,
 // as the reference pads them), counted once, as the reference does in class-IL.
 //
+// Option weighting=rnt runs the loss of the reference code's 2019 version (commit f0b1461, the one
+// behind arXiv 1904.07734's tables) instead:
+//
+//	rnt * L_current + (1 - rnt) * alpha * L_distill,  rnt = 1/k while training task k (1-based),
+//
+// where L_distill is the mean (not the sum) of the earlier tasks' KD_j in task-IL, and tnorm=true
+// multiplies each KD_j by T^2 as that version's loss_fn_kd does. (The 2022 version behind the
+// default drops both: L_current + L_distill, the sum over earlier tasks, no T^2.)
+//
 // The previous model is a frozen copy of the parameters at the end of task k-1, evaluated in pure
 // Go (one extra forward pass per step). The distillation term is one fused op in the training
 // graph over the logits (graphs.Distill), whose soft targets are tensors rewritten before each
@@ -34,6 +43,11 @@ type LwF struct {
 	// Alpha weighs the distillation loss (settled at Setup when the option is auto: AlphaOpt);
 	// T is the temperature.
 	Alpha, T float64
+	// RNT selects the 2019 reference weighting (weighting=rnt): rnt*L_current +
+	// (1-rnt)*alpha*L_distill with rnt = 1/k, the old tasks' terms averaged.
+	RNT bool
+	// TNorm multiplies the distillation term by T^2 (tnorm=true).
+	TNorm bool
 	// AlphaOpt is the alpha option as given: a number, or auto (LwFAlphas).
 	AlphaOpt AutoFloat
 	// D is the distillation term in the training graph (after Setup).
@@ -104,9 +118,15 @@ func (l *LwF) setTerms(cur int) error {
 	if len(l.now) > len(l.D.Masks) {
 		return fmt.Errorf("lwf: task %d distils %d softmaxes, the graph has room for %d", cur+1, len(l.now), len(l.D.Masks))
 	}
-	if l.Env.Stream.Scenario == stream.ClassIL {
+	switch {
+	case l.Env.Stream.Scenario == stream.ClassIL:
 		for t := range l.weight {
 			l.weight[t] = 1
+		}
+	case l.RNT:
+		// The mean over the earlier tasks' terms, as the 2019 reference divides by n_replays.
+		for t := range l.weight {
+			l.weight[t] /= float64(cur)
 		}
 	}
 	for t := range l.D.Masks {
@@ -128,6 +148,10 @@ func (l *LwF) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if bt.N > l.Rows {
 		return StepInfo{}, fmt.Errorf("lwf: %d rows do not fit a step of %d", bt.N, l.Rows)
 	}
+	rnt := 1.0 // the current loss's weight
+	if l.RNT {
+		rnt = 1 / float64(cur+1)
+	}
 	if cur > 0 {
 		if l.done != cur {
 			return StepInfo{}, fmt.Errorf("lwf: training task %d with the previous model of task %d (EndTask of each task must run)", cur+1, l.done)
@@ -139,16 +163,27 @@ func (l *LwF) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		}
 		M := l.prev.M
 		z := l.prev.forward(bt.X, bt.N)
+		alpha := l.Alpha
+		if l.RNT {
+			alpha *= 1 - rnt
+		}
+		if l.TNorm {
+			alpha *= l.T * l.T
+		}
 		for t, w := range l.weight {
 			q := l.D.Targets[t].Float32s()
-			scale := float32(l.Alpha * w / float64(bt.N))
+			scale := float32(alpha * w / float64(bt.N))
 			for i := range bt.N {
 				graphs.SoftTargets(q[i*M:(i+1)*M], z[i*M:(i+1)*M], l.old[t], l.T, scale)
 			}
 			clear(q[bt.N*M:])
 		}
 	}
-	info, err := l.Base.Step(cur, bt)
+	if err := l.Fill(cur, Part{Batch: bt, Weight: rnt}); err != nil {
+		return StepInfo{}, fmt.Errorf("lwf: %w", err)
+	}
+	info, err := l.Train()
+	info.Samples = bt.N
 	if err != nil {
 		return info, fmt.Errorf("lwf: %w", err)
 	}
@@ -237,7 +272,9 @@ func init() {
 		Doc:  "learning without forgetting (Li & Hoiem 2017): L + alpha * distillation of the previous model's softened outputs on the current inputs",
 		Options: []Option{
 			{Name: "alpha", Default: "auto", Doc: "weight of the distillation loss, which sums one term per earlier task (in class-IL one term), as van de Ven & Tolias's code (their weight: 1)", Auto: &LwFAlphas},
-			{Name: "T", Default: "2", Doc: "distillation temperature (no T^2 factor)"},
+			{Name: "T", Default: "2", Doc: "distillation temperature"},
+			{Name: "weighting", Default: "sum", Doc: "sum: L + alpha * (sum of the earlier tasks' terms), the reference code's 2022 version; rnt: rnt*L + (1-rnt)*alpha*(their mean), rnt = 1/k on task k, its 2019 version (arXiv 1904.07734)"},
+			{Name: "tnorm", Default: "false", Doc: "multiply the distillation term by T^2 (the reference's 2019 version does)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
@@ -245,6 +282,8 @@ func init() {
 		l.ParseHeads(o)
 		l.AlphaOpt, l.T = o.FloatOrAuto("alpha"), o.Float("T")
 		l.Alpha = l.AlphaOpt.Value
+		l.RNT = o.Choice("weighting", "sum", "rnt") == "rnt"
+		l.TNorm = o.Bool("tnorm")
 		o.Check("T", l.T > 0, "a positive number")
 		return l, nil
 	})

@@ -52,14 +52,22 @@ func TestLwFAlphaZeroIsNaive(t *testing.T) {
 // of the previous task, so the previous model's logits are the model's own.
 func TestLwFDistillationLoss(t *testing.T) {
 	const alpha, T = 0.7, 1.5
-	for _, c := range []struct {
-		sc     stream.Scenario
-		single bool
-	}{{stream.TaskIL, false}, {stream.TaskIL, true}, {stream.DomainIL, false}, {stream.ClassIL, false}} {
+	type tc struct {
+		sc          stream.Scenario
+		single, rnt bool
+	}
+	var cases []tc
+	for _, rnt := range []bool{false, true} {
+		cases = append(cases, tc{stream.TaskIL, false, rnt}, tc{stream.TaskIL, true, rnt}, tc{stream.DomainIL, false, rnt}, tc{stream.ClassIL, false, rnt})
+	}
+	for _, c := range cases {
 		sc := c.sc
 		spec := "lwf:alpha=0.7,T=1.5"
 		if c.single {
 			spec += ",heads=single"
+		}
+		if c.rnt {
+			spec += ",weighting=rnt,tnorm=true"
 		}
 		t.Run(spec+"/"+sc.String(), func(t *testing.T) {
 			st := strategytest.Synthetic(sc, 3, 2, 12, 40, 4)
@@ -89,6 +97,12 @@ func TestLwFDistillationLoss(t *testing.T) {
 					}
 					if cur > 0 && step == 0 {
 						want := alpha * lwfLoss(st, c.single, cur, z[:b.N*M], b.N, M, T)
+						if c.rnt { // (1 - 1/k) T^2 times the mean over the earlier tasks' terms
+							want *= (1 - 1/float64(cur+1)) * T * T
+							if sc != stream.ClassIL {
+								want /= float64(cur)
+							}
+						}
 						if math.Abs(float64(info.Penalty)-want) > 1e-5*want || want == 0 {
 							t.Errorf("task %d: penalty %v, want %v", cur+1, info.Penalty, want)
 						}
@@ -154,6 +168,52 @@ func lwfLoss(st *stream.Stream, single bool, cur int, z []float32, n, M int, T f
 		now = append(now, cols(j)...)
 	}
 	return kd(old, now)
+}
+
+// TestLwFRNTWeighsCurrentLoss: under weighting=rnt the first task trains bit for bit as the
+// default (rnt = 1, no distillation yet), and at the first step of task 2 the current loss
+// weighs 1/2 of the default's at the same parameters.
+func TestLwFRNTWeighsCurrentLoss(t *testing.T) {
+	for _, sc := range stream.Scenarios {
+		st := strategytest.Synthetic(sc, 3, 2, 12, 40, 4)
+		var ss [2]*strategies.LwF
+		for i, spec := range []string{"lwf:alpha=1", "lwf:alpha=1,weighting=rnt,tnorm=true"} {
+			ss[i] = newStrategy(t, spec).(*strategies.LwF)
+			if err := ss[i].Setup(regEnv(st, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := stream.NewBatch(16, st.InputDim)
+		for cur := range 2 {
+			smp := stream.NewSampler(rand.New(rand.NewSource(int64(cur))), st.Tasks[cur])
+			for step := range 10 {
+				smp.Fill(b, 16)
+				if sc != stream.TaskIL {
+					b.HideTasks()
+				}
+				var info [2]strategies.StepInfo
+				for i, s := range ss {
+					var err error
+					if info[i], err = s.Step(cur, b); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if cur == 0 && info[0] != info[1] {
+					t.Fatalf("%s-IL task 1 step %d: rnt %+v, default %+v", sc, step+1, info[1], info[0])
+				}
+				if cur == 1 && step == 0 {
+					if got, want := float64(info[1].Loss), float64(info[0].Loss)/2; math.Abs(got-want) > 1e-5*want || want == 0 {
+						t.Errorf("%s-IL task 2: current loss %v, want half the default's %v", sc, got, want)
+					}
+				}
+			}
+			for _, s := range ss {
+				if err := s.EndTask(cur); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }
 
 // BenchmarkLwFStep is an LwF step on task 2 (benchStep, beside BenchmarkNaiveStep): the previous

@@ -149,16 +149,11 @@ func (p *PackNet) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	if err := p.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
 		return StepInfo{}, fmt.Errorf("packnet: %w", err)
 	}
-	loss, pen, err := p.Net.Step()
-	info := StepInfo{Loss: loss, Penalty: pen, Samples: bt.N}
+	info, err := p.TrainWith(func() error { p.restrict(cur); return nil })
+	info.Samples = bt.N
 	if err != nil {
 		return info, err
 	}
-	if l := float64(loss + pen); math.IsNaN(l) || math.IsInf(l, 0) {
-		return info, Diverged(loss, pen)
-	}
-	p.restrict(cur)
-	p.Opt.Update(p.Net.Trainable(), p.Net.Grad)
 	p.step++
 	return info, nil
 }
