@@ -25,14 +25,17 @@ import (
 // tasks and the current one over every class seen so far (the targets of the new classes are 0,
 // as the reference pads them), counted once, as the reference does in class-IL.
 //
-// Option weighting=rnt runs the loss of the reference code's 2019 version (commit f0b1461, the one
-// behind arXiv 1904.07734's tables) instead:
+// Option weighting=rnt runs the loss of the reference code's 2018 and 2019 versions (commits
+// e17b714 to f0b1461, behind arXiv 1809.10635's and 1904.07734's tables) instead:
 //
 //	rnt * L_current + (1 - rnt) * alpha * L_distill,  rnt = 1/k while training task k (1-based),
 //
 // where L_distill is the mean (not the sum) of the earlier tasks' KD_j in task-IL, and tnorm=true
-// multiplies each KD_j by T^2 as that version's loss_fn_kd does. (The 2022 version behind the
-// default drops both: L_current + L_distill, the sum over earlier tasks, no T^2.)
+// multiplies each KD_j by T^2 as those versions' loss_fn_kd does. (The 2022 version behind the
+// default drops both: L_current + L_distill, the sum over earlier tasks, no T^2.) Option
+// perclass=true divides each KD_j by the number of units the current model scores in it, as
+// that code did until commit 26f00db (2019-05-17), which averaged -p_old * log softmax over the
+// classes as well as the batch: the code the 2018 and 2019 tables were made with.
 //
 // The previous model is a frozen copy of the parameters at the end of task k-1, evaluated in pure
 // Go (one extra forward pass per step). The distillation term is one fused op in the training
@@ -48,6 +51,8 @@ type LwF struct {
 	RNT bool
 	// TNorm multiplies the distillation term by T^2 (tnorm=true).
 	TNorm bool
+	// PerClass divides each task's distillation by the number of units it scores (perclass=true).
+	PerClass bool
 	// AlphaOpt is the alpha option as given: a number, or auto (LwFAlphas).
 	AlphaOpt AutoFloat
 	// D is the distillation term in the training graph (after Setup).
@@ -172,7 +177,11 @@ func (l *LwF) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		}
 		for t, w := range l.weight {
 			q := l.D.Targets[t].Float32s()
-			scale := float32(alpha * w / float64(bt.N))
+			n := 1
+			if l.PerClass {
+				n = activeUnits(l.now[t])
+			}
+			scale := float32(alpha * w / float64(bt.N*n))
 			for i := range bt.N {
 				graphs.SoftTargets(q[i*M:(i+1)*M], z[i*M:(i+1)*M], l.old[t], l.T, scale)
 			}
@@ -188,6 +197,17 @@ func (l *LwF) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 		return info, fmt.Errorf("lwf: %w", err)
 	}
 	return info, nil
+}
+
+// activeUnits counts the units a mask row leaves in the softmax.
+func activeUnits(mask []float32) int {
+	n := 0
+	for _, m := range mask {
+		if m == 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // EndTask freezes the current parameters as the previous model of the next task.
@@ -273,8 +293,9 @@ func init() {
 		Options: []Option{
 			{Name: "alpha", Default: "auto", Doc: "weight of the distillation loss, which sums one term per earlier task (in class-IL one term), as van de Ven & Tolias's code (their weight: 1)", Auto: &LwFAlphas},
 			{Name: "T", Default: "2", Doc: "distillation temperature"},
-			{Name: "weighting", Default: "sum", Doc: "sum: L + alpha * (sum of the earlier tasks' terms), the reference code's 2022 version; rnt: rnt*L + (1-rnt)*alpha*(their mean), rnt = 1/k on task k, its 2019 version (arXiv 1904.07734)"},
-			{Name: "tnorm", Default: "false", Doc: "multiply the distillation term by T^2 (the reference's 2019 version does)"},
+			{Name: "weighting", Default: "sum", Doc: "sum: L + alpha * (sum of the earlier tasks' terms), the reference code's 2022 version; rnt: rnt*L + (1-rnt)*alpha*(their mean), rnt = 1/k on task k, its 2018/2019 versions (arXiv 1809.10635, 1904.07734)"},
+			{Name: "tnorm", Default: "false", Doc: "multiply the distillation term by T^2 (the reference's 2018/2019 versions do)"},
+			{Name: "perclass", Default: "false", Doc: "average each task's distillation over the units it scores, not only over the batch (the reference code until commit 26f00db, which made the 2018 and 2019 tables)"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
@@ -284,6 +305,7 @@ func init() {
 		l.Alpha = l.AlphaOpt.Value
 		l.RNT = o.Choice("weighting", "sum", "rnt") == "rnt"
 		l.TNorm = o.Bool("tnorm")
+		l.PerClass = o.Bool("perclass")
 		o.Check("T", l.T > 0, "a positive number")
 		return l, nil
 	})

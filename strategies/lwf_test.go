@@ -53,12 +53,13 @@ func TestLwFAlphaZeroIsNaive(t *testing.T) {
 func TestLwFDistillationLoss(t *testing.T) {
 	const alpha, T = 0.7, 1.5
 	type tc struct {
-		sc          stream.Scenario
-		single, rnt bool
+		sc                    stream.Scenario
+		single, rnt, perclass bool
 	}
 	var cases []tc
-	for _, rnt := range []bool{false, true} {
-		cases = append(cases, tc{stream.TaskIL, false, rnt}, tc{stream.TaskIL, true, rnt}, tc{stream.DomainIL, false, rnt}, tc{stream.ClassIL, false, rnt})
+	for _, v := range [][2]bool{{false, false}, {true, false}, {false, true}} {
+		rnt, pc := v[0], v[1]
+		cases = append(cases, tc{stream.TaskIL, false, rnt, pc}, tc{stream.TaskIL, true, rnt, pc}, tc{stream.DomainIL, false, rnt, pc}, tc{stream.ClassIL, false, rnt, pc})
 	}
 	for _, c := range cases {
 		sc := c.sc
@@ -68,6 +69,9 @@ func TestLwFDistillationLoss(t *testing.T) {
 		}
 		if c.rnt {
 			spec += ",weighting=rnt,tnorm=true"
+		}
+		if c.perclass {
+			spec += ",perclass=true"
 		}
 		t.Run(spec+"/"+sc.String(), func(t *testing.T) {
 			st := strategytest.Synthetic(sc, 3, 2, 12, 40, 4)
@@ -96,7 +100,7 @@ func TestLwFDistillationLoss(t *testing.T) {
 						t.Fatalf("task 1 step %d: penalty %v, want none", step+1, info.Penalty)
 					}
 					if cur > 0 && step == 0 {
-						want := alpha * lwfLoss(st, c.single, cur, z[:b.N*M], b.N, M, T)
+						want := alpha * lwfLoss(st, c.single, cur, z[:b.N*M], b.N, M, T, c.perclass)
 						if c.rnt { // (1 - 1/k) T^2 times the mean over the earlier tasks' terms
 							want *= (1 - 1/float64(cur+1)) * T * T
 							if sc != stream.ClassIL {
@@ -117,8 +121,9 @@ func TestLwFDistillationLoss(t *testing.T) {
 }
 
 // lwfLoss is the reference code's L_distill on task cur for logits z (n x M) of both models, with
-// a shared head in task-IL when single is set.
-func lwfLoss(st *stream.Stream, single bool, cur int, z []float32, n, M int, T float64) float64 {
+// a shared head in task-IL when single is set, each task's term averaged over the units the
+// current model scores in it when perclass is set.
+func lwfLoss(st *stream.Stream, single bool, cur int, z []float32, n, M int, T float64, perclass bool) float64 {
 	cols := func(tasks ...int) []int { // model columns of the tasks' units (all units: class-IL)
 		var c []int
 		for _, j := range tasks {
@@ -143,6 +148,9 @@ func lwfLoss(st *stream.Stream, single bool, cur int, z []float32, n, M int, T f
 			for _, c := range old {
 				sum -= math.Exp(float64(zi[c])/T-lo) * (float64(zi[c])/T - ln)
 			}
+		}
+		if perclass {
+			sum /= float64(len(now))
 		}
 		return sum / float64(n)
 	}
