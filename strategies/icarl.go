@@ -39,6 +39,10 @@ type ICaRL struct {
 	Budget int
 	// T is the temperature of the old classes' targets, sigmoid(z_old/T).
 	T float64
+	// NoRehearsal trains on the current task's data only: the exemplars serve herding and the
+	// nearest-mean classification but are not added to the training data (van de Ven's reference
+	// code from commit 86802a8, which added iCaRL, until its fix d326f96).
+	NoRehearsal bool
 	// BCE is the loss term in the training graph (after Setup).
 	BCE *graphs.BCE
 
@@ -116,6 +120,9 @@ func (c *ICaRL) Sample(cur int, b *stream.Batch, n int, rng *rand.Rand) {
 func (c *ICaRL) trainTasks(cur int) []*stream.Task {
 	s := c.Env.Stream
 	out := []*stream.Task{s.Tasks[cur]}
+	if c.NoRehearsal {
+		return out
+	}
 	for _, t := range s.Tasks[:cur] {
 		v := &stream.Task{ID: t.ID, Name: t.Name, Classes: t.Classes, Units: t.Units, Perm: t.Perm, Warp: t.Warp}
 		v.Train.Data = t.Train.Data
@@ -469,9 +476,10 @@ func init() {
 		Options: []Option{
 			{Name: "budget", Default: "2000", Doc: "exemplars kept in total, budget/classes-seen per class (the paper's K = 2000, on CIFAR-100; van de Ven's current reference code keeps a fixed 100 per class on split MNIST instead); at least the stream's number of classes"},
 			{Name: "T", Default: "1", Doc: "temperature of the old classes' targets sigmoid(z_old/T) (the paper: 1; van de Ven's code: its --temp, 2)"},
+			{Name: "rehearse", Default: "true", Doc: "train on the exemplars with the new data; false trains on the new data only, the exemplars serving the classification (van de Ven's code as it added iCaRL, 86802a8, until d326f96 on 2019-04-25)"},
 		},
 	}, func(o *Options) (Strategy, error) {
-		c := &ICaRL{Budget: o.Int("budget"), T: o.Float("T")}
+		c := &ICaRL{Budget: o.Int("budget"), T: o.Float("T"), NoRehearsal: !o.Bool("rehearse")}
 		o.Check("budget", c.Budget > 0, "a positive integer")
 		o.Check("T", c.T > 0, "a positive number")
 		return c, nil

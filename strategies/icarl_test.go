@@ -167,6 +167,48 @@ func icarlFeatures(c *strategies.ICaRL, x []float32) []float64 {
 	return a
 }
 
+// TestICaRLNoRehearsal checks that icarl:rehearse=false keeps exemplars for the classification
+// but draws task 2's batches from task 2 alone, where the default draws old classes too.
+func TestICaRLNoRehearsal(t *testing.T) {
+	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 12, 5)
+	for _, tc := range []struct {
+		spec     string
+		rehearse bool
+	}{{"icarl:budget=8", true}, {"icarl:budget=8,rehearse=false", false}} {
+		c := newStrategy(t, tc.spec).(*strategies.ICaRL)
+		if err := c.Setup(regEnv(st, 1)); err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewSource(3))
+		b := stream.NewBatch(16, st.InputDim)
+		for range 5 {
+			c.Sample(0, b, 16, rng)
+			b.HideTasks()
+			if _, err := c.Step(0, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.EndTask(0); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Exemplars(0)) != 4 || len(c.Exemplars(1)) != 4 {
+			t.Fatalf("%s: exemplars %v %v, want 4 per class", tc.spec, c.Exemplars(0), c.Exemplars(1))
+		}
+		old := 0
+		for range 20 {
+			c.Sample(1, b, 16, rng)
+			for i := range b.N {
+				if b.Target[i] < 2 {
+					old++
+				}
+			}
+		}
+		if (old > 0) != tc.rehearse {
+			t.Errorf("%s: %d examples of task 1's classes drawn in 20 batches of task 2", tc.spec, old)
+		}
+	}
+}
+
 // TestICaRLExemplarsAndScores checks, on a small class-IL stream, that each task's end keeps
 // budget/classes exemplars per class, cutting old classes to a prefix of their herding order,
 // that a new class's exemplars are the herding order of its features (recomputed here), that a
