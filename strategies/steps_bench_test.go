@@ -23,3 +23,10 @@ func BenchmarkReplayStep(b *testing.B) { benchStep(b, "replay") }
 
 // BenchmarkJointStep is a joint-training step on the union of the tasks seen.
 func BenchmarkJointStep(b *testing.B) { benchStep(b, "joint") }
+
+// BenchmarkRWalkStep is an RWalk step: the penalty, the squared-gradient window and the path
+// integral's update (an interval closes every tenth step).
+func BenchmarkRWalkStep(b *testing.B) { benchStep(b, "rwalk") }
+
+// BenchmarkMultitaskStep is a multitask step on the union of every task of the stream.
+func BenchmarkMultitaskStep(b *testing.B) { benchStep(b, "multitask") }

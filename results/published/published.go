@@ -7,6 +7,7 @@
 package published
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -96,6 +97,37 @@ type Explanation struct {
 	// Methods says how the experiment runs the rows' methods where it differs from the
 	// source's (e.g. ewc: {strategy: "ewc:lambda=5000"}).
 	Methods map[string]MethodRun `yaml:"methods"`
+	// From, when set, names a file (relative to the source file's folder, e.g.
+	// explanations/vandeven-code-lwf.yaml) holding the cause, runs and methods, shared by the
+	// sources whose rows one cause explains; the entry then gives only its rows.
+	From string `yaml:"from"`
+}
+
+// sharedExplanation is an explanation file's content: an Explanation without rows.
+type sharedExplanation struct {
+	Cause   string               `yaml:"cause"`
+	Runs    []string             `yaml:"runs"`
+	Methods map[string]MethodRun `yaml:"methods"`
+}
+
+// resolveFrom fills e from the shared explanation file it names (relative to dir).
+func (e *Explanation) resolveFrom(dir string) error {
+	if e.Cause != "" || len(e.Runs) > 0 || len(e.Methods) > 0 {
+		return fmt.Errorf("an entry with from: %s gives only rows (its cause, runs and methods are the file's)", e.From)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(e.From))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("from: %w", err)
+	}
+	var sh sharedExplanation
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&sh); err != nil {
+		return fmt.Errorf("from: %s: %w (a shared explanation holds cause, runs and methods; rows stay in the source)", p, err)
+	}
+	e.Cause, e.Runs, e.Methods = sh.Cause, sh.Runs, sh.Methods
+	return nil
 }
 
 // RowKey names published rows: a stream (empty: any), scenario and method.
@@ -146,7 +178,13 @@ func Load(path string) (*Source, error) {
 	}
 	s := f.Source
 	s.File, s.Setting, s.Methods, s.Rows, s.Explanations = path, strings.TrimSpace(f.Setting), f.Methods, f.Rows, f.Explanations
-	for i, e := range s.Explanations {
+	for i := range s.Explanations {
+		e := &s.Explanations[i]
+		if e.From != "" {
+			if err := e.resolveFrom(filepath.Dir(path)); err != nil {
+				return nil, fmt.Errorf("published: %s: explanation %d: %w", path, i+1, err)
+			}
+		}
 		if len(e.Rows) == 0 || len(e.Runs) == 0 || strings.TrimSpace(e.Cause) == "" {
 			return nil, fmt.Errorf("published: %s: explanation %d needs rows, a cause and the runs that test it", path, i+1)
 		}
@@ -180,7 +218,7 @@ var Strategies = map[string]string{
 	"naive": "naive", "joint": "joint", "ewc": "ewc", "ewc_online": "ewc:online=true", "si": "si",
 	"l2": "l2", "mas": "mas", "lwf": "lwf", "dgr": "dgr", "dgr_distill": "dgr:distill=true",
 	"rtf": "rtf", "icarl": "icarl", "gem": "gem", "agem": "agem", "replay": "replay", "xdg": "xdg",
-	"der": "der", "hat": "hat", "packnet": "packnet", "pnn": "pnn",
+	"der": "der", "hat": "hat", "packnet": "packnet", "pnn": "pnn", "rwalk": "rwalk",
 }
 
 // Method returns how clgraph runs method for src: the source's Methods entry, else the default

@@ -311,3 +311,46 @@ func TestLoadChecksExplanations(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedExplanation checks that an entry with from: takes its cause, runs and methods from
+// the shared file (two sources reading one file get the same explanation), and that a from: entry
+// that also gives a cause, a missing file or a shared file with rows of its own is refused.
+func TestSharedExplanation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("explanations/kd.yaml", "cause: >-\n  their loss\n  differs\nruns: [r/explain]\nmethods:\n  lwf: {strategy: \"lwf:alpha=1\"}\n")
+	var got []Explanation
+	for _, src := range []string{"a.yaml", "b.yaml"} {
+		s, err := Load(write(src, "explanations:\n  - rows: [{scenario: class, method: lwf}]\n    from: explanations/kd.yaml\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s.Explanations[0])
+	}
+	e := got[0]
+	if e.Cause != "their loss differs" || len(e.Runs) != 1 || e.Runs[0] != "r/explain" || e.Methods["lwf"].Strategy != "lwf:alpha=1" || len(e.Rows) != 1 {
+		t.Fatalf("explanation from the shared file: %+v", e)
+	}
+	if got[1].Cause != e.Cause || got[1].Runs[0] != e.Runs[0] {
+		t.Fatalf("two sources read different explanations: %+v and %+v", got[0], got[1])
+	}
+	write("explanations/rows.yaml", "rows: [{scenario: task, method: ewc}]\ncause: c\nruns: [a]\n")
+	for bad, want := range map[string]string{
+		"explanations:\n  - {rows: [{scenario: class, method: lwf}], from: explanations/kd.yaml, cause: c}\n": "gives only rows",
+		"explanations:\n  - {rows: [{scenario: class, method: lwf}], from: explanations/none.yaml}\n":         "none.yaml",
+		"explanations:\n  - {rows: [{scenario: class, method: lwf}], from: explanations/rows.yaml}\n":         "rows stay in the source",
+	} {
+		if _, err := Load(write("bad.yaml", bad)); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "explanation 1") {
+			t.Errorf("%q: %v, want an error naming explanation 1 and %q", bad, err, want)
+		}
+	}
+}
