@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/clgraph/clgraph/graphs"
 	"github.com/clgraph/clgraph/stream"
 	"github.com/sirupsen/logrus"
 )
@@ -12,9 +13,10 @@ import (
 // GEM is Gradient Episodic Memory (Lopez-Paz & Ranzato 2017, "Gradient Episodic Memory for
 // Continual Learning"). An episodic memory (Memory, class-balanced, filled at the end of each
 // task) holds examples of every earlier task. From the second task on, each step first computes
-// one reference gradient g_k per earlier task k, the gradient of the loss on up to Env.Batch of
-// task k's memory examples (all of them when they fit; else drawn at random, without
-// replacement, each step), each scored as the scenario scores its task, as replay does; then
+// one reference gradient g_k per earlier task k, the gradient of the loss on up to RefBatch
+// (0: Env.Batch) of task k's memory examples (all of them when they fit, as GEM's code takes a
+// task's whole memory; else drawn at random, without replacement, each step), each scored as the
+// scenario scores its task, as replay does; then
 // the gradient g of the current batch. When some g·g_k < 0, g is replaced by the closest
 // gradient g~ that every constraint g~·g_k >= 0 allows, through the paper's dual QP (G's rows
 // being the g_k):
@@ -40,6 +42,14 @@ type GEM struct {
 	Margin, Eps float64
 	// MarginOpt is the margin option as given: a number, or auto (GEMMargins).
 	MarginOpt AutoFloat
+	// RefBatch, when > 0, is the number of a task's memory examples each reference gradient
+	// averages over (the whole task memory while it holds fewer); 0 takes as many as the
+	// current batch. Above the batch, the memory's passes run in a training graph of RefBatch
+	// rows of their own over the same parameters (RefNet), as A-GEM's.
+	RefBatch int
+	// RefNet is the model of the memory's passes when RefBatch exceeds the batch (nil
+	// otherwise), built at the first step that uses the memory and whenever Net was rebuilt.
+	RefNet *graphs.Model
 	// Ref holds the reference gradients of the last step that used the memory: Ref[k] is that of
 	// the k-th earlier task with examples in memory, laid out as Net.Trainable()'s gradients end
 	// to end. Dual is that step's dual solution v (nil when it projected nothing).
@@ -50,6 +60,7 @@ type GEM struct {
 	g      [][]float32    // the current gradient's buffers (Model.Grad's), per trainable parameter
 	rb     *stream.Batch
 	perm   []int
+	refFor *graphs.Model // the Net that RefNet was built beside
 }
 
 // Compile-time interface checks.
@@ -67,8 +78,24 @@ func (m *GEM) Setup(env *Env) error {
 	if err := m.Base.Setup(env); err != nil {
 		return fmt.Errorf("gem: %w", err)
 	}
-	m.rb = stream.NewBatch(env.Batch, env.Stream.InputDim)
+	m.rb = stream.NewBatch(max(env.Batch, m.RefBatch), env.Stream.InputDim)
 	return nil
+}
+
+// refModel returns the model of the memory's passes: Net, or RefNet when RefBatch exceeds Net's
+// rows, (re)built beside the current Net. Its evaluation graph, never run, takes one row.
+func (m *GEM) refModel() (*graphs.Model, error) {
+	if m.RefBatch <= m.Net.Batch() {
+		return m.Net, nil
+	}
+	if m.RefNet == nil || m.refFor != m.Net {
+		r, err := m.NewModel(m.RefBatch, 1)
+		if err != nil {
+			return nil, fmt.Errorf("gem: the memory batch's graph: %w", err)
+		}
+		m.RefNet, m.refFor = r, m.Net
+	}
+	return m.RefNet, nil
 }
 
 // GEMMargins is where gem:margin=auto takes its value: the stream's default (gem.margin), else
@@ -86,19 +113,23 @@ func (m *GEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 	}
 	samples := bt.N
 	m.Ref = m.Ref[:0]
+	ref, err := m.refModel()
+	if err != nil {
+		return StepInfo{}, err
+	}
 	for _, items := range m.byTask {
 		m.sample(items)
-		if err := m.Fill(cur, Part{Batch: m.rb, Weight: 1}); err != nil {
+		if err := m.FillModel(ref, cur, Part{Batch: m.rb, Weight: 1}); err != nil {
 			return StepInfo{}, fmt.Errorf("gem: %w", err)
 		}
-		loss, _, err := m.Net.Step()
+		loss, _, err := ref.Step()
 		if err != nil {
 			return StepInfo{}, err
 		}
 		if l := float64(loss); math.IsNaN(l) || math.IsInf(l, 0) {
 			return StepInfo{}, fmt.Errorf("gem: the loss on task %d's memory: %w", items[0].Task.ID+1, Diverged(loss, 0))
 		}
-		m.keepRef()
+		m.keepRef(ref)
 		samples += m.rb.N
 	}
 	if err := m.Fill(cur, Part{Batch: bt, Weight: 1}); err != nil {
@@ -125,6 +156,9 @@ func (m *GEM) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 func (m *GEM) sample(items []MemoryItem) {
 	m.rb.Reset()
 	n := m.Env.Batch
+	if m.RefBatch > 0 {
+		n = m.RefBatch
+	}
 	if len(items) <= n {
 		for _, it := range items {
 			m.rb.Add(it.Task, &it.Task.Train, int(it.K))
@@ -143,8 +177,9 @@ func (m *GEM) sample(items []MemoryItem) {
 	}
 }
 
-// keepRef appends the last Step's gradient to Ref, reusing Ref's buffers across steps.
-func (m *GEM) keepRef() {
+// keepRef appends the gradient of ref's last Step to Ref, in the order of Net.Trainable(),
+// reusing Ref's buffers across steps.
+func (m *GEM) keepRef(ref *graphs.Model) {
 	k := len(m.Ref)
 	if k < cap(m.Ref) {
 		m.Ref = m.Ref[:k+1]
@@ -153,7 +188,7 @@ func (m *GEM) keepRef() {
 	}
 	r := m.Ref[k][:0]
 	for _, p := range m.Net.Trainable() {
-		r = append(r, m.Net.Grad(p)...)
+		r = append(r, ref.Grad(p)...)
 	}
 	m.Ref[k] = r
 }
@@ -270,6 +305,7 @@ func init() {
 			{Name: "budget", Default: "0", Doc: "if > 0, keep this many examples in total, shared evenly by the classes seen, instead of per_class"},
 			{Name: "margin", Default: "auto", Doc: "lower bound on the dual variables, biasing the projection towards backward transfer (the reference code's memory_strength, 0.5 in its experiments; 0 is the paper's plain projection)", Auto: &GEMMargins},
 			{Name: "eps", Default: "0.001", Doc: "added to the diagonal of G Gᵀ in the dual QP (the reference code's eps)"},
+			{Name: "ref", Default: "0", Doc: "memory examples per task's reference gradient (the task's whole memory while it holds fewer, as GEM's code takes it); 0: as many as the current batch"},
 			HeadsOption,
 		},
 	}, func(o *Options) (Strategy, error) {
@@ -281,6 +317,8 @@ func init() {
 		o.Check("per_class", per >= 0, "a non-negative integer")
 		o.Check("budget", budget >= 0, "a non-negative integer")
 		o.Check("eps", m.Eps >= 0, "a non-negative number")
+		m.RefBatch = o.Int("ref")
+		o.Check("ref", m.RefBatch >= 0, "a non-negative integer")
 		if o.Err() != nil {
 			return nil, o.Err()
 		}

@@ -278,3 +278,52 @@ func benchStepAfter(b *testing.B, spec string, tasks int) {
 // BenchmarkGEMStep is a step of GEM on the fifth task of split MNIST's shape: four reference
 // and one current forward and backward pass, and a 4-variable QP.
 func BenchmarkGEMStep(b *testing.B) { benchStepAfter(b, "gem", 5) }
+
+// TestGEMRefBatch checks ref: each task's reference gradient averages over ref of its memory
+// examples, or the task's whole memory while it holds fewer (GEM's code), in a graph of its own
+// when ref exceeds the batch; a step on exactly the memory's examples then has the reference
+// gradient's direction (nothing projected), and a smaller ref draws that many through the
+// model's own graph.
+func TestGEMRefBatch(t *testing.T) {
+	st := strategytest.Synthetic(stream.ClassIL, 2, 2, 6, 8, 5)
+	for _, tc := range []struct {
+		spec string
+		want int // memory examples per reference gradient
+	}{{"gem:per_class=8,ref=64", 16}, {"gem:per_class=8,ref=4", 4}} {
+		m := newStrategy(t, tc.spec).(*strategies.GEM)
+		if err := m.Setup(regEnv(st, 1)); err != nil {
+			t.Fatal(err)
+		}
+		regTrain(t, m, st, 0, 10, 1)
+		if err := m.EndTask(0); err != nil {
+			t.Fatal(err)
+		}
+		b := stream.NewBatch(16, st.InputDim)
+		for k := range 16 {
+			b.Add(st.Tasks[0], &st.Tasks[0].Train, k)
+		}
+		b.HideTasks()
+		info, err := m.Step(1, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Samples != 16+tc.want || len(m.Ref) != 1 {
+			t.Errorf("%s: %d samples and %d reference gradients, want 16 current + %d from memory and 1", tc.spec, info.Samples, len(m.Ref), tc.want)
+		}
+		if big := m.RefBatch > m.Env.Batch; (m.RefNet != nil) != big || m.Net.Batch() != m.Env.Batch {
+			t.Errorf("%s: step graph of %d rows (batch %d), own memory graph %v, want %v", tc.spec, m.Net.Batch(), m.Env.Batch, m.RefNet != nil, big)
+		} else if big && m.RefNet.Batch() != m.RefBatch {
+			t.Errorf("%s: memory graph of %d rows, want %d", tc.spec, m.RefNet.Batch(), m.RefBatch)
+		}
+		if tc.want < 16 {
+			continue
+		}
+		var applied []float32
+		for _, p := range m.Net.Trainable() {
+			applied = append(applied, m.Net.Grad(p)...)
+		}
+		if r := dot64(applied, m.Ref[0]) / dot64(m.Ref[0], m.Ref[0]); m.Dual != nil || math.Abs(r-1) > 1e-4 {
+			t.Errorf("%s: the memory's own examples give dual %v and g·ref/|ref|² = %v, want none and 1 (g_ref over the task's whole memory)", tc.spec, m.Dual, r)
+		}
+	}
+}
