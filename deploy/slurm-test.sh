@@ -82,15 +82,18 @@ sub() {
 		deploy/slurm.sbatch
 }
 job=$(sub 0-2)
-# Cancel array task 1 two seconds after it starts, in its first cell (a cell takes several
-# seconds; the run checkpoints every 50 steps and on the signal).
-started=""
-for _ in $(seq 600); do
-	if [ -s "$T/out-${job}_1.log" ]; then started=yes; break; fi
+# Cancel array task 1 in the middle of its first cell: once a cell it runs (its cell.log names
+# shard 1/3) has written its first checkpoint (every 50 of its 2000 steps; the run also
+# checkpoints on the signal). Waiting for that, not for a fixed time, keeps the test right on a
+# loaded machine, where loading MNIST alone can take seconds.
+midcell=""
+for _ in $(seq 1200); do
+	for lg in $(grep -l '"shard":"1/3"' "$T"/sl/*/*/*/cell.log 2>/dev/null); do
+		if [ -e "$(dirname "$lg")/checkpoint.ckpt" ]; then midcell=$(dirname "$lg"); break 2; fi
+	done
 	sleep 0.1
 done
-[ -n "$started" ] || { echo "array task 1 never started"; squeue; cat "$T"/*.log; exit 1; }
-sleep 2
+[ -n "$midcell" ] || { echo "array task 1 never reached the middle of a cell in 120 s"; squeue; cat "$T"/*.log; exit 1; }
 scancel "${job}_1"
 log "cancelled ${job}_1"
 for _ in $(seq 600); do
