@@ -28,7 +28,10 @@ import (
 // task's score (doubled after the first task) is folded into s, s and F are rescaled to [0, 1],
 // and the penalty is anchored at the current parameters.
 //
-// Two options choose between the paper's description and its authors' code. Window=task keeps
+// The score's denominator is their code's, Xi + F (Delta theta)^2 (whether the paper's form
+// carries a constant factor was not checked here; s is min-max rescaled, so such a factor only
+// matters where Xi dominates). Two options choose between the paper's description and its
+// authors' code. Window=task keeps
 // the window's sum over the whole task instead of emptying it at each interval (their code's
 // RWALK never empties it: set_running_fisher runs without reset_tmp_fisher), so F follows the
 // task's accumulated squared gradients. Scores=agem folds a task's score into s as their code
