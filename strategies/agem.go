@@ -62,20 +62,9 @@ func (a *AGEM) Setup(env *Env) error {
 	return nil
 }
 
-// refModel returns the model of the memory's pass: Net, or RefNet when RefBatch exceeds Net's
-// rows, (re)built beside the current Net. Its evaluation graph, never run, takes one row.
+// refModel returns the model of the memory's passes (Base.RowsModel with RefBatch rows).
 func (a *AGEM) refModel() (*graphs.Model, error) {
-	if a.RefBatch <= a.Net.Batch() {
-		return a.Net, nil
-	}
-	if a.RefNet == nil || a.refFor != a.Net {
-		m, err := a.NewModel(a.RefBatch, 1)
-		if err != nil {
-			return nil, fmt.Errorf("agem: the reference batch's graph: %w", err)
-		}
-		a.RefNet, a.refFor = m, a.Net
-	}
-	return a.RefNet, nil
+	return a.RowsModel("agem", a.RefBatch, &a.RefNet, &a.refFor)
 }
 
 // Step trains on bt with the current gradient, projected when it conflicts with the memory's.

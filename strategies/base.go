@@ -431,3 +431,21 @@ func (b *Base) ScoresByTask(name, need string, bt *stream.Batch, out []float32, 
 	b.ToGlobal(bt, b.scores, out)
 	return nil
 }
+
+// RowsModel returns a model of rows training rows over b's parameters for a side pass (a memory
+// batch larger than the training batch, as A-GEM's and GEM's ref): Net itself when rows fits
+// its batch, else *cache, built once and rebuilt whenever Net was (*builtFor records the Net it
+// was built beside). Its evaluation graph, never run, takes one row. name prefixes errors.
+func (b *Base) RowsModel(name string, rows int, cache, builtFor **graphs.Model) (*graphs.Model, error) {
+	if rows <= b.Net.Batch() {
+		return b.Net, nil
+	}
+	if *cache == nil || *builtFor != b.Net {
+		m, err := b.NewModel(rows, 1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the memory batch's graph: %w", name, err)
+		}
+		*cache, *builtFor = m, b.Net
+	}
+	return *cache, nil
+}

@@ -82,20 +82,9 @@ func (m *GEM) Setup(env *Env) error {
 	return nil
 }
 
-// refModel returns the model of the memory's passes: Net, or RefNet when RefBatch exceeds Net's
-// rows, (re)built beside the current Net. Its evaluation graph, never run, takes one row.
+// refModel returns the model of the memory's passes (Base.RowsModel with RefBatch rows).
 func (m *GEM) refModel() (*graphs.Model, error) {
-	if m.RefBatch <= m.Net.Batch() {
-		return m.Net, nil
-	}
-	if m.RefNet == nil || m.refFor != m.Net {
-		r, err := m.NewModel(m.RefBatch, 1)
-		if err != nil {
-			return nil, fmt.Errorf("gem: the memory batch's graph: %w", err)
-		}
-		m.RefNet, m.refFor = r, m.Net
-	}
-	return m.RefNet, nil
+	return m.RowsModel("gem", m.RefBatch, &m.RefNet, &m.refFor)
 }
 
 // GEMMargins is where gem:margin=auto takes its value: the stream's default (gem.margin), else
