@@ -1,7 +1,6 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -164,19 +163,12 @@ func (a *AGEM) EndTask(cur int) error {
 
 // SaveState saves the memory (Ref is recomputed at every step).
 func (a *AGEM) SaveState() ([]byte, error) {
-	b, err := json.Marshal(a.Mem)
-	if err != nil {
-		return nil, fmt.Errorf("agem: saving the memory: %w", err)
-	}
-	return b, nil
+	return saveMemory(a.Mem, "agem", "memory")
 }
 
 // LoadState restores the memory SaveState saved.
 func (a *AGEM) LoadState(data []byte) error {
-	if err := a.Mem.Restore(data, a.Env.Stream); err != nil {
-		return fmt.Errorf("agem: %w", err)
-	}
-	return nil
+	return loadMemory(a.Mem, data, a.Env.Stream, "agem")
 }
 
 func init() {

@@ -1,7 +1,6 @@
 package strategies
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -183,19 +182,12 @@ func (d *DER) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 
 // SaveState saves the reservoir: examples, stored logits and the count of examples seen.
 func (d *DER) SaveState() ([]byte, error) {
-	b, err := json.Marshal(d.Mem)
-	if err != nil {
-		return nil, fmt.Errorf("der: saving the reservoir: %w", err)
-	}
-	return b, nil
+	return saveMemory(d.Mem, "der", "reservoir")
 }
 
 // LoadState restores the reservoir SaveState saved.
 func (d *DER) LoadState(data []byte) error {
-	if err := d.Mem.Restore(data, d.Env.Stream); err != nil {
-		return fmt.Errorf("der: %w", err)
-	}
-	return nil
+	return loadMemory(d.Mem, data, d.Env.Stream, "der")
 }
 
 func init() {

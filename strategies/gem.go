@@ -1,7 +1,6 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -269,17 +268,13 @@ func (m *GEM) EndTask(cur int) error {
 
 // SaveState saves the memory (the reference gradients are recomputed at every step).
 func (m *GEM) SaveState() ([]byte, error) {
-	b, err := json.Marshal(m.Mem)
-	if err != nil {
-		return nil, fmt.Errorf("gem: saving the memory: %w", err)
-	}
-	return b, nil
+	return saveMemory(m.Mem, "gem", "memory")
 }
 
 // LoadState restores the memory SaveState saved.
 func (m *GEM) LoadState(data []byte) error {
-	if err := m.Mem.Restore(data, m.Env.Stream); err != nil {
-		return fmt.Errorf("gem: %w", err)
+	if err := loadMemory(m.Mem, data, m.Env.Stream, "gem"); err != nil {
+		return err
 	}
 	m.group()
 	return nil

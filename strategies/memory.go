@@ -126,3 +126,27 @@ func (r *ReservoirBuffer) Restore(data []byte, st *stream.Stream) error {
 	r.target, r.task = append(r.target[:0], s.Target...), append(r.task[:0], s.Task...)
 	return nil
 }
+
+// restorable is a memory that loads, in place, the JSON it marshals to (Memory,
+// ReservoirBuffer, GreedyMemory).
+type restorable interface {
+	Restore(data []byte, st *stream.Stream) error
+}
+
+// saveMemory is SaveState for a strategy whose whole state is its memory: the memory as JSON,
+// an error naming the strategy and what the memory is (kind).
+func saveMemory(m restorable, strategy, kind string) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: saving the %s: %w", strategy, kind, err)
+	}
+	return b, nil
+}
+
+// loadMemory is the matching LoadState: it restores what saveMemory saved against the stream.
+func loadMemory(m restorable, data []byte, st *stream.Stream, strategy string) error {
+	if err := m.Restore(data, st); err != nil {
+		return fmt.Errorf("%s: %w", strategy, err)
+	}
+	return nil
+}

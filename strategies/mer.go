@@ -1,7 +1,6 @@
 package strategies
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 
@@ -170,19 +169,12 @@ func (m *MER) Step(cur int, bt *stream.Batch) (StepInfo, error) {
 
 // SaveState saves the reservoir.
 func (m *MER) SaveState() ([]byte, error) {
-	b, err := json.Marshal(m.Mem)
-	if err != nil {
-		return nil, fmt.Errorf("mer: saving the reservoir: %w", err)
-	}
-	return b, nil
+	return saveMemory(m.Mem, "mer", "reservoir")
 }
 
 // LoadState restores the reservoir SaveState saved.
 func (m *MER) LoadState(data []byte) error {
-	if err := m.Mem.Restore(data, m.Env.Stream); err != nil {
-		return fmt.Errorf("mer: %w", err)
-	}
-	return nil
+	return loadMemory(m.Mem, data, m.Env.Stream, "mer")
 }
 
 // Optimizer reports that MER's SGD keeps no optimiser state (the runner saves none).

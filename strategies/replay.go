@@ -322,17 +322,10 @@ func (m *Memory) Restore(data []byte, st *stream.Stream) error {
 
 // SaveState saves the memory.
 func (r *Replay) SaveState() ([]byte, error) {
-	b, err := json.Marshal(r.Mem)
-	if err != nil {
-		return nil, fmt.Errorf("replay: saving the memory: %w", err)
-	}
-	return b, nil
+	return saveMemory(r.Mem, "replay", "memory")
 }
 
 // LoadState restores the memory SaveState saved.
 func (r *Replay) LoadState(data []byte) error {
-	if err := r.Mem.Restore(data, r.Env.Stream); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	return nil
+	return loadMemory(r.Mem, data, r.Env.Stream, "replay")
 }
